@@ -1,0 +1,63 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import convict from 'convict';
+import { nodeIdFromHostname, validateNodeId } from '../entry/key.js';
+import { FleetError } from '../errors.js';
+import { registerFormats } from './formats.js';
+import { schema, type FleetConfig } from './schema.js';
+
+export const SYSTEM_CONFIG = '/etc/fleetkv/fleetkv.json';
+
+export interface LoadOptions {
+  /** Explicit config file (--config); otherwise /etc/fleetkv/fleetkv.json if it exists. */
+  file?: string | undefined;
+  /** Command-line flags, e.g. ['--node-id', 'r1'] (highest precedence). */
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** Values set by a library caller (above flags). */
+  overrides?: DeepPartial<FleetConfig>;
+}
+
+export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+/**
+ * Load config: defaults < config file < FLEETKV_* env < flags < overrides.
+ * Any problem becomes one CONFIG_INVALID error listing every bad key
+ * (the CLI prints it and exits 78, EX_CONFIG).
+ */
+export function loadConfig(opts: LoadOptions = {}): FleetConfig {
+  registerFormats();
+  const env = opts.env ?? process.env;
+  let conf;
+  try {
+    conf = convict(schema, { env, args: opts.args ?? [] });
+    const file = opts.file ?? env.FLEETKV_CONFIG ?? (fs.existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
+    if (file !== undefined) {
+      if (!fs.existsSync(file)) throw new Error(`config file ${file} does not exist`);
+      conf.loadFile(file);
+    }
+    if (opts.overrides) conf.load(opts.overrides);
+    conf.validate({ allowed: 'strict' });
+  } catch (err) {
+    throw new FleetError('CONFIG_INVALID', `invalid configuration: ${(err as Error).message}`, err);
+  }
+  const cfg = conf.getProperties() as unknown as FleetConfig;
+  return finishConfig(cfg);
+}
+
+/** Derived defaults and cross-field checks that convict cannot express. */
+export function finishConfig(cfg: FleetConfig): FleetConfig {
+  if (cfg.nodeId === '') cfg.nodeId = nodeIdFromHostname(os.hostname());
+  validateNodeId(cfg.nodeId);
+  if (cfg.dataDir === '') cfg.dataDir = path.join('data', cfg.nodeId);
+  cfg.dataDir = path.resolve(cfg.dataDir);
+  const problems: string[] = [];
+  if (cfg.limits.maxValueBytes < 1 || cfg.limits.maxValueBytes > 64 * 1024 * 1024) problems.push('limits.maxValueBytes: must be 1 byte to 64 MiB');
+  if (cfg.log.segmentBytes < 4096) problems.push('log.segmentBytes: must be at least 4 KiB');
+  if (cfg.log.compactRatio < 1.5) problems.push('log.compactRatio: must be at least 1.5');
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(cfg.fleetId)) problems.push('fleetId: must be 1–64 of [A-Za-z0-9_.-]');
+  if (cfg.mqtt.prefix === '' || /[+#]/.test(cfg.mqtt.prefix)) problems.push('mqtt.prefix: must be non-empty without + or #');
+  if (problems.length > 0) throw new FleetError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`);
+  return cfg;
+}

@@ -1,0 +1,56 @@
+/**
+ * The configuration schema. Keys, env names and defaults of DESIGN §6 are a
+ * public contract: scripts and tests use them. `arg` names the `fleetkv start`
+ * flag (`--node-id r1`). Durations take "500ms", "60s", "7d" or milliseconds.
+ */
+export const schema = {
+  nodeId: { doc: 'This node\'s id (1–64 of [A-Za-z0-9_.-]); empty = host name', format: String, default: '', env: 'FLEETKV_NODE_ID', arg: 'node-id' },
+  fleetId: { doc: 'Fleet id; peers of another fleet are refused', format: String, default: 'default', env: 'FLEETKV_FLEET_ID', arg: 'fleet-id' },
+  dataDir: { doc: 'Log and snapshot directory; empty = ./data/<nodeId>', format: String, default: '', env: 'FLEETKV_DATA_DIR', arg: 'data-dir' },
+  fleetSecret: { doc: 'Shared fleet secret for peer authentication (HMAC); empty = unauthenticated', format: String, default: '', env: 'FLEETKV_FLEET_SECRET', sensitive: true },
+  peers: { doc: 'Static peers, host:port, comma-separated', format: 'peer-list', default: [] as string[], env: 'FLEETKV_PEERS', arg: 'peers' },
+  peer: {
+    host: { doc: 'Peer listener address', format: String, default: '0.0.0.0', env: 'FLEETKV_PEER_HOST', arg: 'peer-host' },
+    port: { doc: 'Peer listener port (0 = any free port)', format: 'port', default: 7400, env: 'FLEETKV_PEER_PORT', arg: 'peer-port' },
+  },
+  mqtt: {
+    enabled: { doc: 'Run the embedded MQTT broker', format: Boolean, default: true, env: 'FLEETKV_MQTT_ENABLED' },
+    host: { doc: 'MQTT listener address', format: String, default: '0.0.0.0', env: 'FLEETKV_MQTT_HOST', arg: 'mqtt-host' },
+    port: { doc: 'MQTT listener port (0 = any free port)', format: 'port', default: 1883, env: 'FLEETKV_MQTT_PORT', arg: 'mqtt-port' },
+    prefix: { doc: 'Topic prefix', format: String, default: 'fleet', env: 'FLEETKV_MQTT_PREFIX', arg: 'mqtt-prefix' },
+  },
+  http: {
+    host: { doc: 'HTTP API address', format: String, default: '127.0.0.1', env: 'FLEETKV_HTTP_HOST', arg: 'http-host' },
+    port: { doc: 'HTTP API port (0 = any free port)', format: 'port', default: 7480, env: 'FLEETKV_HTTP_PORT', arg: 'http-port' },
+  },
+  log: {
+    fsync: { doc: 'fsync policy: always | batch | interval | never', format: ['always', 'batch', 'interval', 'never'], default: 'batch', env: 'FLEETKV_FSYNC', arg: 'fsync' },
+    fsyncInterval: { doc: 'fsync period under fsync=interval', format: 'duration', default: 100, env: 'FLEETKV_FSYNC_INTERVAL' },
+    segmentBytes: { doc: 'Roll a segment at this size', format: 'bytes', default: 64 * 1024 * 1024, env: 'FLEETKV_SEGMENT_BYTES' },
+    compactRatio: { doc: 'Compact when the log exceeds this multiple of the live state', format: Number, default: 4, env: 'FLEETKV_COMPACT_RATIO' },
+    level: { doc: 'Log level: trace | debug | info | warn | error', format: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], default: 'info', env: 'FLEETKV_LOG_LEVEL', arg: 'log-level' },
+  },
+  limits: {
+    maxValueBytes: { doc: 'Largest value accepted', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_MAX_VALUE_BYTES' },
+  },
+  tombstoneRetention: { doc: 'Keep tombstones at most this long', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
+  maxClockSkew: { doc: 'Entries further ahead than this are counted and logged', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
+};
+
+export type FsyncPolicyName = 'always' | 'batch' | 'interval' | 'never';
+
+/** The loaded configuration, with derived defaults filled in. */
+export interface FleetConfig {
+  nodeId: string;
+  fleetId: string;
+  dataDir: string;
+  fleetSecret: string;
+  peers: string[];
+  peer: { host: string; port: number };
+  mqtt: { enabled: boolean; host: string; port: number; prefix: string };
+  http: { host: string; port: number };
+  log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
+  limits: { maxValueBytes: number };
+  tombstoneRetention: number;
+  maxClockSkew: number;
+}

@@ -1,0 +1,76 @@
+/**
+ * Typed errors with stable codes. Codes are part of the public contract: the
+ * HTTP API, the MQTT errors topic and the CLI all report `code`, and scripts
+ * match on it, so never rename one.
+ */
+export type FleetErrorCode =
+  | 'KEY_INVALID'
+  | 'VALUE_TOO_LARGE'
+  | 'VALUE_INVALID'
+  | 'NOT_FOUND'
+  | 'DISK_FULL'
+  | 'IO_ERROR'
+  | 'LOG_CORRUPT'
+  | 'DATA_DIR_LOCKED'
+  | 'DATA_DIR_MISMATCH'
+  | 'NODE_STOPPED'
+  | 'NODE_NOT_READY'
+  | 'CONFIG_INVALID'
+  | 'FRAME_INVALID'
+  | 'FRAME_TOO_LARGE'
+  | 'PROTOCOL_VERSION'
+  | 'FLEET_MISMATCH'
+  | 'AUTH_FAILED'
+  | 'NODE_ID_CLASH'
+  | 'TOPIC_FORBIDDEN'
+  | 'BAD_REQUEST'
+  | 'UNAVAILABLE';
+
+/** HTTP status for each code, so every layer maps errors the same way. */
+const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
+  KEY_INVALID: 400,
+  VALUE_INVALID: 400,
+  BAD_REQUEST: 400,
+  TOPIC_FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  VALUE_TOO_LARGE: 413,
+  NODE_STOPPED: 503,
+  NODE_NOT_READY: 503,
+  UNAVAILABLE: 503,
+  DISK_FULL: 507,
+};
+
+export class FleetError extends Error {
+  readonly code: FleetErrorCode;
+  override readonly cause?: unknown;
+
+  constructor(code: FleetErrorCode, message: string, cause?: unknown) {
+    super(message);
+    this.name = 'FleetError';
+    this.code = code;
+    if (cause !== undefined) this.cause = cause;
+  }
+
+  get httpStatus(): number {
+    return HTTP_STATUS[this.code] ?? 500;
+  }
+
+  toJSON(): { code: FleetErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+export function isFleetError(err: unknown, code?: FleetErrorCode): err is FleetError {
+  return err instanceof FleetError && (code === undefined || err.code === code);
+}
+
+/** Map a Node.js system error from the file layer to a FleetError. */
+export function fromIoError(err: unknown, what: string): FleetError {
+  if (err instanceof FleetError) return err;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'EFBIG') {
+    return new FleetError('DISK_FULL', `${what}: no space left on device (${code})`, err);
+  }
+  const msg = err instanceof Error ? err.message : String(err);
+  return new FleetError('IO_ERROR', `${what}: ${msg}`, err);
+}

@@ -1,0 +1,327 @@
+import fs from 'node:fs';
+import { FleetError, fromIoError } from '../errors.js';
+import { fsyncDir, segmentPath } from './files.js';
+import { RECORD_HEADER_BYTES, writeRecord } from './record.js';
+
+export type FsyncPolicy = 'always' | 'batch' | 'interval' | 'never';
+
+/** The file operations the log uses; tests replace some to inject faults. */
+export interface LogIo {
+  openSync: typeof fs.openSync;
+  writeSync: (fd: number, buf: Buffer, off: number, len: number, pos: number) => number;
+  fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => void;
+  fdatasyncSync: (fd: number) => void;
+  ftruncateSync: (fd: number, len: number) => void;
+  closeSync: (fd: number) => void;
+}
+
+export const defaultIo: LogIo = {
+  openSync: fs.openSync,
+  writeSync: (fd, buf, off, len, pos) => fs.writeSync(fd, buf, off, len, pos),
+  fdatasync: fs.fdatasync,
+  fdatasyncSync: fs.fdatasyncSync,
+  ftruncateSync: fs.ftruncateSync,
+  closeSync: fs.closeSync,
+};
+
+export interface LogOptions {
+  dir: string;
+  fsync: FsyncPolicy;
+  fsyncIntervalMs: number;
+  segmentBytes: number;
+  activeSegment: number;
+  activeSize: number;
+  io?: LogIo;
+  /** Called after each fsync with its duration (metrics). */
+  onFsync?: (ms: number) => void;
+  /** Called when a segment is closed and a new one opened. */
+  onRoll?: (newSegment: number) => void;
+  /** Called with errors nobody waits for (interval fsync). */
+  onBackgroundError?: (err: FleetError) => void;
+}
+
+interface Waiter {
+  end: number; // offset in the stage just after this record
+  resolve: () => void;
+  reject: (err: FleetError) => void;
+}
+
+/**
+ * The append-only log writer with group commit (DESIGN §3).
+ *
+ * Records are copied into one staging buffer; a pump writes the stage to the
+ * active segment with positional writes and, under `batch`, one fdatasync for
+ * everything staged while the previous fsync ran. Each append resolves only
+ * when its record is durable under the policy. On any write or fsync error
+ * the segment is cut back to its last durable size and every write that was
+ * not yet durable fails: nothing half-written survives, and the log keeps
+ * taking writes once the cause (a full disk) is gone.
+ */
+export class Log {
+  private readonly io: LogIo;
+  private fd: number;
+  private segment: number;
+  /** Bytes of the active segment written to the file. */
+  private fileSize: number;
+  /** Bytes of the active segment known durable (or, for interval/never, written). */
+  private durableSize: number;
+  private stage: Buffer = Buffer.allocUnsafe(1 << 20);
+  private stageLen = 0;
+  private waiters: Waiter[] = [];
+  private pumping = false;
+  private scheduled = false;
+  private closed = false;
+  private syncTimer: NodeJS.Timeout | undefined;
+  private dirty = false;
+  private idleWaiters: (() => void)[] = [];
+  private rollWaiters: { resolve: (seg: number) => void; reject: (err: unknown) => void }[] = [];
+  /** Total bytes in all segments (closed ones included). */
+  totalBytes: number;
+  fsyncs = 0;
+  appends = 0;
+  lastError: FleetError | undefined;
+
+  constructor(
+    private readonly opts: LogOptions,
+    closedSegmentBytes: number,
+  ) {
+    this.io = opts.io ?? defaultIo;
+    this.segment = opts.activeSegment;
+    const file = segmentPath(opts.dir, this.segment);
+    const existed = fs.existsSync(file);
+    this.fd = this.io.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o640);
+    if (!existed) fsyncDir(opts.dir);
+    this.fileSize = opts.activeSize;
+    this.durableSize = opts.activeSize;
+    this.totalBytes = closedSegmentBytes + opts.activeSize;
+    if (opts.fsync === 'interval') {
+      this.syncTimer = setInterval(() => this.backgroundSync(), Math.max(1, opts.fsyncIntervalMs));
+      this.syncTimer.unref();
+    }
+  }
+
+  get activeSegment(): number {
+    return this.segment;
+  }
+
+  /** Append one record; resolves when it is durable under the fsync policy. */
+  append(payload: Uint8Array): Promise<void> {
+    if (this.closed) return Promise.reject(new FleetError('NODE_STOPPED', 'the log is closed'));
+    const need = this.stageLen + RECORD_HEADER_BYTES + payload.length;
+    if (need > this.stage.length) this.growStage(need);
+    this.stageLen = writeRecord(this.stage, this.stageLen, payload);
+    this.appends++;
+    return new Promise<void>((resolve, reject) => {
+      this.waiters.push({ end: this.stageLen, resolve, reject });
+      if (!this.scheduled && !this.pumping) {
+        this.scheduled = true;
+        // A microtask: every append made in this turn of the event loop shares the write.
+        queueMicrotask(() => {
+          this.scheduled = false;
+          this.pump();
+        });
+      }
+    });
+  }
+
+  /** Resolve when everything appended so far is written and fsynced. */
+  async flush(): Promise<void> {
+    await this.whenIdle();
+    if (this.closed || this.fileSize === 0 || !this.dirty) return;
+    const t0 = performance.now();
+    this.io.fdatasyncSync(this.fd);
+    this.dirty = false;
+    this.noteFsync(t0);
+  }
+
+  /**
+   * Close the active segment and start a new one, between two batches (never
+   * waiting for the log to be idle, which under steady load it never is).
+   * Resolves with the new segment's index after every record of the old
+   * segment has been acknowledged to its writer.
+   */
+  roll(): Promise<number> {
+    if (this.closed) return Promise.reject(new FleetError('NODE_STOPPED', 'the log is closed'));
+    if (!this.pumping && !this.scheduled && this.waiters.length === 0) {
+      try {
+        this.rollNow();
+      } catch (err) {
+        return Promise.reject(fromIoError(err, 'segment roll'));
+      }
+      return Promise.resolve(this.segment);
+    }
+    return new Promise((resolve, reject) => this.rollWaiters.push({ resolve, reject }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.io.closeSync(this.fd);
+  }
+
+  private whenIdle(): Promise<void> {
+    if (!this.pumping && !this.scheduled && this.waiters.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private growStage(need: number): void {
+    let size = this.stage.length * 2;
+    while (size < need) size *= 2;
+    const next = Buffer.allocUnsafe(size);
+    this.stage.copy(next, 0, 0, this.stageLen);
+    this.stage = next;
+  }
+
+  /** Write what is staged, then fsync it per policy; loops until the stage is empty. */
+  private pump(): void {
+    if (this.pumping || this.closed) return;
+    if (this.waiters.length === 0) {
+      this.notifyIdle();
+      return;
+    }
+    // `always`: one record per fsync. Otherwise everything staged goes at once.
+    const take = this.opts.fsync === 'always' ? 1 : this.waiters.length;
+    const batch = this.waiters.splice(0, take);
+    const bytes = batch[batch.length - 1]!.end;
+    const startSize = this.fileSize;
+    try {
+      this.writeFully(this.stage, bytes);
+    } catch (err) {
+      this.failFrom(startSize, batch, fromIoError(err, `write to ${segmentPath(this.opts.dir, this.segment)}`));
+      return;
+    }
+    // Shift the rest of the stage down; waiter offsets follow.
+    this.stage.copy(this.stage, 0, bytes, this.stageLen);
+    this.stageLen -= bytes;
+    for (const w of this.waiters) w.end -= bytes;
+    this.totalBytes += bytes;
+    this.dirty = true;
+
+    if (this.opts.fsync === 'batch' || this.opts.fsync === 'always') {
+      this.pumping = true;
+      const t0 = performance.now();
+      this.io.fdatasync(this.fd, (err) => {
+        this.pumping = false;
+        if (err) {
+          this.failFrom(startSize, batch, fromIoError(err, `fsync of ${segmentPath(this.opts.dir, this.segment)}`));
+          return;
+        }
+        this.dirty = false;
+        this.noteFsync(t0);
+        this.durableSize = this.fileSize;
+        this.afterDurable(batch);
+      });
+    } else {
+      this.durableSize = this.fileSize;
+      this.afterDurable(batch);
+    }
+  }
+
+  private afterDurable(batch: Waiter[]): void {
+    this.lastError = undefined;
+    const rollers = this.rollWaiters;
+    let rollError: FleetError | undefined;
+    if (this.fileSize >= this.opts.segmentBytes || rollers.length > 0) {
+      this.rollWaiters = [];
+      try {
+        this.rollNow();
+      } catch (err) {
+        rollError = fromIoError(err, 'segment roll');
+        this.opts.onBackgroundError?.(rollError);
+      }
+    }
+    for (const w of batch) w.resolve();
+    // After the batch: a roller's continuation runs after the writers' continuations.
+    for (const r of rollers) {
+      if (rollError) r.reject(rollError);
+      else r.resolve(this.segment);
+    }
+    this.pump();
+  }
+
+  private writeFully(buf: Buffer, len: number): void {
+    let off = 0;
+    while (off < len) {
+      // A full disk first answers with a short write, then ENOSPC: keep going until it throws.
+      const n = this.io.writeSync(this.fd, buf, off, len - off, this.fileSize);
+      if (n <= 0) throw Object.assign(new Error('write returned 0 bytes'), { code: 'ENOSPC' });
+      off += n;
+      this.fileSize += n;
+    }
+  }
+
+  /**
+   * A write or fsync failed: cut the segment back to where this batch began
+   * and fail the batch and everything staged after it (none of it is durable,
+   * and later records must not land after a hole).
+   */
+  private failFrom(startSize: number, batch: Waiter[], err: FleetError): void {
+    this.pumping = false;
+    this.lastError = err;
+    const rollers = this.rollWaiters;
+    this.rollWaiters = [];
+    const failed = batch.concat(this.waiters);
+    this.waiters = [];
+    this.stageLen = 0;
+    try {
+      this.io.ftruncateSync(this.fd, startSize);
+      this.totalBytes -= this.fileSize - startSize;
+      this.fileSize = startSize;
+      this.durableSize = Math.min(this.durableSize, startSize);
+    } catch (truncErr) {
+      // Cannot cut the bad bytes: refuse further writes rather than write after them.
+      this.closed = true;
+      this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
+    }
+    for (const w of failed) w.reject(err);
+    for (const r of rollers) r.reject(err);
+    this.notifyIdle();
+  }
+
+  private rollNow(): void {
+    if (this.dirty) {
+      this.io.fdatasyncSync(this.fd);
+      this.dirty = false;
+    }
+    const next = this.segment + 1;
+    const fd = this.io.openSync(segmentPath(this.opts.dir, next), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640);
+    fsyncDir(this.opts.dir);
+    this.io.closeSync(this.fd);
+    this.fd = fd;
+    this.segment = next;
+    this.fileSize = 0;
+    this.durableSize = 0;
+    this.opts.onRoll?.(next);
+  }
+
+  private backgroundSync(): void {
+    if (!this.dirty || this.pumping || this.closed) return;
+    this.pumping = true;
+    const t0 = performance.now();
+    this.dirty = false;
+    this.io.fdatasync(this.fd, (err) => {
+      this.pumping = false;
+      if (err) {
+        this.dirty = true;
+        this.opts.onBackgroundError?.(fromIoError(err, 'interval fsync'));
+      } else {
+        this.noteFsync(t0);
+      }
+      this.pump();
+    });
+  }
+
+  private noteFsync(t0: number): void {
+    this.fsyncs++;
+    this.opts.onFsync?.(performance.now() - t0);
+  }
+
+  private notifyIdle(): void {
+    if (this.pumping || this.scheduled || this.waiters.length > 0) return;
+    const ws = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of ws) w();
+  }
+}

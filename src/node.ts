@@ -1,0 +1,419 @@
+import fs from 'node:fs';
+import { EventEmitter } from 'node:events';
+import { pino, type Logger } from 'pino';
+import { loadConfig } from './config/load.js';
+import type { FleetConfig } from './config/schema.js';
+import { Entry, OP_DEL, OP_PUT, decodeEntry, encodeEntry, streamId, type Op } from './entry/entry.js';
+import { HybridClock, formatHlc } from './entry/hlc.js';
+import { validateKey } from './entry/key.js';
+import { FleetError, isFleetError } from './errors.js';
+import { listLogDir } from './log/files.js';
+import { Log, type LogIo } from './log/log.js';
+import { KIND, jsonPayload, parseJsonPayload } from './log/record.js';
+import { recoverLog } from './log/recovery.js';
+import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
+import { NodeMetrics } from './metrics.js';
+import type { ApplyResult } from './store/store.js';
+import { Store } from './store/store.js';
+import type { VectorObject } from './store/vector.js';
+import { lockDataDir, readMeta, writeMeta } from './util/datadir.js';
+import { VERSION } from './version.js';
+
+export type Source = 'local' | 'remote';
+export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
+
+/** What a write returns once it is durable. */
+export interface WriteResult {
+  key: string;
+  origin: string;
+  inc: number;
+  seq: number;
+  hlc: string;
+}
+
+/** A part of the node with a lifecycle (replication, MQTT); started after the core, stopped before it. */
+export interface NodeService {
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Fields merged into /v1/status. */
+  status?(): Record<string, unknown>;
+}
+
+export interface FleetNodeOptions {
+  logger?: Logger;
+  /** File operations of the log (fault-injection tests). */
+  io?: LogIo;
+  /** Build the services (replication, MQTT) for this node; defaults to none. */
+  services?: (node: FleetNode) => NodeService[];
+}
+
+export interface ListOptions {
+  limit?: number;
+  after?: string;
+}
+
+const TOMBSTONE_GC_MS = 60_000;
+
+/**
+ * FleetNode: one robot's fleetkv. Wires log + store (+ replication and MQTT
+ * as services) and is the library API (DESIGN §1):
+ *
+ *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
+ *
+ * Entries from peers take the same path from Log.append on (`ingest`).
+ */
+export class FleetNode extends EventEmitter {
+  readonly config: FleetConfig;
+  readonly logger: Logger;
+  readonly metrics = new NodeMetrics();
+  readonly store = new Store();
+  readonly clock: HybridClock;
+  readonly services: NodeService[] = [];
+  state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  incarnation = 1;
+  /** The stream of this node's own writes. */
+  selfStream = '';
+  lastCompaction: { at: string; bytesFreed: number; entries: number; ms: number } | undefined;
+  lastRecovery: { records: number; ms: number; tornTail?: unknown } | undefined;
+  /** Predicate from replication: may this tombstone go before its retention ends? */
+  tombstoneCovered: (e: Entry) => boolean = () => false;
+
+  private log!: Log;
+  private nextSeq = 1;
+  private unlock: (() => void) | undefined;
+  private applyListeners: ApplyListener[] = [];
+  private watchers = new Set<{ prefix: string; cb: (e: Entry) => void }>();
+  private compacting: Promise<void> | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
+  private readonly opts: FleetNodeOptions;
+
+  constructor(config?: FleetConfig, opts: FleetNodeOptions = {}) {
+    super();
+    this.config = config ?? loadConfig();
+    this.opts = opts;
+    this.logger = opts.logger ?? pino({ level: this.config.log.level, base: { node: this.config.nodeId } });
+    this.clock = new HybridClock(this.config.maxClockSkew);
+  }
+
+  get nodeId(): string {
+    return this.config.nodeId;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new FleetError('BAD_REQUEST', `node cannot start from state ${this.state}`);
+    this.state = 'starting';
+    try {
+      this.openData();
+      for (const s of this.opts.services?.(this) ?? []) {
+        this.services.push(s);
+        await s.start();
+      }
+    } catch (err) {
+      await this.stop().catch(() => {});
+      throw err;
+    }
+    this.gcTimer = setInterval(() => this.collectTombstones(), TOMBSTONE_GC_MS);
+    this.gcTimer.unref();
+    this.state = 'running';
+    this.emit('ready');
+  }
+
+  /** Stop taking writes, stop services, flush and fsync the log, mark a clean stop. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped' || this.state === 'stopping') return;
+    const wasOpen = this.log !== undefined;
+    this.state = 'stopping';
+    if (this.gcTimer) clearInterval(this.gcTimer);
+    for (const s of [...this.services].reverse()) {
+      await s.stop().catch((err: unknown) => this.logger.error({ err, service: s.name }, 'service stop failed'));
+    }
+    if (this.compacting) await this.compacting.catch(() => {});
+    if (wasOpen) {
+      await this.log.close();
+      writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: true, fsync: this.config.log.fsync });
+    }
+    this.unlock?.();
+    this.state = 'stopped';
+    this.emit('stopped');
+  }
+
+  /** Open the data dir: lock, incarnation, recovery, log. Synchronous: nothing else runs meanwhile. */
+  private openData(): void {
+    const dir = this.config.dataDir;
+    fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    this.unlock = lockDataDir(dir);
+    const meta = readMeta(dir);
+    if (meta && meta.nodeId !== this.nodeId) {
+      throw new FleetError('DATA_DIR_MISMATCH', `data dir ${dir} belongs to node "${meta.nodeId}", not "${this.nodeId}"`);
+    }
+    this.incarnation = meta?.incarnation ?? 1;
+    // After an unclean stop under a policy that acknowledges before fsync, the
+    // log may have lost entries that peers already hold: never reuse their
+    // (origin, seq). A new incarnation is a new stream (docs/adr/0002).
+    if (meta && !meta.cleanShutdown && (meta.fsync === 'interval' || meta.fsync === 'never')) {
+      this.incarnation++;
+      this.logger.warn({ incarnation: this.incarnation }, 'unclean stop under fsync=%s: starting a new incarnation', meta.fsync);
+    }
+    writeMeta(dir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
+    this.selfStream = streamId(this.nodeId, this.incarnation);
+
+    const t0 = performance.now();
+    const rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
+    const ms = performance.now() - t0;
+    this.lastRecovery = { records: rec.records, ms, ...(rec.tornTail ? { tornTail: rec.tornTail } : {}) };
+    if (rec.tornTail) {
+      this.logger.warn({ ...rec.tornTail }, 'torn write at the log tail: cut %d bytes at offset %d of %s', rec.tornTail.bytes, rec.tornTail.offset, rec.tornTail.file);
+    }
+    this.logger.info({ records: rec.records, keys: this.store.size, ms: Math.round(ms) }, 'recovered log');
+    this.nextSeq = this.store.vector.get(this.selfStream) + 1;
+
+    let closedBytes = 0;
+    for (const s of listLogDir(dir).segments) {
+      if (s >= rec.snapshotCovers && s !== rec.activeSegment) closedBytes += fs.statSync(`${dir}/${String(s).padStart(20, '0')}.seg`).size;
+    }
+    this.log = new Log(
+      {
+        dir,
+        fsync: this.config.log.fsync,
+        fsyncIntervalMs: this.config.log.fsyncInterval,
+        segmentBytes: this.config.log.segmentBytes,
+        activeSegment: rec.activeSegment,
+        activeSize: rec.activeSize,
+        ...(this.opts.io ? { io: this.opts.io } : {}),
+        onFsync: (msTaken) => {
+          this.metrics.fsyncs.inc();
+          this.metrics.fsyncSeconds.observe(msTaken / 1000);
+        },
+        onRoll: () => this.maybeCompact(),
+        onBackgroundError: (err) => this.logger.error({ code: err.code }, 'log: %s', err.message),
+      },
+      closedBytes,
+    );
+  }
+
+  /** Recovery: one record's payload (a view into the file buffer). */
+  private replay(p: Buffer): void {
+    switch (p[0]) {
+      case KIND.ENTRY: {
+        const e = decodeEntry(Buffer.from(p));
+        this.clock.observe(e.wall, e.logical);
+        this.store.apply(e);
+        break;
+      }
+      case KIND.VECTOR:
+        this.store.vector.merge(parseJsonPayload<VectorObject>(p));
+        break;
+      case KIND.SNAPSHOT_BEGIN: {
+        const meta = parseJsonPayload<SnapshotMeta>(p);
+        this.store.vector.merge(meta.vector);
+        this.clock.observe(meta.hlc.wall, meta.hlc.logical);
+        break;
+      }
+      default:
+        throw new FleetError('LOG_CORRUPT', `unknown record kind ${p[0]}`);
+    }
+  }
+
+  private get maxRecordBytes(): number {
+    // The largest entry plus its header, origin and key; vector records are small.
+    return this.config.limits.maxValueBytes + 4096 + 1024 * 1024;
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async put(key: string, value: Uint8Array | string): Promise<WriteResult> {
+    return this.writeLocal(OP_PUT, key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+  }
+
+  async delete(key: string): Promise<WriteResult> {
+    return this.writeLocal(OP_DEL, key, undefined);
+  }
+
+  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined): Promise<WriteResult> {
+    let e: Entry;
+    try {
+      this.assertWritable();
+      const keyBytes = validateKey(key);
+      if (value && value.length > this.config.limits.maxValueBytes) {
+        throw new FleetError('VALUE_TOO_LARGE', `value is ${value.length} bytes; the limit is ${this.config.limits.maxValueBytes} (limits.maxValueBytes)`);
+      }
+      const ts = this.clock.tick();
+      e = encodeEntry({ origin: this.nodeId, inc: this.incarnation, seq: this.nextSeq++, wall: ts.wall, logical: ts.logical, op, key, value }, keyBytes);
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+    try {
+      await this.log.append(e.raw);
+    } catch (err) {
+      // Every write not yet durable failed with this one and was cut from the log:
+      // number the next write from the first failed seq, so the stream has no gap.
+      if (e.seq < this.nextSeq) this.nextSeq = e.seq;
+      this.countError(err);
+      throw err;
+    }
+    this.applyEntry(e, 'local');
+    return { key, origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical) };
+  }
+
+  /**
+   * Apply an entry received from a peer: log it durably, then apply it.
+   * An entry whose (stream, seq) the vector covers was applied before: skipped.
+   */
+  async ingest(e: Entry): Promise<ApplyResult> {
+    if (this.state !== 'running' && this.state !== 'starting') throw new FleetError('NODE_STOPPED', 'node is stopping');
+    if (this.store.vector.covers(e.stream, e.seq)) return 'duplicate';
+    if (this.clock.observe(e.wall, e.logical)) {
+      this.metrics.clockSkewed.inc();
+      this.logger.warn({ origin: e.origin, key: e.key, aheadMs: e.wall - Date.now() }, 'entry from %s is ahead of the local clock by more than maxClockSkew', e.origin);
+    }
+    await this.log.append(e.raw);
+    return this.applyEntry(e, 'remote');
+  }
+
+  /** Durably merge a peer's vector after a complete catch-up (SYNC_DONE). */
+  async mergeVector(v: VectorObject): Promise<void> {
+    await this.log.append(jsonPayload(KIND.VECTOR, v));
+    this.store.vector.merge(v);
+  }
+
+  private applyEntry(e: Entry, source: Source): ApplyResult {
+    const result = this.store.apply(e);
+    const other = this.store.lastOther;
+    if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source });
+    for (const l of this.applyListeners) l(e, result, other, source);
+    if (result === 'won' && this.watchers.size > 0) {
+      for (const w of this.watchers) if (e.key.startsWith(w.prefix)) w.cb(e);
+    }
+    return result;
+  }
+
+  private assertWritable(): void {
+    if (this.state === 'running') return;
+    throw new FleetError(this.state === 'starting' || this.state === 'new' ? 'NODE_NOT_READY' : 'NODE_STOPPED', `node is ${this.state}`);
+  }
+
+  private countError(err: unknown): void {
+    this.metrics.writeErrors.inc({ code: isFleetError(err) ? err.code : 'IO_ERROR' });
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  get(key: string): Entry | undefined {
+    validateKey(key);
+    return this.store.get(key);
+  }
+
+  list(prefix = '', opts: ListOptions = {}): Entry[] {
+    const out: Entry[] = [];
+    const limit = opts.limit ?? Infinity;
+    for (const e of this.store.list(prefix, opts.after)) {
+      if (out.length >= limit) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  /** Call `cb` with every entry that wins for a key under `prefix` (deletes included). Returns an unsubscribe. */
+  watch(prefix: string, cb: (e: Entry) => void): () => void {
+    const w = { prefix, cb };
+    this.watchers.add(w);
+    return () => this.watchers.delete(w);
+  }
+
+  /** Every applied entry, won or not, local or remote (replication, MQTT). */
+  onApplied(listener: ApplyListener): () => void {
+    this.applyListeners.push(listener);
+    return () => {
+      this.applyListeners = this.applyListeners.filter((l) => l !== listener);
+    };
+  }
+
+  status(): Record<string, unknown> {
+    this.refreshGauges();
+    const s: Record<string, unknown> = {
+      nodeId: this.nodeId,
+      fleetId: this.config.fleetId,
+      incarnation: this.incarnation,
+      version: VERSION,
+      state: this.state,
+      vector: this.store.vector.toObject(),
+      keys: this.store.size,
+      tombstones: this.store.tombstoneCount,
+      log: {
+        bytes: this.log?.totalBytes ?? 0,
+        activeSegment: this.log?.activeSegment,
+        fsync: this.config.log.fsync,
+        lastError: this.log?.lastError?.toJSON(),
+        lastCompaction: this.lastCompaction,
+        lastRecovery: this.lastRecovery,
+      },
+      peers: [],
+    };
+    for (const svc of this.services) Object.assign(s, svc.status?.() ?? {});
+    return s;
+  }
+
+  refreshGauges(): void {
+    this.metrics.keys.set(this.store.size);
+    this.metrics.tombstones.set(this.store.tombstoneCount);
+    this.metrics.logBytes.set(this.log?.totalBytes ?? 0);
+  }
+
+  // ---------------------------------------------------------------- maintenance
+
+  private maybeCompact(): void {
+    if (this.compacting || this.state !== 'running') return;
+    const live = Math.max(this.store.heldBytes, this.config.log.segmentBytes / 4);
+    if (this.log.totalBytes > this.config.log.compactRatio * live) {
+      void this.compact().catch((err: unknown) => this.logger.error({ err }, 'compaction failed'));
+    }
+  }
+
+  /**
+   * Write a snapshot of the store and delete the segments it covers, beside
+   * ongoing writes (DESIGN §3). One at a time; returns the running one if any.
+   */
+  compact(): Promise<void> {
+    if (this.compacting) return this.compacting;
+    const run = async (): Promise<void> => {
+      const t0 = performance.now();
+      const first = await this.log.roll();
+      const meta: SnapshotMeta = {
+        format: 1,
+        nodeId: this.nodeId,
+        vector: this.store.vector.toObject(),
+        hlc: { wall: this.clock.wall, logical: this.clock.logical },
+        createdAt: new Date().toISOString(),
+      };
+      const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.all());
+      const freed = removeCovered(this.config.dataDir, first);
+      this.log.totalBytes -= freed;
+      this.metrics.compactions.inc();
+      this.lastCompaction = { at: meta.createdAt, bytesFreed: freed, entries: snap.entries, ms: Math.round(performance.now() - t0) };
+      this.logger.info(this.lastCompaction, 'compacted log into %s', snap.file);
+    };
+    this.compacting = run().finally(() => {
+      this.compacting = undefined;
+    });
+    return this.compacting;
+  }
+
+  /** Fsync everything appended so far. */
+  flush(): Promise<void> {
+    return this.log.flush();
+  }
+
+  collectTombstones(): number {
+    const now = Date.now();
+    const expired = now - this.config.tombstoneRetention;
+    const n = this.store.collectTombstones(now, (e) => e.wall < expired || this.tombstoneCovered(e));
+    if (n > 0) this.logger.debug({ dropped: n }, 'collected tombstones');
+    return n;
+  }
+}
+
+export { Entry };

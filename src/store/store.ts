@@ -1,0 +1,97 @@
+import { compareEntries, type Entry } from '../entry/entry.js';
+import { SortedKeys } from './sorted-keys.js';
+import { VersionVector } from './vector.js';
+
+export type ApplyResult = 'won' | 'superseded' | 'duplicate';
+
+/**
+ * In-memory fleet state: the newest entry per key by LWW (DESIGN §2), with
+ * tombstones for deletes, a sorted key index for prefix listing, and the
+ * version vector of what has been applied.
+ * The store only decides; it does no I/O. The node calls `apply` for every
+ * entry after it is durable, local or remote: one code path.
+ */
+export class Store {
+  private readonly entries = new Map<string, Entry>();
+  private readonly keys = new SortedKeys();
+  /** Tombstones in the order they were written, oldest first, for GC without a scan. */
+  private readonly tombstones = new Map<string, Entry>();
+  readonly vector = new VersionVector();
+  /** The entry the last `apply` replaced or lost to (for conflict reporting). */
+  lastOther: Entry | undefined;
+  private liveCount = 0;
+  /** Sum of the encoded sizes of every entry held (live and tombstones). */
+  heldBytes = 0;
+
+  get size(): number {
+    return this.liveCount;
+  }
+
+  get tombstoneCount(): number {
+    return this.tombstones.size;
+  }
+
+  /** Apply an entry by LWW. Advances the vector when the entry is the next of its stream. */
+  apply(e: Entry): ApplyResult {
+    this.vector.advance(e.stream, e.seq);
+    const cur = this.entries.get(e.key);
+    this.lastOther = cur;
+    if (cur !== undefined) {
+      const cmp = compareEntries(e, cur);
+      if (cmp === 0) return 'duplicate';
+      if (cmp < 0) return 'superseded';
+      this.heldBytes -= cur.raw.length;
+      if (cur.isDelete) this.tombstones.delete(cur.key);
+      else this.liveCount--;
+    } else {
+      this.keys.add(e.key);
+    }
+    this.entries.set(e.key, e);
+    this.heldBytes += e.raw.length;
+    if (e.isDelete) this.tombstones.set(e.key, e);
+    else this.liveCount++;
+    return 'won';
+  }
+
+  /** The live entry for a key (undefined for absent or deleted keys). */
+  get(key: string): Entry | undefined {
+    const e = this.entries.get(key);
+    return e === undefined || e.isDelete ? undefined : e;
+  }
+
+  /** The newest entry for a key, tombstones included. */
+  getAny(key: string): Entry | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Live entries whose key starts with `prefix`, in key order; visits only that range. */
+  *list(prefix = '', after?: string): Generator<Entry> {
+    for (const k of this.keys.withPrefix(prefix, after)) {
+      const e = this.entries.get(k);
+      if (e !== undefined && !e.isDelete) yield e;
+    }
+  }
+
+  /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
+  all(): IterableIterator<Entry> {
+    return this.entries.values();
+  }
+
+  /**
+   * Drop tombstones that `canDrop` allows, oldest first, stopping at the
+   * first one written at or after `notAfterWall` (younger ones are kept anyway).
+   */
+  collectTombstones(notAfterWall: number, canDrop: (e: Entry) => boolean): number {
+    let dropped = 0;
+    for (const [key, e] of this.tombstones) {
+      if (e.wall >= notAfterWall) break;
+      if (!canDrop(e)) continue;
+      this.tombstones.delete(key);
+      this.entries.delete(key);
+      this.keys.delete(key);
+      this.heldBytes -= e.raw.length;
+      dropped++;
+    }
+    return dropped;
+  }
+}
