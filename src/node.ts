@@ -18,6 +18,7 @@ import { Store } from './store/store.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './util/datadir.js';
 import { VERSION } from './version.js';
+import { defaultServices } from './services.js';
 
 export type Source = 'local' | 'remote';
 export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
@@ -38,13 +39,15 @@ export interface NodeService {
   stop(): Promise<void>;
   /** Fields merged into /v1/status. */
   status?(): Record<string, unknown>;
+  /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
+  ports?(): Record<string, number>;
 }
 
 export interface FleetNodeOptions {
   logger?: Logger;
   /** File operations of the log (fault-injection tests). */
   io?: LogIo;
-  /** Build the services (replication, MQTT) for this node; defaults to none. */
+  /** Build the services (replication, MQTT) for this node; defaults to `defaultServices` (by config). */
   services?: (node: FleetNode) => NodeService[];
 }
 
@@ -107,7 +110,7 @@ export class FleetNode extends EventEmitter {
     this.state = 'starting';
     try {
       this.openData();
-      for (const s of this.opts.services?.(this) ?? []) {
+      for (const s of (this.opts.services ?? defaultServices)(this)) {
         this.services.push(s);
         await s.start();
       }

@@ -1,0 +1,65 @@
+import { FleetError } from '../errors.js';
+
+export const DEFAULT_URL = 'http://127.0.0.1:7480';
+
+/** A small client of a running node's HTTP API, for the CLI commands. */
+export class NodeClient {
+  readonly base: string;
+
+  constructor(url?: string) {
+    this.base = (url ?? process.env.FLEETKV_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+  }
+
+  kvPath(key: string): string {
+    return `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`;
+  }
+
+  async request(method: string, path: string, body?: Uint8Array): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(this.base + path, { method, ...(body ? { body } : {}) });
+    } catch (err) {
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new FleetError('UNAVAILABLE', `cannot reach fleetkv at ${this.base} (${cause}); is it running? (fleetkv start, or set --url / FLEETKV_URL)`);
+    }
+    if (res.status >= 400) {
+      let code = 'IO_ERROR';
+      let message = `${method} ${path}: HTTP ${res.status}`;
+      try {
+        const j = (await res.json()) as { error?: { code: string; message: string } };
+        if (j.error) {
+          code = j.error.code;
+          message = j.error.message;
+        }
+      } catch {
+        /* not JSON */
+      }
+      throw new FleetError(code as FleetError['code'], message);
+    }
+    return res;
+  }
+
+  async json<T>(method: string, path: string, body?: Uint8Array): Promise<T> {
+    return (await (await this.request(method, path, body)).json()) as T;
+  }
+
+  put(key: string, value: Uint8Array): Promise<{ seq: number; origin: string; hlc: string }> {
+    return this.json('PUT', this.kvPath(key), value);
+  }
+
+  async get(key: string): Promise<Buffer> {
+    return Buffer.from(await (await this.request('GET', this.kvPath(key))).arrayBuffer());
+  }
+
+  del(key: string): Promise<unknown> {
+    return this.json('DELETE', this.kvPath(key));
+  }
+
+  list(prefix: string): Promise<{ entries: { key: string; value?: string; encoding?: string }[] }> {
+    return this.json('GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`);
+  }
+
+  status(): Promise<Record<string, unknown>> {
+    return this.json('GET', '/v1/status');
+  }
+}

@@ -1,0 +1,192 @@
+#!/usr/bin/env node
+import fs from 'node:fs';
+import { Command, Option } from 'commander';
+import { loadConfig } from '../config/load.js';
+import { schema } from '../config/schema.js';
+import { runDaemon } from '../daemon.js';
+import { FleetError, isFleetError } from '../errors.js';
+import { repairLog, verifyLog } from '../log/repair.js';
+import { readMeta, writeMeta } from '../util/datadir.js';
+import { VERSION } from '../version.js';
+import { NodeClient } from './client.js';
+import { formatStatus, formatPeer } from './format.js';
+import { runShell } from './shell.js';
+
+/** Exit codes (sysexits.h where one fits). */
+const EXIT = { OK: 0, ERROR: 1, USAGE: 64, NOT_FOUND: 3, UNAVAILABLE: 69, CONFIG: 78 } as const;
+
+/** The `arg` flags of the config schema, for `fleetkv start --help` and to reject typos. */
+function configFlags(): { flag: string; key: string; doc: string }[] {
+  const out: { flag: string; key: string; doc: string }[] = [];
+  const walk = (obj: Record<string, any>, prefix: string): void => {
+    for (const [k, v] of Object.entries(obj)) {
+      if (v && typeof v === 'object' && 'doc' in v) {
+        if (v.arg) out.push({ flag: v.arg as string, key: prefix + k, doc: v.doc as string });
+      } else if (v && typeof v === 'object') walk(v, `${prefix}${k}.`);
+    }
+  };
+  walk(schema, '');
+  return out;
+}
+
+function fail(err: unknown): never {
+  if (isFleetError(err)) {
+    process.stderr.write(`fleetkv: ${err.message}\n`);
+    const code = err.code === 'CONFIG_INVALID' ? EXIT.CONFIG : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : err.code === 'UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.ERROR;
+    process.exit(code);
+  }
+  process.stderr.write(`fleetkv: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(EXIT.ERROR);
+}
+
+async function readStdin(): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fleetkv')
+    .description('Replicated key-value store for robot fleets: durable log, peer-to-peer replication, embedded MQTT broker')
+    .version(VERSION)
+    .showHelpAfterError('(run with --help for usage)');
+  const client = (): NodeClient => new NodeClient(program.opts<{ url?: string }>().url);
+  program.addOption(new Option('--url <url>', 'node to talk to (client commands)').env('FLEETKV_URL'));
+
+  const start = program
+    .command('start')
+    .description('run a node (config: defaults < /etc/fleetkv/fleetkv.json or --config < FLEETKV_* env < flags)')
+    .option('-c, --config <file>', 'config file (JSON)')
+    .allowUnknownOption(false);
+  const flags = configFlags();
+  for (const f of flags) start.option(`--${f.flag} <value>`, `${f.doc} (${f.key})`);
+  start.action(async (opts: Record<string, string>) => {
+    const args: string[] = [];
+    for (const f of flags) {
+      const camel = f.flag.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+      if (opts[camel] !== undefined) args.push(`--${f.flag}`, opts[camel]);
+    }
+    try {
+      const config = loadConfig({ file: opts.config, args });
+      await runDaemon(config);
+    } catch (err) {
+      fail(err);
+    }
+  });
+
+  program
+    .command('put <key> [value]')
+    .description('store a value (read from stdin when omitted or "-"); answers after it is durable')
+    .action(async (key: string, value: string | undefined) => {
+      const body = value === undefined || value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
+      const r = await client().put(key, body);
+      process.stdout.write(`Stored ${key} (seq ${r.seq}, hlc ${r.hlc})\n`);
+    });
+  program
+    .command('get <key>')
+    .description('print a value (exit 3 if absent)')
+    .action(async (key: string) => {
+      process.stdout.write(await client().get(key));
+      if (process.stdout.isTTY) process.stdout.write('\n');
+    });
+  program
+    .command('del <key>')
+    .alias('delete')
+    .description('delete a key')
+    .action(async (key: string) => {
+      await client().del(key);
+      process.stdout.write(`Deleted ${key}\n`);
+    });
+  program
+    .command('ls [prefix]')
+    .description('list keys and values under a prefix')
+    .option('--json', 'print the raw JSON')
+    .action(async (prefix: string | undefined, o: { json?: boolean }) => {
+      const r = await client().list(prefix ?? '');
+      if (o.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      else for (const e of r.entries) process.stdout.write(`${e.key}\t${e.encoding === 'base64' ? `<${Buffer.from(e.value ?? '', 'base64').length} bytes>` : e.value}\n`);
+    });
+  program
+    .command('watch [prefix]')
+    .description('follow changes under a prefix, one JSON line each (Ctrl-C to stop)')
+    .option('--initial', 'print current values first')
+    .action(async (prefix: string | undefined, o: { initial?: boolean }) => {
+      const res = await client().request('GET', `/v1/watch?prefix=${encodeURIComponent(prefix ?? '')}${o.initial ? '&initial=1' : ''}`);
+      const decoder = new TextDecoder();
+      let buf = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true });
+        let i: number;
+        while ((i = buf.indexOf('\n\n')) >= 0) {
+          const event = buf.slice(0, i);
+          buf = buf.slice(i + 2);
+          for (const line of event.split('\n')) if (line.startsWith('data: ')) process.stdout.write(`${line.slice(6)}\n`);
+        }
+      }
+    });
+  program
+    .command('status')
+    .description('node status: peers, lag, log size, last compaction')
+    .option('--json', 'print the raw JSON')
+    .action(async (o: { json?: boolean }) => {
+      const s = await client().status();
+      process.stdout.write(o.json ? `${JSON.stringify(s, null, 2)}\n` : `${formatStatus(s)}\n`);
+    });
+  program
+    .command('peers')
+    .description('peer connections: state, vector, lag')
+    .option('--json', 'print the raw JSON')
+    .action(async (o: { json?: boolean }) => {
+      const peers = ((await client().status()).peers ?? []) as Record<string, unknown>[];
+      if (o.json) process.stdout.write(`${JSON.stringify(peers, null, 2)}\n`);
+      else if (peers.length === 0) process.stdout.write('no peers\n');
+      else for (const p of peers) process.stdout.write(`${formatPeer(p)}\n`);
+    });
+  program
+    .command('shell')
+    .description('interactive prompt: put, get, del, ls, status')
+    .action(async () => runShell(client()));
+  program
+    .command('compact')
+    .description('write a snapshot now and drop the log segments it covers')
+    .action(async () => {
+      const r = await client().json<{ lastCompaction: Record<string, unknown> }>('POST', '/v1/admin/compact');
+      process.stdout.write(`Compacted: ${JSON.stringify(r.lastCompaction)}\n`);
+    });
+
+  const offline = (cmd: Command): Command =>
+    cmd.option('-c, --config <file>', 'config file').option('--data-dir <dir>', 'data directory (default: from config)');
+  const dataDirOf = (o: { config?: string; dataDir?: string }): { dir: string; max: number } => {
+    const cfg = loadConfig({ file: o.config, args: o.dataDir ? ['--data-dir', o.dataDir] : [] });
+    if (!fs.existsSync(cfg.dataDir)) throw new FleetError('NOT_FOUND', `data dir ${cfg.dataDir} does not exist`);
+    return { dir: cfg.dataDir, max: cfg.limits.maxValueBytes + 4096 + 1024 * 1024 };
+  };
+  offline(program.command('verify').description('check every log and snapshot CRC of a stopped node (exit 1 on damage)')).action((o) => {
+    const { dir, max } = dataDirOf(o);
+    const r = verifyLog(dir, max);
+    for (const f of r.files) process.stdout.write(`${f.problem ? 'BAD ' : 'ok  '} ${f.file}: ${f.records} records, ${f.bytes} bytes${f.problem ? ` — ${f.problem} at offset ${f.offset}` : ''}\n`);
+    process.exitCode = r.ok ? 0 : 1;
+  });
+  offline(program.command('repair').description('cut a damaged log back to its last good record (stopped node); peers refill the rest')).action((o) => {
+    const { dir, max } = dataDirOf(o);
+    const r = repairLog(dir, max);
+    if (r.actions.length === 0) {
+      process.stdout.write('nothing to repair\n');
+      return;
+    }
+    // What was cut may hold this node's own writes that peers already have: never reuse their seqs.
+    const meta = readMeta(dir);
+    if (meta) writeMeta(dir, { ...meta, incarnation: meta.incarnation + 1, cleanShutdown: true });
+    for (const a of r.actions) process.stdout.write(`${a}\n`);
+    process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
+  });
+  return program;
+}
+
+const program = buildProgram();
+program.exitOverride((err) => {
+  // commander: unknown command/option, missing argument → usage error.
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+  process.exit(EXIT.USAGE);
+});
+program.parseAsync(process.argv).catch(fail);

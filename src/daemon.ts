@@ -1,0 +1,64 @@
+import type { Logger } from 'pino';
+import type { FleetConfig } from './config/schema.js';
+import { HttpApi } from './http/server.js';
+import { FleetNode, type FleetNodeOptions } from './node.js';
+import { createLogger } from './util/logger.js';
+import { VERSION } from './version.js';
+
+export interface Daemon {
+  node: FleetNode;
+  http: HttpApi;
+  httpPort: number;
+  stop(): Promise<void>;
+}
+
+/**
+ * Run a node as a process: node + HTTP API, a `ready` log line naming the
+ * ports (tests and scripts read it), and SIGTERM/SIGINT handling that flushes
+ * and fsyncs the log before exit 0 (DESIGN §6).
+ */
+export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { handleSignals?: boolean } = {}): Promise<Daemon> {
+  const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);
+  const node = new FleetNode(config, { ...opts, logger });
+  const http = new HttpApi(node);
+  await node.start();
+  let httpPort: number;
+  try {
+    httpPort = await http.listen(config.http.host, config.http.port);
+  } catch (err) {
+    await node.stop();
+    throw err;
+  }
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info('stopping: flushing the log');
+      await http.close();
+      await node.stop();
+      logger.info('stopped cleanly');
+    })();
+    return stopping;
+  };
+  if (opts.handleSignals !== false) {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn('%s again: exiting now', sig);
+        process.exit(1);
+      }
+      logger.info('%s received', sig);
+      stop().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          logger.error({ err }, 'unclean stop');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  }
+  const ports: Record<string, unknown> = { http: httpPort };
+  for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
+  logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
+  return { node, http, httpPort, stop };
+}

@@ -1,0 +1,131 @@
+import { isUtf8 } from 'node:buffer';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Entry } from '../entry/entry.js';
+import { formatHlc } from '../entry/hlc.js';
+import { FleetError } from '../errors.js';
+import type { FleetNode } from '../node.js';
+import { sendJson } from './respond.js';
+
+/** `X-Fleetkv-*` headers describing an entry's metadata. */
+export function entryHeaders(e: Entry): Record<string, string> {
+  return {
+    'x-fleetkv-origin': e.origin,
+    'x-fleetkv-incarnation': String(e.inc),
+    'x-fleetkv-seq': String(e.seq),
+    'x-fleetkv-hlc': formatHlc(e.wall, e.logical),
+  };
+}
+
+/** JSON form of an entry for listings and watch events; binary values go as base64. */
+export function entryJson(e: Entry): Record<string, unknown> {
+  const v = e.value;
+  const text = isUtf8Text(v) ? v.toString('utf8') : undefined;
+  return {
+    key: e.key,
+    op: e.isDelete ? 'del' : 'put',
+    ...(e.isDelete ? {} : text !== undefined ? { value: text } : { value: v.toString('base64'), encoding: 'base64' }),
+    origin: e.origin,
+    inc: e.inc,
+    seq: e.seq,
+    hlc: formatHlc(e.wall, e.logical),
+  };
+}
+
+export function isUtf8Text(b: Buffer): boolean {
+  // Control characters other than tab/newline mean binary.
+  if (!isUtf8(b)) return false;
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i]!;
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
+}
+
+/** Read a request body, refusing it as soon as it passes `limit` bytes. */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.reject(new FleetError('VALUE_TOO_LARGE', `value is ${declared} bytes; the limit is ${limit} (limits.maxValueBytes)`));
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        reject(new FleetError('VALUE_TOO_LARGE', `value is over the limit of ${limit} bytes (limits.maxValueBytes)`));
+        req.resume();
+        return;
+      }
+      chunks.push(c);
+    });
+    req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+export async function handleKv(node: FleetNode, req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+  switch (req.method) {
+    case 'GET':
+    case 'HEAD': {
+      const e = node.get(key);
+      if (!e) throw new FleetError('NOT_FOUND', `key "${key}" not found`);
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': e.valueLength, ...entryHeaders(e) });
+      res.end(req.method === 'HEAD' ? undefined : e.value);
+      return;
+    }
+    case 'PUT':
+    case 'POST': {
+      const body = await readBody(req, node.config.limits.maxValueBytes);
+      const r = await node.put(key, body);
+      sendJson(res, 200, r);
+      return;
+    }
+    case 'DELETE': {
+      const r = await node.delete(key);
+      sendJson(res, 200, r);
+      return;
+    }
+    default:
+      res.setHeader('allow', 'GET, HEAD, PUT, DELETE');
+      throw new FleetError('BAD_REQUEST', `method ${req.method} is not allowed on /v1/kv/<key>`);
+  }
+}
+
+export function handleList(node: FleetNode, url: URL, res: ServerResponse): void {
+  const prefix = url.searchParams.get('prefix') ?? '';
+  const limitText = url.searchParams.get('limit');
+  const limit = limitText === null ? 10_000 : Number(limitText);
+  if (!Number.isInteger(limit) || limit < 1) throw new FleetError('BAD_REQUEST', 'limit must be a positive integer');
+  const after = url.searchParams.get('after') ?? undefined;
+  const entries = node.list(prefix, { limit: limit + 1, ...(after !== undefined ? { after } : {}) });
+  const more = entries.length > limit;
+  if (more) entries.pop();
+  sendJson(res, 200, { prefix, count: entries.length, entries: entries.map(entryJson), ...(more ? { next: entries.at(-1)!.key } : {}) });
+}
+
+/** Server-sent events: one `data:` line of JSON per change under the prefix; `?initial=1` sends current values first. */
+export function handleWatch(node: FleetNode, url: URL, req: IncomingMessage, res: ServerResponse): void {
+  const prefix = url.searchParams.get('prefix') ?? '';
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+  res.write(': watching\n\n');
+  if (url.searchParams.get('initial') === '1') {
+    for (const e of node.store.list(prefix)) res.write(`data: ${JSON.stringify(entryJson(e))}\n\n`);
+  }
+  const unwatch = node.watch(prefix, (e) => {
+    // A slow reader must not make us buffer without bound: drop it.
+    if (res.writableLength > 4 * 1024 * 1024) {
+      res.destroy();
+      return;
+    }
+    res.write(`data: ${JSON.stringify(entryJson(e))}\n\n`);
+  });
+  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+  const done = (): void => {
+    clearInterval(ping);
+    unwatch();
+  };
+  req.on('close', done);
+  res.on('close', done);
+  node.once('stopped', () => res.end());
+}

@@ -1,0 +1,88 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { FleetError } from '../errors.js';
+import type { FleetNode } from '../node.js';
+import { handleKv, handleList, handleWatch } from './kv.js';
+import { sendError, sendJson } from './respond.js';
+
+/**
+ * The HTTP API (DESIGN §6): /v1/kv, /v1/watch, /v1/status, /healthz,
+ * /readyz, /metrics. Errors are JSON `{ error: { code, message } }`.
+ */
+export class HttpApi {
+  private server: http.Server | undefined;
+  /** Extra routes (e.g. /v1/admin/compact), by exact path. */
+  readonly routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void>();
+
+  constructor(private readonly node: FleetNode) {
+    this.routes.set('/v1/admin/compact', async (req, res) => {
+      if (req.method !== 'POST') throw new FleetError('BAD_REQUEST', 'POST /v1/admin/compact');
+      await this.node.compact();
+      sendJson(res, 200, { ok: true, lastCompaction: this.node.lastCompaction });
+    });
+  }
+
+  async listen(host: string, port: number): Promise<number> {
+    const server = http.createServer((req, res) => {
+      this.route(req, res).catch((err: unknown) => sendError(res, err));
+    });
+    server.keepAliveTimeout = 65_000;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    return (server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeAllConnections();
+    });
+  }
+
+  private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fleetkv');
+    const path = url.pathname;
+    if (path.startsWith('/v1/kv/')) {
+      let key: string;
+      try {
+        key = decodeURIComponent(path.slice('/v1/kv/'.length));
+      } catch {
+        throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
+      }
+      return handleKv(this.node, req, res, key);
+    }
+    const extra = this.routes.get(path);
+    if (extra) return extra(req, res, url);
+    switch (path) {
+      case '/v1/kv':
+        return handleList(this.node, url, res);
+      case '/v1/watch':
+        return handleWatch(this.node, url, req, res);
+      case '/v1/status':
+        return sendJson(res, 200, this.node.status());
+      case '/healthz':
+        return sendJson(res, this.node.state === 'stopped' ? 503 : 200, { ok: this.node.state !== 'stopped', state: this.node.state });
+      case '/readyz': {
+        const ready = this.node.state === 'running';
+        return sendJson(res, ready ? 200 : 503, { ready, state: this.node.state });
+      }
+      case '/metrics': {
+        this.node.refreshGauges();
+        const body = await this.node.metrics.registry.metrics();
+        res.writeHead(200, { 'content-type': this.node.metrics.registry.contentType });
+        res.end(body);
+        return;
+      }
+      default:
+        throw new FleetError('NOT_FOUND', `no route ${req.method} ${path}`);
+    }
+  }
+}

