@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isFleetError } from '../../src/errors.js';
+import { listLogDir, segmentPath } from '../../src/log/files.js';
+import { Log, defaultIo, type FsyncPolicy, type LogIo } from '../../src/log/log.js';
+import { recoverLog } from '../../src/log/recovery.js';
+import { tempDir } from '../helpers/proc.js';
+
+const MAX = 1 << 20;
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) fs.rmSync(d, { recursive: true, force: true });
+});
+
+function freshDir(): string {
+  const d = tempDir('fleetkv-log-');
+  dirs.push(d);
+  return d;
+}
+
+function openLog(dir: string, fsync: FsyncPolicy = 'batch', io?: LogIo, segmentBytes = 1 << 20): Log {
+  const rec = recoverLog(dir, MAX, () => {});
+  return new Log({ dir, fsync, fsyncIntervalMs: 5, segmentBytes, activeSegment: rec.activeSegment, activeSize: rec.activeSize, ...(io ? { io } : {}) }, 0);
+}
+
+function payloads(dir: string): string[] {
+  const out: string[] = [];
+  recoverLog(dir, MAX, (p) => out.push(p.toString()), { truncate: false });
+  return out;
+}
+
+describe('log: group commit', () => {
+  it.each(['always', 'batch', 'interval', 'never'] as const)('fsync=%s: every acknowledged record is recovered, in order', async (policy) => {
+    const dir = freshDir();
+    const log = openLog(dir, policy);
+    const n = 300;
+    await Promise.all(Array.from({ length: n }, (_, i) => log.append(Buffer.from(`rec-${i}`))));
+    await log.close();
+    expect(payloads(dir)).toEqual(Array.from({ length: n }, (_, i) => `rec-${i}`));
+    if (policy === 'batch') expect(log.fsyncs).toBeLessThan(n / 2); // grouped: far fewer fsyncs than writes
+    if (policy === 'always') expect(log.fsyncs).toBeGreaterThanOrEqual(n);
+  });
+
+  it('rolls segments and keeps appending across them', async () => {
+    const dir = freshDir();
+    const log = openLog(dir, 'batch', undefined, 4096);
+    // Sequential groups: a segment rolls between batches, so one huge batch makes one segment.
+    for (let i = 0; i < 500; i += 10) await Promise.all(Array.from({ length: 10 }, (_, j) => log.append(Buffer.alloc(50, (i + j) % 256))));
+    const seg = await log.roll();
+    await log.append(Buffer.from('after-roll'));
+    await log.close();
+    expect(listLogDir(dir).segments.length).toBeGreaterThan(5);
+    expect(listLogDir(dir).segments.at(-1)).toBe(seg);
+    expect(payloads(dir).at(-1)).toBe('after-roll');
+    expect(payloads(dir)).toHaveLength(501);
+  });
+});
+
+/** A file layer that fails writes once `budget` bytes are used, like a full disk: a short write, then ENOSPC. */
+function fullDiskIo(budget: { bytes: number }): LogIo {
+  return {
+    ...defaultIo,
+    writeSync: (fd, buf, off, len, pos) => {
+      if (budget.bytes <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+      const n = Math.min(len, budget.bytes);
+      budget.bytes -= n;
+      return defaultIo.writeSync(fd, buf, off, n, pos);
+    },
+  };
+}
+
+describe('log: faults', () => {
+  it('a full disk (short write then ENOSPC) fails the writes with DISK_FULL, leaves no partial record, and works again when space is back', async () => {
+    const dir = freshDir();
+    const budget = { bytes: 10_000 };
+    const log = openLog(dir, 'batch', fullDiskIo(budget));
+    const ok: number[] = [];
+    const failed: unknown[] = [];
+    await Promise.all(
+      Array.from({ length: 200 }, (_, i) =>
+        log.append(Buffer.alloc(100, i)).then(
+          () => ok.push(i),
+          (err: unknown) => failed.push(err),
+        ),
+      ),
+    );
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.every((e) => isFleetError(e, 'DISK_FULL'))).toBe(true);
+    // Space comes back: the log takes writes again.
+    budget.bytes = 1 << 20;
+    await log.append(Buffer.from('after'));
+    await log.close();
+    const rec = recoverLog(dir, MAX, () => {}, { truncate: false });
+    expect(rec.tornTail).toBeUndefined(); // nothing half-written survived
+    const got = payloads(dir);
+    expect(got).toHaveLength(ok.length + 1);
+    expect(got.at(-1)).toBe('after');
+  });
+
+  it('an fsync error fails the batch and cuts it from the file', async () => {
+    const dir = freshDir();
+    let failNext = false;
+    const io: LogIo = {
+      ...defaultIo,
+      fdatasync: (fd, cb) => (failNext ? ((failNext = false), cb(Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }))) : defaultIo.fdatasync(fd, cb)),
+    };
+    const log = openLog(dir, 'batch', io);
+    await log.append(Buffer.from('one'));
+    failNext = true;
+    const err = await log.append(Buffer.from('two')).catch((e: unknown) => e);
+    expect(isFleetError(err, 'IO_ERROR')).toBe(true);
+    await log.append(Buffer.from('three'));
+    await log.close();
+    expect(payloads(dir)).toEqual(['one', 'three']);
+  });
+});
+
+describe('log: recovery', () => {
+  async function writeSegments(dir: string, n: number, segmentBytes = 1 << 20): Promise<void> {
+    const log = openLog(dir, 'batch', undefined, segmentBytes);
+    for (let i = 0; i < n; i += 10) {
+      await Promise.all(Array.from({ length: Math.min(10, n - i) }, (_, j) => log.append(Buffer.from(`record-${i + j}`))));
+    }
+    await log.close();
+  }
+
+  it('cuts a record torn mid-way at the tail and keeps every complete one', async () => {
+    const dir = freshDir();
+    await writeSegments(dir, 50);
+    const file = segmentPath(dir, 1);
+    const size = fs.statSync(file).size;
+    fs.truncateSync(file, size - 3);
+    const rec = recoverLog(dir, MAX, () => {});
+    expect(rec.tornTail?.reason).toMatch(/truncated/);
+    expect(rec.records).toBe(49);
+    expect(fs.statSync(file).size).toBe(rec.activeSize);
+    expect(payloads(dir)).toHaveLength(49);
+  });
+
+  it('cuts garbage appended at the tail', async () => {
+    const dir = freshDir();
+    await writeSegments(dir, 20);
+    fs.appendFileSync(segmentPath(dir, 1), Buffer.from('\x00\x00\x00\x10garbage-garbage-garbage'));
+    const rec = recoverLog(dir, MAX, () => {});
+    expect(rec.tornTail).toBeDefined();
+    expect(rec.records).toBe(20);
+  });
+
+  it('refuses a damaged older segment, naming the file and offset', async () => {
+    const dir = freshDir();
+    await writeSegments(dir, 1000, 4096);
+    const segs = listLogDir(dir).segments;
+    expect(segs.length).toBeGreaterThan(2);
+    const file = segmentPath(dir, segs[0]!);
+    const buf = fs.readFileSync(file);
+    buf[100] = buf[100]! ^ 0xff; // a bit flip inside an old record
+    fs.writeFileSync(file, buf);
+    let err: unknown;
+    try {
+      recoverLog(dir, MAX, () => {});
+    } catch (e) {
+      err = e;
+    }
+    expect(isFleetError(err, 'LOG_CORRUPT')).toBe(true);
+    expect((err as Error).message).toContain(path.basename(file));
+    expect((err as Error).message).toMatch(/offset \d+/);
+    expect((err as Error).message).toContain('fleetkv repair');
+  });
+
+  it('refuses damage in the middle of the newest segment when valid records follow', async () => {
+    const dir = freshDir();
+    await writeSegments(dir, 50);
+    const file = segmentPath(dir, 1);
+    const buf = fs.readFileSync(file);
+    buf[30] = buf[30]! ^ 0x01;
+    fs.writeFileSync(file, buf);
+    expect(() => recoverLog(dir, MAX, () => {})).toThrow(/valid records follow/);
+  });
+});
