@@ -190,7 +190,8 @@ export class FleetNode extends EventEmitter {
           this.metrics.fsyncs.inc();
           this.metrics.fsyncSeconds.observe(msTaken / 1000);
         },
-        onRoll: () => this.maybeCompact(),
+        // Deferred: the roll happens inside the log's pump, and compaction itself rolls the log.
+        onRoll: () => setImmediate(() => this.maybeCompact()),
         onBackgroundError: (err) => this.logger.error({ code: err.code }, 'log: %s', err.message),
       },
       closedBytes,

@@ -1,0 +1,170 @@
+import fs from 'node:fs';
+import { afterEach, describe, expect, it } from 'vitest';
+import { isFleetError } from '../../src/errors.js';
+import { listLogDir } from '../../src/log/files.js';
+import { defaultIo, type LogIo } from '../../src/log/log.js';
+import type { FleetNode } from '../../src/node.js';
+import { readMeta } from '../../src/util/datadir.js';
+import { dump, startCoreNode } from '../helpers/node.js';
+import { tempDir, waitFor } from '../helpers/proc.js';
+
+const cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanup.splice(0).reverse()) await c();
+});
+function dir(): string {
+  const d = tempDir('fleetkv-node-');
+  cleanup.push(() => fs.rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+async function node(d: string, ...rest: Parameters<typeof startCoreNode> extends [string, ...infer R] ? R : never): Promise<FleetNode> {
+  const n = await startCoreNode(d, ...rest);
+  cleanup.push(() => n.stop());
+  return n;
+}
+
+describe('FleetNode library API', () => {
+  it('puts, gets, deletes, lists by prefix and watches; state, seq and vector survive a restart', async () => {
+    const d = dir();
+    const a = await node(d);
+    const seen: string[] = [];
+    const unwatch = a.watch('robots/', (e) => seen.push(`${e.key}=${e.isDelete ? '<del>' : e.value.toString()}`));
+    const r1 = await a.put('robots/r1/status', 'active');
+    expect(r1).toMatchObject({ key: 'robots/r1/status', origin: 'test-node', seq: 1 });
+    await a.put('robots/r2/status', Buffer.from('idle'));
+    await a.put('missions/m1', 'pick');
+    await a.delete('robots/r2/status');
+    unwatch();
+    await a.put('robots/r3/status', 'ignored-by-watch');
+    expect(seen).toEqual(['robots/r1/status=active', 'robots/r2/status=idle', 'robots/r2/status=<del>']);
+    expect(a.get('robots/r1/status')?.value.toString()).toBe('active');
+    expect(a.get('robots/r2/status')).toBeUndefined();
+    expect(a.list('robots/').map((e) => e.key)).toEqual(['robots/r1/status', 'robots/r3/status']);
+    expect(a.list('', { limit: 1, after: 'missions/m1' }).map((e) => e.key)).toEqual(['robots/r1/status']);
+    const before = { state: dump(a), vector: a.store.vector.toObject() };
+    await a.stop();
+
+    const b = await node(d);
+    expect(dump(b)).toEqual(before.state);
+    expect(b.store.vector.toObject()).toEqual(before.vector);
+    expect((await b.put('k', 'v')).seq).toBe(6); // numbering continues, no gap, no reuse
+    expect(b.incarnation).toBe(1); // clean stop: same incarnation
+  });
+
+  it('refuses bad keys and oversized values with typed errors and keeps its data', async () => {
+    const a = await node(dir(), (c) => (c.limits.maxValueBytes = 100));
+    await a.put('ok', 'v');
+    for (const key of ['', 'a#b', 'a/+/c', 'a\0b', 'a//b', 'k'.repeat(1025)]) {
+      const err = await a.put(key, 'x').catch((e: unknown) => e);
+      expect(isFleetError(err, 'KEY_INVALID'), `key ${JSON.stringify(key.slice(0, 20))}`).toBe(true);
+    }
+    const big = await a.put('big', Buffer.alloc(101)).catch((e: unknown) => e);
+    expect(isFleetError(big, 'VALUE_TOO_LARGE')).toBe(true);
+    expect((await a.put('ok2', 'v2')).seq).toBe(2); // refused writes used no seq
+    expect(dump(a)).toEqual({ ok: 'v', ok2: 'v2' });
+  });
+
+  it('after a full disk, numbering resumes without a gap and a restart holds exactly the acknowledged writes', async () => {
+    const d = dir();
+    const budget = { bytes: 1 << 30 };
+    const io: LogIo = {
+      ...defaultIo,
+      writeSync: (fd, buf, off, len, pos) => {
+        if (budget.bytes <= 0) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
+        const n = Math.min(len, budget.bytes);
+        budget.bytes -= n;
+        return defaultIo.writeSync(fd, buf, off, n, pos);
+      },
+    };
+    const a = await node(d, undefined, { io });
+    const acked = new Map<string, string>();
+    const write = async (i: number): Promise<void> => {
+      try {
+        await a.put(`k/${i % 50}`, `v${i}`);
+        acked.set(`k/${i % 50}`, `v${i}`);
+      } catch (err) {
+        expect(isFleetError(err, 'DISK_FULL')).toBe(true);
+      }
+    };
+    await Promise.all(Array.from({ length: 100 }, (_, i) => write(i)));
+    budget.bytes = 3000; // the disk fills in the middle of the next burst
+    await Promise.all(Array.from({ length: 100 }, (_, i) => write(100 + i)));
+    expect(a.status()).toMatchObject({ state: 'running' });
+    budget.bytes = 1 << 30; // space is back
+    for (let i = 200; i < 220; i++) await write(i);
+    const vector = a.store.vector.get(a.selfStream);
+    await a.stop();
+    const b = await node(d);
+    expect(dump(b)).toEqual(Object.fromEntries(acked));
+    expect(b.store.vector.get(b.selfStream)).toBe(vector);
+    expect(b.lastRecovery?.tornTail).toBeUndefined();
+  });
+
+  it('compacts while writes continue: state before = after = after a restart', async () => {
+    const d = dir();
+    const a = await node(d, (c) => {
+      c.log.segmentBytes = 16 * 1024;
+      c.log.compactRatio = 1000; // only explicit compaction in this test
+    });
+    let i = 0;
+    const writes: Promise<unknown>[] = [];
+    const writer = async (): Promise<void> => {
+      for (; i < 4000; ) {
+        const n = i++;
+        writes.push(n % 7 === 0 ? a.delete(`key/${n % 300}`) : a.put(`key/${n % 300}`, `value-${n}`));
+        if (n % 50 === 0) await Promise.all(writes.splice(0));
+      }
+      await Promise.all(writes.splice(0));
+    };
+    const running = writer();
+    // Wait until a few segments exist, then compact in the middle of the writes.
+    while (listLogDir(d).segments.length < 4) await new Promise((r) => setImmediate(r));
+    await a.compact();
+    expect(a.lastCompaction).toBeDefined();
+    await a.compact();
+    await running;
+    const before = dump(a);
+    const files = listLogDir(d);
+    expect(files.snapshots).toHaveLength(1);
+    expect(files.segments[0]).toBeGreaterThanOrEqual(files.snapshots[0]!);
+    await a.compact();
+    expect(dump(a)).toEqual(before);
+    await a.stop();
+    const b = await node(d);
+    expect(dump(b)).toEqual(before);
+    expect(b.store.vector.get(b.selfStream)).toBe(4000);
+  });
+
+  it('compacts by itself when the log outgrows the live state', async () => {
+    const d = dir();
+    const a = await node(d, (c) => {
+      c.log.segmentBytes = 8 * 1024;
+      c.log.compactRatio = 2;
+    });
+    for (let i = 0; i < 3000; i += 20) await Promise.all(Array.from({ length: 20 }, (_, j) => a.put(`hot/${(i + j) % 10}`, `v${i + j}`)));
+    await waitFor(() => a.lastCompaction, 'automatic compaction');
+    expect(listLogDir(d).snapshots.length).toBeGreaterThanOrEqual(1);
+    expect(a.status()).toMatchObject({ keys: 10 });
+  });
+
+  it('starts a new incarnation after an unclean stop under fsync=never, never reusing (origin, seq)', async () => {
+    const d = dir();
+    const a = await startCoreNode(d, (c) => (c.log.fsync = 'never'));
+    await a.put('k', 'v1');
+    await a.flush();
+    // No stop(): the process "died". A second node on the same dir takes over the stale lock.
+    const b = await node(d, (c) => (c.log.fsync = 'never'));
+    expect(b.incarnation).toBe(2);
+    expect((await b.put('k', 'v2')).seq).toBe(1);
+    expect(b.selfStream).toBe('test-node:2');
+    expect(readMeta(d)?.incarnation).toBe(2);
+  });
+
+  it('refuses a data dir that belongs to another node', async () => {
+    const d = dir();
+    const a = await node(d);
+    await a.stop();
+    const err = await startCoreNode(d, (c) => (c.nodeId = 'someone-else')).catch((e: unknown) => e);
+    expect(isFleetError(err, 'DATA_DIR_MISMATCH')).toBe(true);
+  });
+});
