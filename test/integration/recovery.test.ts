@@ -88,6 +88,19 @@ describe('recovery of a real node process', () => {
     await repaired.stop();
   });
 
+  it.each(['SIGTERM', 'SIGINT'] as const)('%s flushes the log, marks a clean stop and exits 0', async (sig) => {
+    const d = dir();
+    const node = await fill(d, 50);
+    node.child.kill(sig);
+    await node.waitExit();
+    expect(node.exitCode).toBe(0);
+    expect(node.logsMatching(/stopped cleanly/)).toHaveLength(1);
+    expect(JSON.parse(fs.readFileSync(path.join(d, 'node.json'), 'utf8'))).toMatchObject({ cleanShutdown: true, incarnation: 1 });
+    const again = await new NodeProc({ nodeId: 'rec', dataDir: d, env: ENV }).start();
+    expect((await again.status()).keys).toBe(50);
+    await again.stop();
+  });
+
   it('invalid configuration: a clear message and exit code 78', async () => {
     const d = dir();
     const cases: [Record<string, string>, string[], RegExp][] = [
