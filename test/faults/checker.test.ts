@@ -1,0 +1,37 @@
+import { describe, expect, it } from 'vitest';
+import { check, type WriteOp } from './lib/checker.js';
+
+const op = (key: string, value: string, start: number, end: number, outcome: WriteOp['outcome'] = 'ok', node = 'a'): WriteOp => ({ node, key, value, outcome, start, end });
+
+describe('campaign checker', () => {
+  const ops = [op('k', 'v1', 0, 1), op('k', 'v2', 2, 3), op('j', 'w1', 0, 5, 'unknown'), op('j', 'w2', 1, 2)];
+
+  it('passes a history whose final state keeps every acknowledged write', () => {
+    const finals = { a: new Map([['k', 'v2'], ['j', 'w1']]), b: new Map([['k', 'v2'], ['j', 'w1']]) };
+    expect(check(ops, finals)).toMatchObject({ attempted: 4, acknowledged: 3, unknown: 1, lost: 0, phantom: 0, replicasEqual: true });
+  });
+
+  it('reports a write overridden by one acknowledged before it started as lost', () => {
+    const finals = { a: new Map([['k', 'v1'], ['j', 'w2']]) };
+    const r = check(ops, finals);
+    expect(r.lost).toBe(1);
+    expect(r.examples.join()).toContain('k=v2');
+  });
+
+  it('reports a missing key with an acknowledged write as lost, and values nobody wrote as phantoms', () => {
+    const r = check(ops, { a: new Map([['j', 'nobody-wrote-this']]) });
+    expect(r.lost).toBe(3); // v1, v2 (key k absent) and w2 (replaced by a phantom)
+    expect(r.phantom).toBe(1);
+  });
+
+  it('reports replicas that differ', () => {
+    const r = check(ops, { a: new Map([['k', 'v2']]), b: new Map([['k', 'v1']]) });
+    expect(r.replicasEqual).toBe(false);
+  });
+
+  it('accepts either of two concurrent writes as the winner', () => {
+    const conc = [op('k', 'x', 0, 10), op('k', 'y', 1, 9)];
+    expect(check(conc, { a: new Map([['k', 'x']]) }).lost).toBe(0);
+    expect(check(conc, { a: new Map([['k', 'y']]) }).lost).toBe(0);
+  });
+});

@@ -1,0 +1,105 @@
+/**
+ * The campaign's checker (Jepsen's "set-full" idea, for a LWW register per key).
+ *
+ * Every write has a unique value and an outcome: ok (acknowledged), failed
+ * (refused with an error: it may still have been applied, like Jepsen's
+ * "info"), or unknown (no answer). After healing, each replica's final state
+ * is read. With the writers' clocks in sync, a write that started after
+ * another write to the same key was acknowledged must order after it, so:
+ *
+ * - lost: an acknowledged write that is not the final value of its key, while
+ *   the final value was written by a write acknowledged before it started
+ *   (or the key is absent). Must be 0.
+ * - phantom: a final value nobody wrote. Must be 0.
+ * - replicas equal: every node's final state is the same.
+ *
+ * Under clock skew the same "lost" count measures the writes that a skewed
+ * clock let an earlier write override: reported, not required to be 0.
+ */
+export type Outcome = 'ok' | 'failed' | 'unknown';
+
+export interface WriteOp {
+  node: string;
+  key: string;
+  value: string;
+  outcome: Outcome;
+  /** ms since the campaign's epoch (performance.now based) */
+  start: number;
+  end: number;
+}
+
+export interface CheckReport {
+  attempted: number;
+  acknowledged: number;
+  failed: number;
+  unknown: number;
+  lost: number;
+  phantom: number;
+  replicasEqual: boolean;
+  keys: number;
+  /** A few examples, for the log when something is wrong. */
+  examples: string[];
+}
+
+export function check(ops: WriteOp[], finals: Record<string, Map<string, string>>): CheckReport {
+  const byValue = new Map<string, WriteOp>();
+  const byKey = new Map<string, WriteOp[]>();
+  for (const op of ops) {
+    byValue.set(op.value, op);
+    let l = byKey.get(op.key);
+    if (!l) byKey.set(op.key, (l = []));
+    l.push(op);
+  }
+  const nodes = Object.keys(finals);
+  const reference = finals[nodes[0]!] ?? new Map<string, string>();
+  const examples: string[] = [];
+  let replicasEqual = true;
+  for (const n of nodes.slice(1)) {
+    const other = finals[n]!;
+    if (other.size !== reference.size) replicasEqual = false;
+    for (const [k, v] of reference) {
+      if (other.get(k) !== v) {
+        replicasEqual = false;
+        if (examples.length < 5) examples.push(`replicas differ on ${k}: ${nodes[0]}=${v} ${n}=${other.get(k)}`);
+      }
+    }
+  }
+  let phantom = 0;
+  const lost = new Set<string>(); // a write lost on any replica counts once
+  const seenKeys = new Set<string>();
+  for (const n of nodes) {
+    for (const [k, v] of finals[n]!) {
+      seenKeys.add(k);
+      const w = byValue.get(v);
+      if (!w || w.key !== k) {
+        phantom++;
+        if (examples.length < 10) examples.push(`phantom on ${n}: ${k}=${v}`);
+      }
+    }
+  }
+  for (const [key, writes] of byKey) {
+    for (const n of nodes) {
+      const finalValue = finals[n]!.get(key);
+      const finalWrite = finalValue === undefined ? undefined : byValue.get(finalValue);
+      for (const w of writes) {
+        if (w.outcome !== 'ok' || w.value === finalValue) continue;
+        // The final write must not have been acknowledged before w started.
+        if (finalWrite === undefined || (finalWrite.outcome === 'ok' && finalWrite.end < w.start)) {
+          if (!lost.has(w.value) && examples.length < 10) examples.push(`lost on ${n}: ${key}=${w.value} (acked at ${w.end.toFixed(0)}), final ${finalValue ?? '<absent>'}`);
+          lost.add(w.value);
+        }
+      }
+    }
+  }
+  return {
+    attempted: ops.length,
+    acknowledged: ops.filter((o) => o.outcome === 'ok').length,
+    failed: ops.filter((o) => o.outcome === 'failed').length,
+    unknown: ops.filter((o) => o.outcome === 'unknown').length,
+    lost: lost.size,
+    phantom,
+    replicasEqual,
+    keys: seenKeys.size,
+    examples,
+  };
+}
