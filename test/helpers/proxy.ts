@@ -20,6 +20,8 @@ export class FaultProxy {
   up: FlowMode = 'pass';
   down: FlowMode = 'pass';
   delayMs = 0;
+  /** Bytes still allowed target → client before that direction pauses by itself (Infinity: no limit). */
+  downBudget = Infinity;
   refusing = false;
   connections = 0;
   private readonly links = new Set<Link>();
@@ -83,13 +85,17 @@ export class FaultProxy {
     client.on('error', forget).on('close', forget);
     server.on('error', forget).on('close', forget);
     this.pipe(client, server, () => this.up);
-    this.pipe(server, client, () => this.down);
+    this.pipe(server, client, () => this.down, (n) => {
+      this.downBudget -= n;
+      if (this.downBudget <= 0) this.set('pause', 'down');
+    });
     this.apply(link);
   }
 
-  private pipe(from: net.Socket, to: net.Socket, mode: () => FlowMode): void {
+  private pipe(from: net.Socket, to: net.Socket, mode: () => FlowMode, count?: (bytes: number) => void): void {
     from.on('data', (chunk: Buffer) => {
       if (mode() === 'blackhole') return;
+      count?.(chunk.length);
       if (this.delayMs > 0) setTimeout(() => to.write(chunk), this.delayMs);
       else to.write(chunk);
     });
