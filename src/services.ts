@@ -1,4 +1,5 @@
 import type { FleetNode, NodeService } from './node.js';
+import { ReplicationService } from './replication/service.js';
 
 /**
  * The services a node runs beside its core, in start order: replication
@@ -6,6 +7,6 @@ import type { FleetNode, NodeService } from './node.js';
  */
 export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
-  void node;
+  if (node.config.replication.enabled) services.push(new ReplicationService(node));
   return services;
 }

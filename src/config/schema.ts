@@ -12,6 +12,26 @@ export const schema = {
   peer: {
     host: { doc: 'Peer listener address', format: String, default: '0.0.0.0', env: 'FLEETKV_PEER_HOST', arg: 'peer-host' },
     port: { doc: 'Peer listener port (0 = any free port)', format: 'port', default: 7400, env: 'FLEETKV_PEER_PORT', arg: 'peer-port' },
+    tls: {
+      enabled: { doc: 'Mutual TLS between peers (certificates signed by the fleet CA)', format: Boolean, default: false, env: 'FLEETKV_PEER_TLS' },
+      ca: { doc: 'Fleet CA certificate (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_CA' },
+      cert: { doc: 'This node\'s certificate (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_CERT' },
+      key: { doc: 'This node\'s private key (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_KEY', sensitive: true },
+    },
+  },
+  discovery: {
+    mdns: { doc: 'Find peers on the local network with mDNS/DNS-SD (_fleetkv._tcp)', format: Boolean, default: false, env: 'FLEETKV_DISCOVERY_MDNS', arg: 'mdns' },
+  },
+  replication: {
+    enabled: { doc: 'Replicate with peers', format: Boolean, default: true, env: 'FLEETKV_REPLICATION_ENABLED' },
+    maxFrameBytes: { doc: 'Largest peer frame accepted; 0 = limits.maxValueBytes + 1 MiB', format: 'bytes', default: 0, env: 'FLEETKV_REPLICATION_MAX_FRAME_BYTES' },
+    queueBytes: { doc: 'Live queue bound per peer; a peer further behind is moved back to catch-up', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_REPLICATION_QUEUE_BYTES' },
+    antiEntropyInterval: { doc: 'Period of vector exchange (ACK), PING and gap checks', format: 'duration', default: 500, env: 'FLEETKV_REPLICATION_ANTI_ENTROPY_INTERVAL' },
+    idleTimeout: { doc: 'Close a peer connection silent for this long', format: 'duration', default: 10_000, env: 'FLEETKV_REPLICATION_IDLE_TIMEOUT' },
+    handshakeTimeout: { doc: 'Close a connection that has not completed HELLO/AUTH in this time', format: 'duration', default: 5000, env: 'FLEETKV_REPLICATION_HANDSHAKE_TIMEOUT' },
+    redialMin: { doc: 'First redial delay (doubles up to redialMax, with jitter)', format: 'duration', default: 100, env: 'FLEETKV_REPLICATION_REDIAL_MIN' },
+    redialMax: { doc: 'Longest redial delay', format: 'duration', default: 10_000, env: 'FLEETKV_REPLICATION_REDIAL_MAX' },
+    maxConnections: { doc: 'Most peer connections accepted at once (a flood beyond is refused)', format: 'nat', default: 64, env: 'FLEETKV_REPLICATION_MAX_CONNECTIONS' },
   },
   mqtt: {
     enabled: { doc: 'Run the embedded MQTT broker', format: Boolean, default: true, env: 'FLEETKV_MQTT_ENABLED' },
@@ -46,7 +66,19 @@ export interface FleetConfig {
   dataDir: string;
   fleetSecret: string;
   peers: string[];
-  peer: { host: string; port: number };
+  peer: { host: string; port: number; tls: { enabled: boolean; ca: string; cert: string; key: string } };
+  discovery: { mdns: boolean };
+  replication: {
+    enabled: boolean;
+    maxFrameBytes: number;
+    queueBytes: number;
+    antiEntropyInterval: number;
+    idleTimeout: number;
+    handshakeTimeout: number;
+    redialMin: number;
+    redialMax: number;
+    maxConnections: number;
+  };
   mqtt: { enabled: boolean; host: string; port: number; prefix: string };
   http: { host: string; port: number };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };

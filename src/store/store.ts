@@ -78,6 +78,22 @@ export class Store {
   }
 
   /**
+   * Drop a key and its entry entirely, as if its tombstone had been collected
+   * here too (a full resync proved the fleet deleted it). Not logged: the
+   * caller compacts afterwards to make it durable.
+   */
+  forget(key: string): boolean {
+    const e = this.entries.get(key);
+    if (e === undefined) return false;
+    this.entries.delete(key);
+    this.keys.delete(key);
+    this.heldBytes -= e.raw.length;
+    if (e.isDelete) this.tombstones.delete(key);
+    else this.liveCount--;
+    return true;
+  }
+
+  /**
    * Drop tombstones that `canDrop` allows, oldest first, stopping at the
    * first one written at or after `notAfterWall` (younger ones are kept anyway).
    */

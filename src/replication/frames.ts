@@ -1,0 +1,119 @@
+import { decodeEntry, type Entry } from '../entry/entry.js';
+import { FleetError } from '../errors.js';
+import { RECORD_HEADER_BYTES, scanRecords, writeRecord } from '../log/record.js';
+
+/**
+ * Peer wire frames (DESIGN §4):   u32 length | u8 type | body
+ *
+ * `length` counts the type byte and the body. ENTRIES bodies carry the log's
+ * own record framing (u32 len | u32 crc32 | canonical entry bytes), so what a
+ * node stored is shipped unchanged and its CRC is checked end to end.
+ */
+export const PROTOCOL_VERSION = 1;
+export const FRAME_HEADER_BYTES = 5;
+
+export const FRAME = {
+  HELLO: 1, // JSON Hello
+  AUTH: 2, // JSON { proof }: HMAC answer to the peer's HELLO nonce (docs/adr/0100)
+  ENTRIES: 3, // u8 flags | records
+  SYNC_DONE: 4, // JSON { vector, full }
+  ACK: 5, // JSON { vector }
+  PING: 6, // JSON { t }
+  PONG: 7, // JSON { t }
+  ERROR: 8, // JSON { code, message }
+} as const;
+export type FrameType = (typeof FRAME)[keyof typeof FRAME];
+
+export const FRAME_NAMES: Record<number, string> = Object.fromEntries(Object.entries(FRAME).map(([k, v]) => [v, k]));
+
+/** ENTRIES flag: the entries are part of a catch-up (gaps allowed), not the live stream. */
+export const ENTRIES_CATCHUP = 1;
+
+export interface Frame {
+  type: number;
+  body: Buffer;
+}
+
+export function encodeFrame(type: number, body: Uint8Array): Buffer {
+  const b = Buffer.allocUnsafe(FRAME_HEADER_BYTES + body.length);
+  b.writeUInt32BE(1 + body.length, 0);
+  b[4] = type;
+  b.set(body, FRAME_HEADER_BYTES);
+  return b;
+}
+
+export function jsonFrame(type: number, body: unknown): Buffer {
+  return encodeFrame(type, Buffer.from(JSON.stringify(body), 'utf8'));
+}
+
+/** Bytes an entry takes inside an ENTRIES frame. */
+export function entryWireBytes(e: Entry): number {
+  return RECORD_HEADER_BYTES + e.raw.length;
+}
+
+/** One ENTRIES frame holding `entries` (coalesced: one socket write for many entries). */
+export function entriesFrame(entries: readonly Entry[], flags: number): Buffer {
+  let size = FRAME_HEADER_BYTES + 1;
+  for (const e of entries) size += entryWireBytes(e);
+  const b = Buffer.allocUnsafe(size);
+  b.writeUInt32BE(size - 4, 0);
+  b[4] = FRAME.ENTRIES;
+  b[5] = flags;
+  let off = FRAME_HEADER_BYTES + 1;
+  for (const e of entries) off = writeRecord(b, off, e.raw);
+  return b;
+}
+
+/** Decode an ENTRIES body; any bad length, CRC or entry throws FRAME_INVALID. */
+export function decodeEntries(body: Buffer, maxRecordBytes: number): { flags: number; entries: Entry[] } {
+  if (body.length < 1) throw new FleetError('FRAME_INVALID', 'ENTRIES frame without flags');
+  const entries: Entry[] = [];
+  const scan = scanRecords(body, 1, maxRecordBytes, (payload) => {
+    // Copy: the entry keeps its bytes, and must not pin the whole frame buffer.
+    entries.push(decodeEntry(Buffer.from(payload)));
+  });
+  if (!scan.ok) throw new FleetError('FRAME_INVALID', `bad entry record at offset ${scan.end} of an ENTRIES frame: ${scan.reason}`);
+  return { flags: body[0]!, entries };
+}
+
+export function parseJsonBody<T>(f: Frame): T {
+  try {
+    const v = JSON.parse(f.body.toString('utf8')) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error('not an object');
+    return v as T;
+  } catch (err) {
+    throw new FleetError('FRAME_INVALID', `${FRAME_NAMES[f.type] ?? f.type} frame body is not a JSON object: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Splits a byte stream into frames. Throws FRAME_TOO_LARGE for a length over
+ * the maximum (before buffering it) and FRAME_INVALID for a zero length.
+ */
+export class FrameReader {
+  private buf: Buffer = Buffer.alloc(0);
+  private off = 0;
+
+  constructor(private readonly maxFrameBytes: number) {}
+
+  /** Bytes held for an incomplete frame. */
+  get pending(): number {
+    return this.buf.length - this.off;
+  }
+
+  push(chunk: Buffer): Frame[] {
+    this.buf = this.pending === 0 ? chunk : Buffer.concat([this.buf.subarray(this.off), chunk]);
+    this.off = 0;
+    const out: Frame[] = [];
+    while (this.buf.length - this.off >= 4) {
+      const len = this.buf.readUInt32BE(this.off);
+      if (len === 0) throw new FleetError('FRAME_INVALID', 'zero-length frame');
+      if (len > this.maxFrameBytes) throw new FleetError('FRAME_TOO_LARGE', `frame length ${len} exceeds the maximum ${this.maxFrameBytes}`);
+      if (this.buf.length - this.off - 4 < len) break;
+      const start = this.off + FRAME_HEADER_BYTES;
+      out.push({ type: this.buf[this.off + 4]!, body: this.buf.subarray(start, this.off + 4 + len) });
+      this.off += 4 + len;
+    }
+    return out;
+  }
+}

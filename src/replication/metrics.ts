@@ -1,0 +1,33 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** Replication metrics, registered on the node's registry (served at /metrics). */
+export class ReplicationMetrics {
+  readonly entriesSent: Counter<'mode'>;
+  readonly entriesReceived: Counter<'mode'>;
+  readonly bytesSent: Counter;
+  readonly bytesReceived: Counter;
+  readonly catchups: Counter<'direction'>;
+  readonly reconnects: Counter;
+  readonly refused: Counter<'code'>;
+  readonly overflows: Counter;
+  readonly gaps: Counter;
+  readonly lagEntries: Gauge<'peer'>;
+  readonly lagSeconds: Gauge<'peer'>;
+  readonly peers: Gauge<'state'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.entriesSent = new Counter({ name: 'fleetkv_replication_entries_sent_total', help: 'Entries sent to peers, by mode (live|catchup)', labelNames: ['mode'], registers });
+    this.entriesReceived = new Counter({ name: 'fleetkv_replication_entries_received_total', help: 'Entries received from peers, by mode (live|catchup)', labelNames: ['mode'], registers });
+    this.bytesSent = new Counter({ name: 'fleetkv_replication_bytes_sent_total', help: 'Bytes written to peer connections', registers });
+    this.bytesReceived = new Counter({ name: 'fleetkv_replication_bytes_received_total', help: 'Bytes read from peer connections', registers });
+    this.catchups = new Counter({ name: 'fleetkv_replication_catchups_total', help: 'Catch-ups completed, by direction (sent|received)', labelNames: ['direction'], registers });
+    this.reconnects = new Counter({ name: 'fleetkv_replication_reconnects_total', help: 'Redials after a peer connection was lost', registers });
+    this.refused = new Counter({ name: 'fleetkv_replication_connections_closed_total', help: 'Peer connections closed for an error, by code', labelNames: ['code'], registers });
+    this.overflows = new Counter({ name: 'fleetkv_replication_queue_overflows_total', help: 'Times a slow peer\'s queue overflowed and it was moved back to catch-up', registers });
+    this.gaps = new Counter({ name: 'fleetkv_replication_gap_entries_total', help: 'Live entries not applied because an earlier seq of their stream was missing (anti-entropy fetches them)', registers });
+    this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers });
+    this.lagSeconds = new Gauge({ name: 'fleetkv_replication_lag_seconds', help: 'How long the peer has been behind this node', labelNames: ['peer'], registers });
+    this.peers = new Gauge({ name: 'fleetkv_replication_peers', help: 'Peers by state (connecting|syncing|live)', labelNames: ['state'], registers });
+  }
+}

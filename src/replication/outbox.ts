@@ -1,0 +1,120 @@
+import type { Entry } from '../entry/entry.js';
+import type { Store } from '../store/store.js';
+import type { VectorObject, VersionVector } from '../store/vector.js';
+import { ENTRIES_CATCHUP, FRAME, entriesFrame, entryWireBytes, jsonFrame } from './frames.js';
+
+/** ENTRIES flag: this catch-up is a full resync (the receiver drops keys the sender proves deleted). */
+export const ENTRIES_FULL = 2;
+
+interface CatchupCursor {
+  entries: Entry[];
+  next: number;
+  vector: VectorObject;
+  full: boolean;
+}
+
+export interface Outgoing {
+  frame: Buffer;
+  entries: number;
+  mode: 'live' | 'catchup' | 'sync_done';
+}
+
+/**
+ * What one peer is still owed: a catch-up in progress (a fixed list of entry
+ * references, one per key the peer's vector lacks, then SYNC_DONE) followed by
+ * the live queue. The live queue is bounded in bytes: past the bound it is
+ * dropped and the peer is owed a new catch-up instead, so a slow or dead peer
+ * costs at most `maxQueueBytes` (DESIGN §4, flow control).
+ */
+export class Outbox {
+  private live: Entry[] = [];
+  private liveHead = 0;
+  private catchup: CatchupCursor | undefined;
+  /** Bytes of live entries queued. */
+  queuedBytes = 0;
+  /** A new catch-up is owed (the live queue overflowed, or anti-entropy found a gap). */
+  catchupOwed = false;
+  overflows = 0;
+
+  constructor(private readonly maxQueueBytes: number) {}
+
+  get syncing(): boolean {
+    return this.catchup !== undefined || this.catchupOwed;
+  }
+
+  get queuedEntries(): number {
+    return this.live.length - this.liveHead + (this.catchup ? this.catchup.entries.length - this.catchup.next : 0);
+  }
+
+  get idle(): boolean {
+    return !this.syncing && this.liveHead === this.live.length;
+  }
+
+  /** Queue a live entry; returns false if the queue overflowed (and a catch-up is now owed). */
+  offer(e: Entry): boolean {
+    if (this.catchupOwed) return true; // the owed catch-up will include it
+    this.live.push(e);
+    this.queuedBytes += entryWireBytes(e);
+    if (this.queuedBytes <= this.maxQueueBytes) return true;
+    this.clearLive();
+    this.catchupOwed = true;
+    this.overflows++;
+    return false;
+  }
+
+  /**
+   * Begin a catch-up toward a peer whose vector is `peer`: a snapshot of every
+   * entry it lacks (all of them for a full resync), taken synchronously so the
+   * list and the vector sent in SYNC_DONE describe the same state. Entries
+   * applied later reach the peer through the live queue, after SYNC_DONE.
+   */
+  startCatchup(store: Store, peer: VersionVector, full: boolean): number {
+    const entries: Entry[] = [];
+    for (const e of store.all()) if (full || !peer.covers(e.stream, e.seq)) entries.push(e);
+    this.catchup = { entries, next: 0, vector: store.vector.toObject(), full };
+    this.catchupOwed = false;
+    this.clearLive(); // the snapshot holds everything queued so far
+    return entries.length;
+  }
+
+  /** The vector the running catch-up will announce in SYNC_DONE. */
+  get catchupVector(): VectorObject | undefined {
+    return this.catchup?.vector;
+  }
+
+  /** The next frame to write (up to about `maxBytes` of entries), or undefined when nothing is due. */
+  take(maxBytes: number): Outgoing | undefined {
+    const c = this.catchup;
+    if (c) {
+      if (c.next < c.entries.length) {
+        const batch = takeBatch(c.entries, c.next, maxBytes);
+        c.next += batch.length;
+        return { frame: entriesFrame(batch, ENTRIES_CATCHUP | (c.full ? ENTRIES_FULL : 0)), entries: batch.length, mode: 'catchup' };
+      }
+      this.catchup = undefined;
+      return { frame: jsonFrame(FRAME.SYNC_DONE, { vector: c.vector, full: c.full }), entries: 0, mode: 'sync_done' };
+    }
+    if (this.catchupOwed || this.liveHead === this.live.length) return undefined;
+    const batch = takeBatch(this.live, this.liveHead, maxBytes);
+    this.liveHead += batch.length;
+    for (const e of batch) this.queuedBytes -= entryWireBytes(e);
+    if (this.liveHead === this.live.length) this.clearLive();
+    return { frame: entriesFrame(batch, 0), entries: batch.length, mode: 'live' };
+  }
+
+  private clearLive(): void {
+    this.live = [];
+    this.liveHead = 0;
+    this.queuedBytes = 0;
+  }
+}
+
+function takeBatch(list: Entry[], from: number, maxBytes: number): Entry[] {
+  let bytes = 0;
+  let end = from;
+  while (end < list.length && (end === from || bytes + entryWireBytes(list[end]!) <= maxBytes)) {
+    bytes += entryWireBytes(list[end]!);
+    end++;
+  }
+  return list.slice(from, end);
+}

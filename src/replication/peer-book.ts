@@ -1,0 +1,104 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Entry } from '../entry/entry.js';
+import { VersionVector, type VectorObject } from '../store/vector.js';
+
+interface KnownPeer {
+  vector: VectorObject;
+  lastSeen: number;
+  address?: string;
+}
+
+interface BookFile {
+  format: 1;
+  /** Last time this node was in sync with a peer (completed catch-up or live ACKs). */
+  lastSyncAt?: number;
+  peers: Record<string, KnownPeer>;
+}
+
+export const PEER_BOOK_FILE = 'peers.json';
+
+/**
+ * The peers this node has met, with their last reported vectors, kept in
+ * `dataDir/peers.json` across restarts. It answers two safety questions:
+ * may a tombstone be dropped (every recently seen peer has it), and was this
+ * node away longer than tombstoneRetention (then it asks for a full resync).
+ */
+export class PeerBook {
+  private data: BookFile = { format: 1, peers: {} };
+  private vectors = new Map<string, VersionVector>();
+  private saveTimer: NodeJS.Timeout | undefined;
+  private readonly file: string;
+
+  constructor(
+    dataDir: string,
+    private readonly retentionMs: number,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.file = path.join(dataDir, PEER_BOOK_FILE);
+    try {
+      const d = JSON.parse(fs.readFileSync(this.file, 'utf8')) as BookFile;
+      if (d && d.format === 1 && typeof d.peers === 'object') this.data = d;
+    } catch {
+      /* absent or unreadable: start empty (the safe side: full resync, tombstones kept) */
+    }
+    for (const [id, p] of Object.entries(this.data.peers)) this.vectors.set(id, VersionVector.from(p.vector));
+  }
+
+  get lastSyncAt(): number | undefined {
+    return this.data.lastSyncAt;
+  }
+
+  /** Away longer than tombstoneRetention (or never synced while holding data): needs a full resync. */
+  staleness(hasData: boolean): { stale: boolean; awayMs?: number } {
+    const last = this.data.lastSyncAt;
+    if (last === undefined) return { stale: hasData };
+    const awayMs = this.now() - last;
+    return { stale: awayMs > this.retentionMs, awayMs };
+  }
+
+  /** Seen within tombstoneRetention. */
+  isRecent(nodeId: string): boolean {
+    const p = this.data.peers[nodeId];
+    return p !== undefined && this.now() - p.lastSeen <= this.retentionMs;
+  }
+
+  seen(nodeId: string, vector: VectorObject, address?: string): void {
+    const v = this.vectors.get(nodeId) ?? new VersionVector();
+    v.merge(vector);
+    this.vectors.set(nodeId, v);
+    this.data.peers[nodeId] = { vector: v.toObject(), lastSeen: this.now(), ...(address ? { address } : {}) };
+    this.scheduleSave();
+  }
+
+  synced(): void {
+    this.data.lastSyncAt = this.now();
+    this.scheduleSave();
+  }
+
+  /** Every peer seen within tombstoneRetention has this tombstone (and there is at least one). */
+  allHave(e: Entry): boolean {
+    let any = false;
+    for (const [id, v] of this.vectors) {
+      if (!this.isRecent(id)) continue;
+      if (!v.covers(e.stream, e.seq)) return false;
+      any = true;
+    }
+    return any;
+  }
+
+  private scheduleSave(): void {
+    if (this.saveTimer) return;
+    this.saveTimer = setTimeout(() => this.save(), 1000);
+    this.saveTimer.unref();
+  }
+
+  /** Write atomically (temp file + rename). */
+  save(): void {
+    clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
+    const tmp = `${this.file}.tmp`;
+    fs.writeFileSync(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
+    fs.renameSync(tmp, this.file);
+  }
+}

@@ -1,0 +1,372 @@
+import { randomBytes } from 'node:crypto';
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Entry } from '../entry/entry.js';
+import type { FleetNode, NodeService } from '../node.js';
+import { VersionVector, type VectorObject } from '../store/vector.js';
+import { Dialer, type DialerHost } from './dialer.js';
+import { ENTRIES_CATCHUP, PROTOCOL_VERSION } from './frames.js';
+import type { Hello } from './hello.js';
+import { ReplicationMetrics } from './metrics.js';
+import { ENTRIES_FULL } from './outbox.js';
+import { PeerBook } from './peer-book.js';
+import { PeerSession, type ReplicationSettings, type SessionHost } from './session.js';
+import { tcpTransport, type Listener, type Transport } from './transport.js';
+
+export interface ReplicationOptions {
+  /** How to reach peers (default: TCP, or mutual TLS with peer.tls.enabled). */
+  transport?: Transport;
+  /** Extra peer addresses beside config `peers`. */
+  peers?: string[];
+  /** Start a discovery that calls `add(address)` for each peer found (mDNS). Returns a stop function. */
+  discover?: (service: ReplicationService) => Promise<() => Promise<void>>;
+}
+
+export interface PeerStatus {
+  nodeId?: string | undefined;
+  address: string;
+  direction?: 'in' | 'out';
+  state: 'connecting' | 'syncing' | 'live';
+  vector?: VectorObject;
+  lag?: { entries: number; ms: number };
+  queue?: { entries: number; bytes: number };
+  rttMs?: number | undefined;
+}
+
+/** Bytes of one ENTRIES frame when coalescing. */
+const FRAME_TARGET_BYTES = 256 * 1024;
+
+/**
+ * Replication (DESIGN §4): the peer listener, one dialer per known peer
+ * address, at most one session per peer node, and the routing between them:
+ * every applied entry goes to every session whose peer lacks it (relay), and
+ * received entries go through node.ingest (catch-up: any order; live: only
+ * the next seq of its stream).
+ */
+export class ReplicationService implements NodeService, SessionHost, DialerHost {
+  readonly name = 'replication';
+  readonly settings: ReplicationSettings;
+  readonly metrics: ReplicationMetrics;
+  readonly logger: Logger;
+  readonly redialMinMs: number;
+  readonly redialMaxMs: number;
+  private readonly instance = randomBytes(8).toString('hex');
+  private readonly transport: Transport;
+  private readonly sessions = new Set<PeerSession>();
+  private readonly byNode = new Map<string, PeerSession>();
+  private readonly dialers = new Map<string, Dialer>();
+  private readonly fromSession = new WeakMap<Entry, PeerSession>();
+  private readonly dialerOf = new WeakMap<PeerSession, Dialer>();
+  /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
+  private readonly claimed = new Map<string, number>();
+  private readonly fullKeys = new Map<PeerSession, Set<string>>();
+  private book!: PeerBook;
+  private listener: Listener | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private stopDiscovery: (() => Promise<void>) | undefined;
+  private gaugeTimer: NodeJS.Timeout | undefined;
+  private fullResyncPending = false;
+  private running = false;
+
+  constructor(
+    readonly node: FleetNode,
+    private readonly opts: ReplicationOptions = {},
+  ) {
+    const c = node.config;
+    this.logger = node.logger.child({ svc: 'replication' });
+    this.metrics = new ReplicationMetrics(node.metrics.registry);
+    const maxRecordBytes = c.limits.maxValueBytes + 2048;
+    this.settings = {
+      fleetId: c.fleetId,
+      nodeId: c.nodeId,
+      secret: c.fleetSecret,
+      maxFrameBytes: c.replication.maxFrameBytes || c.limits.maxValueBytes + 1024 * 1024,
+      maxRecordBytes,
+      queueBytes: c.replication.queueBytes,
+      writeHighWater: 1024 * 1024,
+      frameBytes: FRAME_TARGET_BYTES,
+      antiEntropyMs: c.replication.antiEntropyInterval,
+      idleTimeoutMs: c.replication.idleTimeout,
+      handshakeTimeoutMs: c.replication.handshakeTimeout,
+    };
+    this.redialMinMs = c.replication.redialMin;
+    this.redialMaxMs = c.replication.redialMax;
+    const t = c.peer.tls;
+    this.transport =
+      opts.transport ??
+      tcpTransport({ logger: this.logger, maxConnections: c.replication.maxConnections, tls: t.enabled ? { ca: t.ca, cert: t.cert, key: t.key } : undefined });
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async start(): Promise<void> {
+    const c = this.node.config;
+    this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
+    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
+    if (st.stale) {
+      this.fullResyncPending = true;
+      this.logger.warn(
+        { awayMs: st.awayMs, tombstoneRetention: c.tombstoneRetention },
+        'this node was away longer than tombstoneRetention (or has no record of its last sync): asking peers for a full resync, so no deleted key comes back',
+      );
+    }
+    if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
+    this.node.tombstoneCovered = (e) => this.tombstoneCovered(e);
+    this.unsubscribe = this.node.onApplied((e, result) => {
+      if (result !== 'duplicate') this.route(e);
+    });
+    this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
+    this.running = true;
+    for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
+    if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
+    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
+    this.gaugeTimer.unref();
+    this.logger.info({ port: this.listener.port, peers: [...this.dialers.keys()], protocol: PROTOCOL_VERSION }, 'replication listening on port %d', this.listener.port);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearInterval(this.gaugeTimer);
+    await this.stopDiscovery?.().catch(() => {});
+    for (const d of this.dialers.values()) d.stop();
+    this.unsubscribe?.();
+    for (const s of this.sessions) {
+      s.end('node stopping');
+      s.socket.destroy();
+    }
+    await this.listener?.close();
+    this.book?.save();
+  }
+
+  /** Dial a peer address (static or discovered) and keep it dialled. */
+  addPeer(address: string): void {
+    if (!this.running || this.dialers.has(address)) return;
+    const d = new Dialer(address, this);
+    this.dialers.set(address, d);
+    d.start();
+  }
+
+  ports(): Record<string, number> {
+    return this.listener ? { peer: this.listener.port } : {};
+  }
+
+  status(): Record<string, unknown> {
+    return { peers: this.peerStatus() };
+  }
+
+  peerStatus(): PeerStatus[] {
+    const mine = this.node.store.vector;
+    const out: PeerStatus[] = [];
+    for (const s of this.byNode.values()) {
+      const entries = s.ackVector.lagBehind(mine);
+      out.push({
+        nodeId: s.peerId,
+        address: s.address,
+        direction: s.direction,
+        state: s.publicState,
+        vector: s.ackVector.toObject(),
+        lag: { entries, ms: entries === 0 ? 0 : s.lagMs },
+        queue: { entries: s.outbox.queuedEntries, bytes: s.outbox.queuedBytes + s.socket.writableLength },
+        rttMs: s.rttMs,
+      });
+    }
+    for (const d of this.dialers.values()) {
+      if (d.nodeId !== undefined && this.byNode.has(d.nodeId)) continue;
+      out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- sessions
+
+  private accept(socket: Duplex, remote: string): void {
+    if (!this.running) {
+      socket.destroy();
+      return;
+    }
+    this.sessions.add(new PeerSession(this, socket, remote, 'in'));
+  }
+
+  connect(address: string, dialer: Dialer): PeerSession {
+    const s = new PeerSession(this, this.transport.dial(address), address, 'out');
+    this.sessions.add(s);
+    this.dialerOf.set(s, dialer);
+    return s;
+  }
+
+  hello(nonce: string): Hello {
+    return {
+      protocol: PROTOCOL_VERSION,
+      fleetId: this.settings.fleetId,
+      nodeId: this.settings.nodeId,
+      instance: this.instance,
+      vector: this.node.store.vector.toObject(),
+      nonce,
+      fullResync: this.fullResyncPending,
+    };
+  }
+
+  /**
+   * One connection per pair of nodes: when both dial, both sides keep the
+   * connection dialled by the smaller node id. A new instance of a peer (it
+   * restarted) replaces its old connection.
+   */
+  authenticated(s: PeerSession): boolean {
+    const id = s.peerId!;
+    const old = this.byNode.get(id);
+    if (old && old !== s) {
+      if (old.peer!.instance !== s.peer!.instance) {
+        old.end('replaced by a connection from a new instance of the peer');
+      } else if (this.preferred(s) && !this.preferred(old)) {
+        old.closeDuplicate('duplicate connection: keeping the one dialled by the smaller node id');
+      } else {
+        s.closeDuplicate('duplicate connection: one connection per pair of nodes');
+        this.dialerOf.get(s)?.authenticated(s);
+        return false;
+      }
+    }
+    this.byNode.set(id, s);
+    this.dialerOf.get(s)?.authenticated(s);
+    this.book.seen(id, s.peer!.vector, s.direction === 'out' ? s.address : undefined);
+    this.logger.info({ peer: id, remote: s.address, direction: s.direction }, 'peer %s connected (%s)', id, s.direction === 'out' ? `dialled ${s.address}` : `from ${s.address}`);
+    return true;
+  }
+
+  private preferred(s: PeerSession): boolean {
+    const dialer = s.direction === 'out' ? this.settings.nodeId : s.peerId!;
+    const acceptor = s.direction === 'out' ? s.peerId! : this.settings.nodeId;
+    return dialer < acceptor;
+  }
+
+  hasPeer(nodeId: string): boolean {
+    return this.byNode.has(nodeId);
+  }
+
+  countReconnect(): void {
+    this.metrics.reconnects.inc();
+  }
+
+  needsFullSync(s: PeerSession): boolean {
+    const p = s.peer!;
+    if (p.fullResync) {
+      this.logger.info({ peer: p.nodeId }, 'peer %s asked for a full resync', p.nodeId);
+      return true;
+    }
+    // A peer unseen for tombstoneRetention may hold keys whose tombstones we dropped.
+    return !this.book.isRecent(p.nodeId) && Object.keys(p.vector).length > 0;
+  }
+
+  closed(s: PeerSession): void {
+    this.sessions.delete(s);
+    this.fullKeys.delete(s);
+    const id = s.peerId;
+    if (id !== undefined && this.byNode.get(id) === s) {
+      this.byNode.delete(id);
+      this.logger.info({ peer: id, reason: s.closeReason }, 'peer %s disconnected: %s', id, s.closeReason);
+      for (const d of this.dialers.values()) if (d.nodeId === id) d.wake();
+    }
+    this.dialerOf.get(s)?.sessionClosed(s);
+  }
+
+  // ---------------------------------------------------------------- entries
+
+  /** Stream an applied entry to every peer that lacks it, except the one it came from. */
+  private route(e: Entry): void {
+    const from = this.fromSession.get(e);
+    for (const s of this.byNode.values()) if (s !== from) s.offer(e);
+  }
+
+  receive(s: PeerSession, entries: Entry[], flags: number): Promise<void> {
+    const catchup = (flags & ENTRIES_CATCHUP) !== 0;
+    this.metrics.entriesReceived.inc({ mode: catchup ? 'catchup' : 'live' }, entries.length);
+    const vector = this.node.store.vector;
+    const work: Promise<unknown>[] = [];
+    let keys: Set<string> | undefined;
+    if (flags & ENTRIES_FULL) {
+      keys = this.fullKeys.get(s) ?? new Set();
+      this.fullKeys.set(s, keys);
+    }
+    for (const e of entries) {
+      keys?.add(e.key);
+      if (catchup) {
+        if (vector.covers(e.stream, e.seq)) continue;
+        this.fromSession.set(e, s);
+        work.push(this.node.ingest(e));
+        continue;
+      }
+      s.peerKnown.advance(e.stream, e.seq);
+      const have = Math.max(vector.get(e.stream), this.claimed.get(e.stream) ?? 0);
+      if (e.seq <= have) continue;
+      if (e.seq !== have + 1) {
+        this.metrics.gaps.inc();
+        continue; // anti-entropy brings the missing ones
+      }
+      this.claimed.set(e.stream, e.seq);
+      this.fromSession.set(e, s);
+      const stream = e.stream;
+      work.push(
+        this.node.ingest(e).catch((err: unknown) => {
+          this.claimed.delete(stream); // every later claim of this stream failed with it (the log fails the batch)
+          throw err;
+        }),
+      );
+    }
+    return Promise.all(work).then(() => {});
+  }
+
+  async syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void> {
+    await this.node.mergeVector(vector);
+    this.metrics.catchups.inc({ direction: 'received' });
+    if (full) {
+      const keys = this.fullKeys.get(s) ?? new Set<string>();
+      this.fullKeys.delete(s);
+      const forgotten = await this.forgetDeleted(keys, VersionVector.from(vector));
+      this.logger.info({ peer: s.peerId, keys: keys.size, forgotten }, 'full resync from %s done: %d keys received, %d stale keys dropped', s.peerId, keys.size, forgotten);
+      this.fullResyncPending = false;
+    }
+    this.book.synced();
+    this.book.seen(s.peerId!, vector);
+  }
+
+  /**
+   * After a full resync: a key we hold, that the sender does not, in an entry
+   * the sender's vector covers, was deleted in the fleet and its tombstone
+   * collected. Drop it, then compact so the drop is durable before we record
+   * the sync.
+   */
+  private async forgetDeleted(received: Set<string>, sender: VersionVector): Promise<number> {
+    const stale: string[] = [];
+    for (const e of this.node.store.all()) if (!received.has(e.key) && sender.covers(e.stream, e.seq)) stale.push(e.key);
+    for (const k of stale) this.node.store.forget(k);
+    if (stale.length > 0) {
+      this.logger.warn({ keys: stale.length, sample: stale.slice(0, 5) }, 'full resync: dropping %d keys deleted in the fleet while this node was away', stale.length);
+      await this.node.compact();
+      await this.node.compact(); // the first may have started before the drop
+    }
+    return stale.length;
+  }
+
+  acked(s: PeerSession, vector: VectorObject): void {
+    this.book.seen(s.peerId!, vector);
+    if (s.inboundSynced && !this.fullResyncPending) this.book.synced();
+  }
+
+  private tombstoneCovered(e: Entry): boolean {
+    for (const d of this.dialers.values()) if (d.nodeId === undefined) return false; // a configured peer never met yet
+    return this.book.allHave(e);
+  }
+
+  private updateGauges(): void {
+    const counts = { connecting: 0, syncing: 0, live: 0 };
+    this.metrics.lagEntries.reset();
+    this.metrics.lagSeconds.reset();
+    for (const p of this.peerStatus()) {
+      counts[p.state]++;
+      if (p.nodeId && p.lag) {
+        this.metrics.lagEntries.set({ peer: p.nodeId }, p.lag.entries);
+        this.metrics.lagSeconds.set({ peer: p.nodeId }, p.lag.ms / 1000);
+      }
+    }
+    for (const [state, n] of Object.entries(counts)) this.metrics.peers.set({ state }, n);
+  }
+}

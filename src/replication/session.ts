@@ -1,0 +1,398 @@
+import type { Duplex } from 'node:stream';
+import type { Logger } from 'pino';
+import type { Entry } from '../entry/entry.js';
+import { FleetError, isFleetError } from '../errors.js';
+import type { FleetNode } from '../node.js';
+import { VersionVector, type VectorObject } from '../store/vector.js';
+import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, jsonFrame, parseJsonBody, type Frame } from './frames.js';
+import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
+import type { ReplicationMetrics } from './metrics.js';
+import { Outbox } from './outbox.js';
+
+export interface ReplicationSettings {
+  fleetId: string;
+  nodeId: string;
+  /** Empty: peers are not authenticated. */
+  secret: string;
+  maxFrameBytes: number;
+  maxRecordBytes: number;
+  queueBytes: number;
+  /** Stop writing to a socket holding this many unsent bytes; resume on 'drain'. */
+  writeHighWater: number;
+  /** Target size of one ENTRIES frame (coalescing). */
+  frameBytes: number;
+  antiEntropyMs: number;
+  idleTimeoutMs: number;
+  handshakeTimeoutMs: number;
+}
+
+/** What a session needs from the replication service that owns it. */
+export interface SessionHost {
+  readonly settings: ReplicationSettings;
+  readonly node: FleetNode;
+  readonly metrics: ReplicationMetrics;
+  readonly logger: Logger;
+  /** This node's HELLO for a new connection. */
+  hello(nonce: string): Hello;
+  /** The peer proved membership; false if this connection duplicates another (it is closed). */
+  authenticated(s: PeerSession): boolean;
+  /** Whether the catch-up toward this peer must be a full resync. */
+  needsFullSync(s: PeerSession): boolean;
+  /** Start applying received entries; resolves when all of them are durable. */
+  receive(s: PeerSession, entries: Entry[], flags: number): Promise<void>;
+  /** A complete catch-up arrived (after its entries are durable). */
+  syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void>;
+  /** The peer reported its vector (ACK). */
+  acked(s: PeerSession, vector: VectorObject): void;
+  closed(s: PeerSession): void;
+}
+
+export type SessionState = 'handshake' | 'open' | 'closed';
+
+/** Pause reading from a peer while this many received entries are not yet durable. */
+const MAX_INFLIGHT_ENTRIES = 20_000;
+
+/**
+ * One peer connection: handshake (HELLO + HMAC AUTH), catch-up both ways,
+ * then live streaming with anti-entropy ACKs, PING/PONG and flow control.
+ * Any bad input closes this connection with an ERROR frame and a log line.
+ */
+export class PeerSession {
+  state: SessionState = 'handshake';
+  peer: Hello | undefined;
+  /** A lower bound of what the peer holds (its vectors, what it sent, what we sent). */
+  readonly peerKnown = new VersionVector();
+  /** The peer's last reported (durable) vector. */
+  ackVector = new VersionVector();
+  ackAt = 0;
+  inboundSynced = false;
+  lagMs = 0;
+  rttMs: number | undefined;
+  closeReason: string | undefined;
+  /** Closed as a duplicate of another connection to the same peer. */
+  duplicate = false;
+  readonly outbox: Outbox;
+  readonly connectedAt = Date.now();
+
+  private readonly reader: FrameReader;
+  private readonly nonce = newNonce();
+  private pending: Promise<void>[] = [];
+  private inflight = 0;
+  private paused = false;
+  private pumpScheduled = false;
+  private lastReceivedAt = Date.now();
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  /** Our vector one and two anti-entropy ticks ago: what an ACK must cover. */
+  private history: { t: number; vector: VersionVector }[] = [];
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly host: SessionHost,
+    readonly socket: Duplex,
+    readonly address: string,
+    readonly direction: 'in' | 'out',
+  ) {
+    this.reader = new FrameReader(host.settings.maxFrameBytes);
+    this.outbox = new Outbox(host.settings.queueBytes);
+    (socket as { setNoDelay?: (v: boolean) => void }).setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.pump());
+    socket.on('error', (err: Error) => {
+      this.closeReason ??= err.message;
+    });
+    socket.on('close', () => this.onClose());
+    this.handshakeTimer = setTimeout(() => this.fail(new FleetError('UNAVAILABLE', `no handshake within ${host.settings.handshakeTimeoutMs} ms`)), host.settings.handshakeTimeoutMs);
+    this.write(jsonFrame(FRAME.HELLO, host.hello(this.nonce)));
+  }
+
+  get closed(): boolean {
+    return this.state === 'closed';
+  }
+
+  get peerId(): string | undefined {
+    return this.peer?.nodeId;
+  }
+
+  get label(): string {
+    return this.peer ? `${this.peer.nodeId} (${this.address})` : this.address;
+  }
+
+  /** Status state: connecting until authenticated, syncing until catch-up is done both ways. */
+  get publicState(): 'connecting' | 'syncing' | 'live' {
+    if (this.state === 'handshake' || this.state === 'closed') return 'connecting';
+    return this.inboundSynced && !this.outbox.syncing ? 'live' : 'syncing';
+  }
+
+  /** Stream an applied entry to this peer unless it is known to have it. */
+  offer(e: Entry): void {
+    if (this.state !== 'open') return;
+    if (this.peerKnown.covers(e.stream, e.seq)) return;
+    this.peerKnown.advance(e.stream, e.seq);
+    if (!this.outbox.offer(e)) {
+      this.host.metrics.overflows.inc();
+      this.host.logger.info({ peer: this.peerId, queueBytes: this.host.settings.queueBytes }, 'peer %s fell behind: queue full, moving it back to catch-up', this.label);
+      this.resetPeerKnown();
+    }
+    this.schedulePump();
+  }
+
+  /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
+  fail(err: unknown, level: 'warn' | 'info' = 'warn'): void {
+    if (this.state === 'closed') return;
+    const code = isFleetError(err) ? err.code : 'FRAME_INVALID';
+    const message = err instanceof Error ? err.message : String(err);
+    this.host.metrics.refused.inc({ code });
+    this.host.logger[level]({ peer: this.peerId, remote: this.address, code }, 'closing peer connection %s: %s', this.label, message);
+    this.write(jsonFrame(FRAME.ERROR, { code, message }));
+    this.end(message);
+  }
+
+  /** Close a connection that duplicates another one to the same peer (the peer does not redial it). */
+  closeDuplicate(reason: string): void {
+    this.duplicate = true;
+    this.host.logger.info({ peer: this.peerId, remote: this.address }, 'closing peer connection %s: %s', this.label, reason);
+    this.write(jsonFrame(FRAME.ERROR, { code: 'DUPLICATE', message: reason }));
+    this.end(reason);
+  }
+
+  /** Close without an error (stop, duplicate, replaced). */
+  end(reason: string): void {
+    if (this.state === 'closed') return;
+    this.closeReason ??= reason;
+    this.markClosed();
+    this.socket.end();
+    // A peer that does not read cannot block our close.
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastReceivedAt = Date.now();
+    this.host.metrics.bytesReceived.inc(chunk.length);
+    try {
+      for (const f of this.reader.push(chunk)) {
+        if (this.closed) return;
+        this.onFrame(f);
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  private onFrame(f: Frame): void {
+    if (f.type === FRAME.ERROR) {
+      const e = parseJsonBody<{ code?: unknown; message?: unknown }>(f);
+      this.host.logger.warn({ peer: this.peerId, remote: this.address, code: e.code }, 'peer %s closed the connection: %s %s', this.label, String(e.code), String(e.message));
+      this.closeReason = `peer error ${String(e.code)}`;
+      if (e.code === 'DUPLICATE') this.duplicate = true;
+      this.end(this.closeReason);
+      return;
+    }
+    if (this.state === 'handshake') return this.onHandshakeFrame(f);
+    switch (f.type) {
+      case FRAME.ENTRIES:
+        return this.onEntries(f);
+      case FRAME.SYNC_DONE: {
+        const b = parseJsonBody<{ vector?: unknown; full?: unknown }>(f);
+        if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'SYNC_DONE without a valid vector');
+        const vector = b.vector;
+        const waitFor = this.pending;
+        this.pending = [];
+        this.serial(async () => {
+          await Promise.all(waitFor);
+          await this.host.syncDone(this, vector, b.full === true);
+          this.peerKnown.merge(vector);
+          this.inboundSynced = true;
+          this.sendAck();
+        });
+        return;
+      }
+      case FRAME.ACK: {
+        const b = parseJsonBody<{ vector?: unknown }>(f);
+        if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'ACK without a valid vector');
+        this.onAck(b.vector);
+        return;
+      }
+      case FRAME.PING:
+        this.write(jsonFrame(FRAME.PONG, parseJsonBody(f)));
+        return;
+      case FRAME.PONG: {
+        const t = parseJsonBody<{ t?: unknown }>(f).t;
+        if (typeof t === 'number') this.rttMs = Date.now() - t;
+        return;
+      }
+      case FRAME.HELLO:
+      case FRAME.AUTH:
+        throw new FleetError('FRAME_INVALID', `unexpected ${FRAME_NAMES[f.type]} after the handshake`);
+      default:
+        throw new FleetError('FRAME_INVALID', `unknown frame type ${f.type}`);
+    }
+  }
+
+  private onHandshakeFrame(f: Frame): void {
+    const s = this.host.settings;
+    if (f.type === FRAME.HELLO && this.peer === undefined) {
+      this.peer = checkHello(parseJsonBody<Hello>(f), s);
+      const proof = s.secret ? authProof(s.secret, s.fleetId, { nodeId: s.nodeId, nonce: this.nonce }, this.peer) : '';
+      this.write(jsonFrame(FRAME.AUTH, { proof }));
+      return;
+    }
+    if (f.type === FRAME.AUTH && this.peer !== undefined) {
+      const { proof } = parseJsonBody<{ proof?: unknown }>(f);
+      if (s.secret && !checkProof(authProof(s.secret, s.fleetId, this.peer, { nodeId: s.nodeId, nonce: this.nonce }), proof)) {
+        throw new FleetError('AUTH_FAILED', `peer ${this.peer.nodeId} failed the fleet secret challenge (wrong fleetSecret?)`);
+      }
+      clearTimeout(this.handshakeTimer);
+      this.state = 'open';
+      this.peerKnown.merge(this.peer.vector);
+      this.ackVector = VersionVector.from(this.peer.vector);
+      this.ackAt = Date.now();
+      if (!this.host.authenticated(this)) return;
+      this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
+      this.tickTimer.unref();
+      this.beginCatchup(this.host.needsFullSync(this));
+      return;
+    }
+    throw new FleetError('FRAME_INVALID', `unexpected ${FRAME_NAMES[f.type] ?? `frame type ${f.type}`} during the handshake`);
+  }
+
+  private onEntries(f: Frame): void {
+    const { flags, entries } = decodeEntries(f.body, this.host.settings.maxRecordBytes);
+    if (entries.length === 0) return;
+    const p = this.host.receive(this, entries, flags);
+    this.inflight += entries.length;
+    const tracked = p.then(
+      () => this.ingested(entries.length),
+      (err: unknown) => {
+        this.ingested(entries.length);
+        throw err;
+      },
+    );
+    tracked.catch((err: unknown) => this.fail(err));
+    this.pending.push(tracked);
+    if (this.pending.length > 64) this.pending = [Promise.all(this.pending).then(() => {})];
+    if (this.inflight > MAX_INFLIGHT_ENTRIES && !this.paused) {
+      this.paused = true;
+      this.socket.pause();
+    }
+  }
+
+  private ingested(n: number): void {
+    this.inflight -= n;
+    if (this.paused && this.inflight < MAX_INFLIGHT_ENTRIES / 2) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private onAck(vector: VectorObject): void {
+    const now = Date.now();
+    this.ackVector = VersionVector.from(vector);
+    this.ackAt = now;
+    this.peerKnown.merge(vector);
+    // Lag in ms: how long ago our vector was last fully covered by the peer.
+    const mine = this.host.node.store.vector;
+    if (this.ackVector.dominates(mine)) this.lagMs = 0;
+    else {
+      const covered = [...this.history].reverse().find((h) => this.ackVector.dominates(h.vector));
+      this.lagMs = covered ? now - covered.t : now - (this.history[0]?.t ?? this.connectedAt);
+    }
+    this.host.acked(this, vector);
+  }
+
+  // ---------------------------------------------------------------- output
+
+  private beginCatchup(full: boolean): void {
+    const n = this.outbox.startCatchup(this.host.node.store, this.ackVector, full);
+    this.resetPeerKnown();
+    this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
+    this.schedulePump();
+  }
+
+  private resetPeerKnown(): void {
+    this.peerKnown.map.clear();
+    this.peerKnown.merge(this.ackVector);
+  }
+
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    // setImmediate, not a microtask: entries applied in one I/O turn share one frame.
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  /** Write due frames until the socket holds `writeHighWater` bytes; 'drain' calls again. */
+  private pump(): void {
+    const s = this.host.settings;
+    const m = this.host.metrics;
+    while (this.state === 'open' && this.socket.writableLength < s.writeHighWater) {
+      if (this.outbox.catchupOwed && this.outbox.catchupVector === undefined) this.beginCatchup(false);
+      const syncVector = this.outbox.catchupVector;
+      const out = this.outbox.take(s.frameBytes);
+      if (!out) return;
+      if (out.mode === 'sync_done') {
+        m.catchups.inc({ direction: 'sent' });
+        if (syncVector) this.peerKnown.merge(syncVector);
+      } else m.entriesSent.inc({ mode: out.mode }, out.entries);
+      this.write(out.frame);
+    }
+  }
+
+  private write(frame: Buffer): void {
+    if (this.socket.destroyed || this.socket.writableEnded) return;
+    this.host.metrics.bytesSent.inc(frame.length);
+    this.socket.write(frame);
+  }
+
+  private sendAck(): void {
+    this.write(jsonFrame(FRAME.ACK, { vector: this.host.node.store.vector.toObject() }));
+  }
+
+  /**
+   * Anti-entropy: report our vector (ACK), measure RTT (PING), close a silent
+   * peer, and start a catch-up if the peer's latest ACK still lacks entries
+   * we had two ticks ago (something was missed: a gap, an overflow).
+   */
+  private tick(): void {
+    const s = this.host.settings;
+    const now = Date.now();
+    if (now - this.lastReceivedAt > s.idleTimeoutMs) {
+      this.fail(new FleetError('UNAVAILABLE', `nothing received for ${s.idleTimeoutMs} ms`), 'info');
+      return;
+    }
+    this.sendAck();
+    this.write(jsonFrame(FRAME.PING, { t: now }));
+    const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
+    if (probe && this.ackAt > probe.t + s.antiEntropyMs && this.outbox.idle && !this.ackVector.dominates(probe.vector)) {
+      this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries; catching it up', this.label);
+      this.beginCatchup(false);
+    }
+    this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
+    if (this.history.length > 8) this.history.shift();
+  }
+
+  /** Run async frame handling in arrival order. */
+  private serial(fn: () => Promise<void>): void {
+    this.chain = this.chain.then(fn).catch((err: unknown) => this.fail(err));
+  }
+
+  private markClosed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.handshakeTimer);
+    clearInterval(this.tickTimer);
+  }
+
+  private onClose(): void {
+    const wasOpen = this.state !== 'closed';
+    this.markClosed();
+    if (wasOpen) this.closeReason ??= 'connection closed';
+    this.host.closed(this);
+  }
+}
