@@ -1,40 +1,25 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
+import { NodeProc } from '../helpers/proc.js';
+import { TinyFs, canUnshare } from '../helpers/tinyfs.js';
 
 /**
- * A real full filesystem: a 512 KiB tmpfs mounted in a private mount
- * namespace held open by a `sleep` process; the node runs inside that
- * namespace (nsenter), so it can be stopped and restarted on the same small
+ * A real full filesystem: a 512 KiB tmpfs in a private mount namespace; the
+ * node runs inside it, so it can be stopped and restarted on the same small
  * disk. Needs root (CI runs as root) and util-linux's unshare/nsenter.
  */
-const canUnshare = process.getuid?.() === 0 && spawnSync('unshare', ['-m', 'true']).status === 0 && spawnSync('nsenter', ['--version']).status === 0;
-
 it('can build a private filesystem for the disk-full test (required in CI, which runs as root)', () => {
   if (process.env.CI) expect(canUnshare).toBe(true);
 });
 
 describe.runIf(canUnshare)('disk full on a real filesystem', () => {
-  const mnt = tempDir('fleetkv-full-');
-  let holder: ChildProcess;
-  const inNs = (argv: string[]): string[] => ['nsenter', '-t', String(holder.pid), '-m', '--', ...argv];
+  const disk = new TinyFs();
   const env = { FLEETKV_MQTT_ENABLED: 'false', FLEETKV_SEGMENT_BYTES: '1048576', FLEETKV_COMPACT_RATIO: '1000' };
-
-  beforeAll(async () => {
-    holder = spawn('unshare', ['-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=512k tmpfs '${mnt}' && echo mounted && exec sleep 3600`], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    holder.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    await waitFor(() => out.includes('mounted'), 'tmpfs mounted');
-  });
-  afterAll(() => {
-    holder?.kill('SIGKILL');
-    fs.rmSync(mnt, { recursive: true, force: true });
-  });
+  beforeAll(() => disk.start(512));
+  afterAll(() => disk.stop());
 
   it('answers 507 DISK_FULL, stays up with its data, keeps nothing half-written, and writes again once space is back', async () => {
-    const dataDir = `${mnt}/data`;
-    const node = await new NodeProc({ nodeId: 'full', dataDir, env, wrap: inNs }).start();
+    const dataDir = `${disk.dir}/data`;
+    const node = await new NodeProc({ nodeId: 'full', dataDir, env, wrap: disk.wrap }).start();
     const acked = new Map<string, string>();
     let full: Response | undefined;
     const value = (i: number): string => `${i}-`.padEnd(8000, 'x');
@@ -56,13 +41,13 @@ describe.runIf(canUnshare)('disk full on a real filesystem', () => {
     expect((await node.put('k/more', 'x'.repeat(8000))).status).toBe(507);
 
     // Space comes back: grow the filesystem inside the namespace.
-    expect(spawnSync('nsenter', ['-t', String(holder.pid), '-m', '--', 'mount', '-o', 'remount,size=4m', mnt]).status).toBe(0);
+    disk.resize(4096);
     const after = await node.put('k/after', 'space is back');
     expect(after.status).toBe(200);
     acked.set('k/after', 'space is back');
 
     await node.kill9();
-    const again = await new NodeProc({ nodeId: 'full', dataDir, env, wrap: inNs }).start();
+    const again = await new NodeProc({ nodeId: 'full', dataDir, env, wrap: disk.wrap }).start();
     expect(again.logsMatching(/torn write/)).toHaveLength(0); // nothing half-written survived
     const s = await again.status();
     expect(s.keys).toBe(acked.size);

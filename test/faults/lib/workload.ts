@@ -25,6 +25,8 @@ export class Workload {
   private readonly epoch = performance.now();
   private seq = 0;
   private agents = new Map<string, http.Agent>();
+  /** Node ids whose writers hold off (e.g. while an operator repairs the node). */
+  readonly paused = new Set<string>();
 
   constructor(
     private readonly nodes: () => NodeProc[],
@@ -57,6 +59,10 @@ export class Workload {
     const keys = this.opts.keys ?? 20;
     while (this.running) {
       const node = this.nodes()[index]!;
+      if (this.paused.has(node.opts.nodeId)) {
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
       const n = this.seq++;
       const key = `campaign/k${n % keys}`;
       const value = `${node.opts.nodeId}-w${writer}-${n}`;
