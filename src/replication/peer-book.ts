@@ -87,9 +87,23 @@ export class PeerBook {
     return any;
   }
 
+  /** The last failed background save (a full disk); cleared by the next success. */
+  saveError: unknown;
+
   private scheduleSave(): void {
     if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.save(), 1000);
+    this.saveTimer = setTimeout(() => {
+      try {
+        this.save();
+        this.saveError = undefined;
+      } catch (err) {
+        // The book is advisory and rebuilt from peers' HELLOs: a full disk must not
+        // take the node down (found by the fault campaign). Try again later.
+        this.saveError = err;
+        this.saveTimer = undefined;
+        this.scheduleSave();
+      }
+    }, 1000);
     this.saveTimer.unref();
   }
 

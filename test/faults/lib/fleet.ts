@@ -10,6 +10,8 @@ export interface FleetOptions {
   nodeEnv?: (index: number) => Record<string, string>;
   /** Per-node command wrapper (nsenter, fiu-run, …). */
   wrap?: (index: number) => ((argv: string[]) => string[]) | undefined;
+  /** Data dir of node i (default: a fresh temp dir). */
+  dataDir?: (index: number) => string | undefined;
   /** Which pairs are linked (default: every pair, a full mesh). */
   linked?: (i: number, j: number) => boolean;
 }
@@ -38,7 +40,7 @@ export class Fleet {
         f.proxies.set(`${i}-${j}`, p);
         peers.push(p.address);
       }
-      const dir = tempDir(`fleetkv-fleet-n${i}-`);
+      const dir = opts.dataDir?.(i) ?? tempDir(`fleetkv-fleet-n${i}-`);
       f.dirs[i] = dir;
       f.nodes[i] = await f.proc(i, { FLEETKV_PEERS: peers.join(',') }).start();
     }
@@ -92,16 +94,16 @@ export class Fleet {
       FLEETKV_HTTP_PORT: String(old.ports.http),
       ...extraEnv,
     });
-    await waitFor(async () => {
+    // The old listener's port may be a moment from free after kill -9: retry only that.
+    for (let attempt = 0; ; attempt++) {
       try {
         await fresh.start();
-        return true;
+        break;
       } catch (err) {
-        // The old listener's port may be a moment from free after kill -9.
-        if (/EADDRINUSE/.test(String(err))) return false;
-        throw err;
+        if (!/EADDRINUSE/.test(String(err)) || attempt >= 50) throw err;
+        await waitFor(() => fresh.exitCode !== undefined, 'the failed start to exit');
       }
-    }, `n${i} to restart`);
+    }
     this.nodes[i] = fresh;
     return fresh;
   }

@@ -1,0 +1,32 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { runScenario, reportTable, writeReport, type ScenarioResult } from './lib/campaign.js';
+import { scenarios } from './scenarios.js';
+
+/**
+ * The fault campaign: real node processes under a unique-valued write load on
+ * every node, one fault at a time, then heal and check (lost = 0, phantom = 0,
+ * replicas equal). `npm run test:faults` runs the CI subset;
+ * `npm run campaign` (FLEETKV_CAMPAIGN=full) runs every scenario.
+ */
+const full = process.env.FLEETKV_CAMPAIGN === 'full';
+const selected = scenarios.filter((s) => full || s.ci);
+const results: ScenarioResult[] = [];
+
+describe(`fault campaign (${full ? 'full' : 'CI subset'})`, () => {
+  afterAll(() => {
+    if (results.length === 0) return;
+    const file = writeReport(results, full ? 'full' : 'ci');
+    console.log(`\n${reportTable(results)}\n\nreport: ${file}`);
+  });
+
+  for (const s of selected) {
+    it(s.name, async () => {
+      const r = await runScenario(s);
+      results.push(r);
+      expect(r.acknowledged, 'the workload made progress').toBeGreaterThan(100);
+      expect(r.phantom, r.examples.join('\n')).toBe(0);
+      expect(r.replicasEqual, r.examples.join('\n')).toBe(true);
+      if (!s.skewed) expect(r.lost, r.examples.join('\n')).toBe(0);
+    });
+  }
+});
