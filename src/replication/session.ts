@@ -273,7 +273,14 @@ export class PeerSession {
     );
     tracked.catch((err: unknown) => this.fail(err));
     this.pending.push(tracked);
-    if (this.pending.length > 64) this.pending = [Promise.all(this.pending).then(() => {})];
+    if (this.pending.length > 64) {
+      // Keep the merged promise rejected for SYNC_DONE (which must not merge the vector
+      // after a failed entry), but mark it handled: each failure already went to fail().
+      // Unhandled, it crashed the node on a full disk (found by the fault campaign).
+      const merged = Promise.all(this.pending).then(() => {});
+      merged.catch(() => {});
+      this.pending = [merged];
+    }
     if (this.inflight > MAX_INFLIGHT_ENTRIES && !this.paused) {
       this.paused = true;
       this.socket.pause();
