@@ -8,7 +8,7 @@ import { HybridClock, formatHlc } from './entry/hlc.js';
 import { validateKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
 import { listLogDir } from './log/files.js';
-import { Log, type LogIo } from './log/log.js';
+import { Log, defaultIo, type LogIo } from './log/log.js';
 import { KIND, jsonPayload, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
 import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
@@ -57,6 +57,13 @@ export interface ListOptions {
 }
 
 const TOMBSTONE_GC_MS = 60_000;
+
+/**
+ * Deliberately broken builds, for proving that the fault campaign's checker
+ * catches real bugs (FLEETKV_UNSAFE_TEST_BREAK=skip-fsync,no-anti-entropy).
+ * Never set it on a robot: the node logs an error at start when it is set.
+ */
+export const unsafeTestBreaks: ReadonlySet<string> = new Set((process.env.FLEETKV_UNSAFE_TEST_BREAK ?? '').split(',').filter(Boolean));
 
 /**
  * FleetNode: one robot's fleetkv. Wires log + store (+ replication and MQTT
@@ -163,6 +170,7 @@ export class FleetNode extends EventEmitter {
     writeMeta(dir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
     this.selfStream = streamId(this.nodeId, this.incarnation);
 
+    if (unsafeTestBreaks.size > 0) this.logger.error({ breaks: [...unsafeTestBreaks] }, 'UNSAFE TEST BUILD: deliberately broken (%s); never use this on a robot', [...unsafeTestBreaks].join(','));
     const t0 = performance.now();
     const rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
     const ms = performance.now() - t0;
@@ -186,6 +194,7 @@ export class FleetNode extends EventEmitter {
         activeSegment: rec.activeSegment,
         activeSize: rec.activeSize,
         ...(this.opts.io ? { io: this.opts.io } : {}),
+        ...(unsafeTestBreaks.has('skip-fsync') ? { io: { ...(this.opts.io ?? defaultIo), fdatasync: (_fd: number, cb: (e: null) => void) => setImmediate(cb, null), fdatasyncSync: () => {} } } : {}),
         onFsync: (msTaken) => {
           this.metrics.fsyncs.inc();
           this.metrics.fsyncSeconds.observe(msTaken / 1000);

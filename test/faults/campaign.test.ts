@@ -24,6 +24,11 @@ describe(`fault campaign (${full ? 'full' : 'CI subset'})`, () => {
       const r = await runScenario(s);
       results.push(r);
       expect(r.acknowledged, 'the workload made progress').toBeGreaterThan(100);
+      if (s.broken) {
+        // A deliberately broken build: the checker must see the damage.
+        expect(r.lost > 0 || r.phantom > 0 || !r.replicasEqual, `the checker missed a broken build: ${JSON.stringify(r)}`).toBe(true);
+        return;
+      }
       expect(r.phantom, r.examples.join('\n')).toBe(0);
       expect(r.replicasEqual, r.examples.join('\n')).toBe(true);
       if (!s.skewed) expect(r.lost, r.examples.join('\n')).toBe(0);

@@ -213,6 +213,24 @@ export const scenarios: Scenario[] = [
       await ctx.progress(200);
     },
   },
+  {
+    name: 'BROKEN BUILD: fsync skipped, then a power cut',
+    ci: false,
+    broken: true,
+    fleet: { nodeEnv: (i) => (i === 0 ? { FLEETKV_UNSAFE_TEST_BREAK: 'skip-fsync' } : NO_ENV) },
+    async inject(ctx) {
+      await ctx.progress(400);
+      const node = ctx.fleet.nodes[0]!;
+      await node.kill9();
+      // A power cut loses everything written since the last real fsync: with fsync
+      // skipped, that is every record since the node started.
+      const dir = ctx.fleet.dirs[0]!;
+      for (const s of listLogDir(dir).segments) fs.truncateSync(segmentPath(dir, s), 0);
+      ctx.note('n0 lost its unsynced log');
+      await ctx.fleet.restart(0);
+      await ctx.progress(400);
+    },
+  },
 ];
 
 let jumpFile = '';

@@ -21,6 +21,8 @@ export interface Scenario {
   workload?: WorkloadOptions;
   /** Clock-skew scenarios: overrides are measured, not required to be 0. */
   skewed?: boolean;
+  /** A deliberately broken build: the checker must report a loss (proves it can fail). */
+  broken?: boolean;
   /** Set up what the fleet needs before it starts (a private filesystem, …); returns fleet options and a cleanup. */
   prepare?(): Promise<{ fleet?: Partial<FleetOptions>; cleanup(): void }>;
   /** Inject the fault while the workload runs; return with the fault still on or healed. */
@@ -60,7 +62,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const healedAt = performance.now();
     if (s.heal) await s.heal(ctx);
     else fleet.heal();
-    const finals = await waitConverged(fleet);
+    const finals = await waitConverged(fleet, s.broken ? 10_000 : 60_000);
     const healToConvergedMs = Math.round(performance.now() - healedAt);
     const report = check(workload.ops, finals);
     return { scenario: s.name, ...report, healToConvergedMs, notes };
