@@ -1,3 +1,4 @@
+import { MqttService } from './mqtt/service.js';
 import type { FleetNode, NodeService } from './node.js';
 
 /**
@@ -6,6 +7,6 @@ import type { FleetNode, NodeService } from './node.js';
  */
 export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
-  void node;
+  if (node.config.mqtt.enabled) services.push(new MqttService(node));
   return services;
 }
