@@ -10,6 +10,7 @@ interface PasswdOptions {
   file?: string;
   read?: string[];
   write?: string[];
+  readOnly?: boolean;
 }
 
 /**
@@ -25,6 +26,7 @@ export function registerPasswd(program: Command): void {
     .option('-f, --file <usersFile>', 'add or update the user in this JSON users file (created with mode 0600)')
     .option('--read <filters...>', 'topic filters the user may subscribe to (default: all)')
     .option('--write <filters...>', 'topic filters the user may publish to (default: all)')
+    .option('--read-only', 'the user may publish nothing (write: [])')
     .action(async (user: string, o: PasswdOptions) => {
       if (user === '' || /[\s:]/.test(user)) throw new FleetError('BAD_REQUEST', `user name "${user}" must be non-empty, without spaces or ':'`);
       const password = await readPassword();
@@ -38,6 +40,7 @@ export function registerPasswd(program: Command): void {
       const entry: MqttUserConfig = { ...users[user], password: hash };
       if (o.read) entry.read = o.read;
       if (o.write) entry.write = o.write;
+      if (o.readOnly) entry.write = [];
       users[user] = entry;
       const tmp = `${o.file}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
