@@ -5,6 +5,7 @@ import { BrokerGate } from './gate.js';
 import { openListeners, type Listener } from './listeners.js';
 import { MqttMetrics } from './metrics.js';
 import { EntryPublisher } from './publisher.js';
+import { StoreRetained } from './retained.js';
 import { NodeStatusWriter } from './status.js';
 import { Topics } from './topics.js';
 
@@ -13,9 +14,9 @@ const DRAIN_TIMEOUT_MS = 10_000;
 
 /**
  * The embedded MQTT broker (DESIGN §5, docs/mqtt.md), started and stopped
- * with the node. Start order matters: the broker first holds every live key
- * retained (from the store), and only then do the listeners open, so no
- * client ever sees a partial state.
+ * with the node. Retained state is served from the store on subscribe
+ * (StoreRetained), so a subscriber sees the whole fleet state from the first
+ * moment the listeners are open, and after every restart.
  */
 export class MqttService implements NodeService {
   readonly name = 'mqtt';
@@ -41,15 +42,12 @@ export class MqttService implements NodeService {
     broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
     await broker.listen();
 
-    // Listen first, then copy the store: an entry applied in between is
-    // published by the listener after the copy's entry for the same key.
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
-    const t0 = performance.now();
-    const n = await publisher.publishAll();
+    broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
     this.listeners = await openListeners(broker, cfg);
     this.statusWriter = new NodeStatusWriter(this.node, cfg.statusInterval);
     this.statusWriter.start();
-    this.node.logger.info({ retained: n, ms: Math.round(performance.now() - t0), ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up with %d retained keys', n);
+    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
   }
 
   async stop(): Promise<void> {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProc, runCli, tempDir } from '../helpers/proc.js';
+import { NodeProc, runCli, tempDir, waitFor } from '../helpers/proc.js';
 import { TestClient, mosquitto } from './mqtt-helpers.js';
 
 /**
@@ -66,7 +66,7 @@ describe('MQTT users, ACLs, TLS and WebSocket', () => {
     await expect(TestClient.connect(url())).rejects.toThrow(/Bad username or password|Not authorized/i);
     const r = await mosquitto('mosquitto_sub', ['-p', String(node.ports.mqtt), '-u', 'dash', '-P', 'wrong', '-t', 'fleet/#', '-C', '1']);
     expect(r.code).not.toBe(0);
-    expect(node.logsMatching(/bad user name or password/).length).toBeGreaterThanOrEqual(4);
+    await waitFor(() => node.logsMatching(/bad user name or password/).length >= 4, 'four refusals in the log');
     const admin = await connect(url(), 'admin', 'admin-pw', 'admin1');
     await admin.client.publishAsync('fleet/set/after/refusals', 'fine', { qos: 1 });
     expect(await node.get('after/refusals')).toBe('fine');
@@ -81,7 +81,7 @@ describe('MQTT users, ACLs, TLS and WebSocket', () => {
     const suback = new Promise<number[]>((resolve) => dash.client.once('packetreceive', (p) => resolve((p as { granted: number[] }).granted)));
     await expect(dash.client.subscribeAsync(['fleet/log/#', 'fleet/#', 'fleet/state/robots/#'])).rejects.toThrow(/Subscribe error/);
     expect(await suback).toEqual([128, 128, 0]);
-    expect(node.logsMatching(/subscription outside the ACL/).length).toBe(2);
+    await waitFor(() => node.logsMatching(/subscription outside the ACL/).length === 2, 'two refusals in the log');
 
     await dash.client.publishAsync('fleet/set/robots/r1/mode', 'hacked', { qos: 1 });
     const report = await admin.waitMessage((m) => m.topic === 'fleet/errors/dash1', 'the refusal report');

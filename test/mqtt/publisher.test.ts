@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { OP_DEL, OP_PUT, encodeEntry, type Entry } from '../../src/entry/entry.js';
 import { MqttMetrics } from '../../src/mqtt/metrics.js';
 import { EntryPublisher } from '../../src/mqtt/publisher.js';
+import { StoreRetained } from '../../src/mqtt/retained.js';
 import { Topics } from '../../src/mqtt/topics.js';
 import type { FleetNode } from '../../src/node.js';
 import { Store } from '../../src/store/store.js';
@@ -30,15 +31,15 @@ const entry = (origin: string, wall: number, key: string, value?: string): Entry
 const json = (p: PublishPacket): Record<string, any> => JSON.parse(p.payload.toString()) as Record<string, any>;
 
 describe('EntryPublisher', () => {
-  it('publishes a won put as log + retained state, and a delete as an empty retained payload', () => {
+  it('publishes a won put as log + state, and a delete as an empty state payload', () => {
     const { apply, sent } = setup();
     apply(entry('a', 1000, 'robots/r1/pose', '1,2'));
     apply(entry('a', 1001, 'robots/r1/pose'));
     expect(sent.map((p) => [p.topic, p.retain, p.payload.toString()])).toEqual([
       ['fleet/log/a', false, expect.stringContaining('"value":"1,2"')],
-      ['fleet/state/robots/r1/pose', true, '1,2'],
+      ['fleet/state/robots/r1/pose', false, '1,2'],
       ['fleet/log/a', false, expect.stringContaining('"op":"del"')],
-      ['fleet/state/robots/r1/pose', true, ''],
+      ['fleet/state/robots/r1/pose', false, ''],
     ]);
     expect(json(sent[0]!)).toMatchObject({ origin: 'a', seq: expect.any(Number), hlc: String(1000 * 65536), op: 'put', key: 'robots/r1/pose', value: '1,2' });
   });
@@ -62,19 +63,42 @@ describe('EntryPublisher', () => {
     expect(conflicts).toEqual([expect.objectContaining({ reason: 'concurrent', winner: expect.objectContaining({ origin: 'b' }), loser: expect.objectContaining({ origin: 'a' }) })]);
   });
 
-  it('publishes status records on nodes/<id>, never on state/, and republishes only live keys', async () => {
-    const { apply, sent, publisher } = setup();
+  it('publishes status records on nodes/<id>, never on state/, and serves retained state from the store', () => {
+    const { apply, sent, store } = setup();
     apply(entry('r2', 1000, '_fleetkv/nodes/r2', '{"online":true}'));
     apply(entry('a', 1000, 'gone', 'x'));
     apply(entry('a', 1001, 'gone'));
-    apply(entry('a', 1000, 'live', 'v'));
-    expect(sent.filter((p) => p.retain).map((p) => p.topic)).toEqual(['fleet/nodes/r2', 'fleet/state/gone', 'fleet/state/gone', 'fleet/state/live']);
-    sent.length = 0;
-    expect(await publisher.publishAll()).toBe(2);
-    expect(publisher.pending).toBe(0);
-    expect(sent.map((p) => [p.topic, p.payload.toString(), p.retain])).toEqual([
-      ['fleet/nodes/r2', '{"online":true}', true],
-      ['fleet/state/live', 'v', true],
+    apply(entry('a', 1000, 'robots/r1/pose', 'p1'));
+    apply(entry('a', 1000, 'robots/r2/pose', 'p2'));
+    apply(entry('a', 1000, 'robots/r2/mode', 'm2'));
+    expect(sent.filter((p) => !p.topic.startsWith('fleet/log/')).map((p) => [p.topic, p.retain])).toEqual([
+      ['fleet/nodes/r2', false],
+      ['fleet/state/gone', false],
+      ['fleet/state/gone', false],
+      ['fleet/state/robots/r1/pose', false],
+      ['fleet/state/robots/r2/pose', false],
+      ['fleet/state/robots/r2/mode', false],
     ]);
+    const retained = new StoreRetained({ store } as unknown as FleetNode, new Topics('fleet'));
+    const keys = (filter: string): string[] => [...retained.matching(filter)].map((e) => e.key);
+    expect(keys('fleet/state/#')).toEqual(['robots/r1/pose', 'robots/r2/mode', 'robots/r2/pose']);
+    expect(keys('fleet/state/robots/+/pose')).toEqual(['robots/r1/pose', 'robots/r2/pose']);
+    expect(keys('fleet/state/robots/r1/pose')).toEqual(['robots/r1/pose']);
+    expect(keys('fleet/state/gone')).toEqual([]);
+    expect(keys('fleet/nodes/+')).toEqual(['_fleetkv/nodes/r2']);
+    expect(keys('#')).toEqual(['robots/r1/pose', 'robots/r2/mode', 'robots/r2/pose', '_fleetkv/nodes/r2']);
+    expect(keys('fleet/log/#')).toEqual([]);
+    expect(keys('other/state/#')).toEqual([]);
+  });
+
+  it('while the broker is behind, publishes a key changed many times once, with its latest value, and every log entry', async () => {
+    const { apply, sent, publisher } = setup();
+    for (let i = 0; i < 100; i++) apply(entry('a', 1000 + i, `k${i}`, 'x'));
+    for (let i = 1; i <= 10; i++) apply(entry('a', 2000 + i, 'hot', String(i)));
+    expect(publisher.pending).toBeGreaterThan(0);
+    await publisher.drained();
+    expect(sent.filter((p) => p.topic === 'fleet/state/hot').map((p) => p.payload.toString())).toEqual(['10']);
+    expect(sent.filter((p) => p.topic === 'fleet/log/a' && json(p).key === 'hot')).toHaveLength(10);
+    expect(sent.filter((p) => p.topic.startsWith('fleet/state/k'))).toHaveLength(100);
   });
 });
