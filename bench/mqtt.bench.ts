@@ -119,39 +119,54 @@ async function startMosquittoPair(dir: string): Promise<{ p1: number; p2: number
   return { p1, p2, stop };
 }
 
+/** Latency of set on A → state on B (B = A without replication), for one fsync policy. */
+async function fleetkvLatency(dir: string, fsync: string, crossRobot: boolean): Promise<Latency> {
+  const nodes: NodeProc[] = [];
+  try {
+    const env = { FLEETKV_FSYNC: fsync };
+    const a = await new NodeProc({ nodeId: 'a', dataDir: path.join(dir, `a-${fsync}`), env }).start();
+    nodes.push(a);
+    let b = a;
+    if (crossRobot) {
+      b = await new NodeProc({ nodeId: 'b', dataDir: path.join(dir, `b-${fsync}`), env: { ...env, FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` } }).start();
+      nodes.push(b);
+      // Connected once a write on A shows on B.
+      await a.put('bench/hello', 'x');
+      await waitFor(async () => (await b.get('bench/hello')) === 'x', 'replication A → B', 20_000);
+    }
+    return await measureLatency(`mqtt://127.0.0.1:${a.ports.mqtt}`, (i) => `fleet/set/bench/k${i % 100}`, `mqtt://127.0.0.1:${b.ports.mqtt}`, 'fleet/state/bench/#', LATENCY_WRITES);
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
 async function latencySection(): Promise<BenchSection> {
   const dir = tempDir('fleetkv-bench-mqtt-');
   const notes: string[] = [];
   const rows = [];
   const crossRobot = fs.existsSync(path.join(ROOT, 'dist/replication'));
-  const nodes: NodeProc[] = [];
+  if (!crossRobot) notes.push('replication is not merged in this build: the fleetkv rows are set on A → state on A (one robot), not across two robots');
+  const row = (name: string, l: Latency): Record<string, string | number> => ({ path: name, writes_per_s: RATE, p50_ms: l.p50, p99_ms: l.p99, max_ms: l.max, received: `${l.received}/${LATENCY_WRITES}` });
+  const fkPath = crossRobot ? 'fleetkv: set on A → state on B' : 'fleetkv: set on A → state on A';
   try {
-    const a = await new NodeProc({ nodeId: 'a', dataDir: path.join(dir, 'a') }).start();
-    nodes.push(a);
-    let b = a;
-    if (crossRobot) {
-      b = await new NodeProc({ nodeId: 'b', dataDir: path.join(dir, 'b'), env: { FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` } }).start();
-      nodes.push(b);
-      await waitFor(async () => ((await b.status()).peers as { state?: string }[]).some((p) => p.state === 'connected' || p.state === 'live'), 'B connected to A', 15_000).catch(() => undefined);
-    } else {
-      notes.push('replication is not merged in this build: the fleetkv row is set on A → state on A (one robot), not across two robots');
-    }
-    const fk = await measureLatency(`mqtt://127.0.0.1:${a.ports.mqtt}`, (i) => `fleet/set/bench/k${i % 100}`, `mqtt://127.0.0.1:${b.ports.mqtt}`, 'fleet/state/bench/#', LATENCY_WRITES);
-    rows.push({ path: crossRobot ? 'fleetkv: set on A → state on B' : 'fleetkv: set on A → state on A', writes_per_s: RATE, p50_ms: fk.p50, p99_ms: fk.p99, max_ms: fk.max, received: `${fk.received}/${LATENCY_WRITES}` });
-
+    const fk = await fleetkvLatency(dir, 'batch', crossRobot);
+    rows.push(row(`${fkPath} (fsync=batch)`, fk));
+    const fkNoSync = await fleetkvLatency(dir, 'never', crossRobot);
+    rows.push(row(`${fkPath} (fsync=never)`, fkNoSync));
     const m = await startMosquittoPair(dir);
     try {
       const mq = await measureLatency(`mqtt://127.0.0.1:${m.p1}`, (i) => `bench/state/k${i % 100}`, `mqtt://127.0.0.1:${m.p2}`, 'bench/state/#', LATENCY_WRITES);
-      rows.push({ path: 'Mosquitto → bridge → Mosquitto', writes_per_s: RATE, p50_ms: mq.p50, p99_ms: mq.p99, max_ms: mq.max, received: `${mq.received}/${LATENCY_WRITES}` });
-      const r50 = fk.p50 / mq.p50;
-      const r99 = fk.p99 / mq.p99;
-      notes.push(`fleetkv/Mosquitto p50 = ${r50.toFixed(2)}x, p99 = ${r99.toFixed(2)}x (goal <= 1.5x): ${r50 <= 1.5 && r99 <= 1.5 ? 'met' : 'not met'}${crossRobot ? '' : ' (one robot only, see above)'}`);
+      rows.push(row('Mosquitto → bridge → Mosquitto (no persistence)', mq));
+      for (const [name, l] of [['fsync=batch', fk], ['fsync=never', fkNoSync]] as const) {
+        const r50 = l.p50 / mq.p50;
+        const r99 = l.p99 / mq.p99;
+        notes.push(`${name}: fleetkv/Mosquitto p50 = ${r50.toFixed(2)}x, p99 = ${r99.toFixed(2)}x (goal <= 1.5x): ${r50 <= 1.5 && r99 <= 1.5 ? 'met' : 'not met'}${crossRobot ? '' : ' (one robot only)'}`);
+      }
     } finally {
       await m.stop();
     }
-    notes.push(`QoS 1 publishes paced at ${RATE}/s over 100 keys, QoS 0 subscriber, first ${WARMUP} of ${LATENCY_WRITES} not counted; fleetkv acks after fsync (log.fsync=batch)`);
+    notes.push(`QoS 1 publishes paced at ${RATE}/s over 100 keys, QoS 0 subscriber, first ${WARMUP} of ${LATENCY_WRITES} not counted; fleetkv publishes state only once the write is durable under its fsync policy, Mosquitto keeps nothing on disk`);
   } finally {
-    await Promise.all(nodes.map((n) => n.stop()));
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { title: 'MQTT set → state latency across two robots', rows, notes };
@@ -216,7 +231,7 @@ async function throughputSection(): Promise<BenchSection> {
       { setup: 'node + bridge + 1 subscriber (fleet/state/peer/#)', entries: count, applied_per_s: bridged.ingestRate, delivered_per_s: bridged.rate, peak_pending: bridged.peakPending },
     ],
     notes: [
-      `entries from a fake peer via node.ingest (fsync=batch, 100-byte values, one key per entry so nothing coalesces); each becomes a log and a retained state message; delivered = until mosquitto_sub (another process, same 2 cores) has every state message`,
+      `entries from a fake peer via node.ingest (fsync=batch, 100-byte values, one key per entry so nothing coalesces); each becomes a log and a state message; delivered = until mosquitto_sub (another process, same 2 cores) has every state message`,
       `published ${bridged.rate}/s (goal >= 20,000/s): ${bridged.rate >= 20_000 ? 'met' : 'not met'}; bridge cost ${(100 * (1 - bridged.ingestRate / base.ingestRate)).toFixed(0)}% of the ingest rate`,
     ],
   };
