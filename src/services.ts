@@ -1,3 +1,4 @@
+import { MqttService } from './mqtt/service.js';
 import type { FleetNode, NodeService } from './node.js';
 import { ReplicationService } from './replication/service.js';
 
@@ -8,5 +9,6 @@ import { ReplicationService } from './replication/service.js';
 export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
   if (node.config.replication.enabled) services.push(new ReplicationService(node));
+  if (node.config.mqtt.enabled) services.push(new MqttService(node));
   return services;
 }

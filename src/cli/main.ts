@@ -10,6 +10,7 @@ import { readMeta, writeMeta } from '../util/datadir.js';
 import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
+import { registerPasswd } from './passwd.js';
 import { runShell } from './shell.js';
 
 /** Exit codes (sysexits.h where one fits). */
@@ -146,6 +147,7 @@ export function buildProgram(): Command {
     .command('shell')
     .description('interactive prompt: put, get, del, ls, status')
     .action(async () => runShell(client()));
+  registerPasswd(program);
   program
     .command('compact')
     .description('write a snapshot now and drop the log segments it covers')

@@ -38,6 +38,23 @@ export const schema = {
     host: { doc: 'MQTT listener address', format: String, default: '0.0.0.0', env: 'FLEETKV_MQTT_HOST', arg: 'mqtt-host' },
     port: { doc: 'MQTT listener port (0 = any free port)', format: 'port', default: 1883, env: 'FLEETKV_MQTT_PORT', arg: 'mqtt-port' },
     prefix: { doc: 'Topic prefix', format: String, default: 'fleet', env: 'FLEETKV_MQTT_PREFIX', arg: 'mqtt-prefix' },
+    statusInterval: { doc: 'Rewrite this node\'s status record (<prefix>/nodes/<nodeId>) at least this often', format: 'duration', default: 60_000, env: 'FLEETKV_MQTT_STATUS_INTERVAL' },
+    tls: {
+      enabled: { doc: 'Also listen for MQTT over TLS', format: Boolean, default: false, env: 'FLEETKV_MQTT_TLS_ENABLED' },
+      port: { doc: 'MQTT over TLS port (0 = any free port)', format: 'port', default: 8883, env: 'FLEETKV_MQTT_TLS_PORT' },
+      cert: { doc: 'PEM certificate chain file of the TLS listener', format: String, default: '', env: 'FLEETKV_MQTT_TLS_CERT' },
+      key: { doc: 'PEM private key file of the TLS listener', format: String, default: '', env: 'FLEETKV_MQTT_TLS_KEY', sensitive: true },
+      ca: { doc: 'PEM CA file: when set, clients must present a certificate it signed', format: String, default: '', env: 'FLEETKV_MQTT_TLS_CA' },
+    },
+    ws: {
+      enabled: { doc: 'Also listen for MQTT over WebSocket', format: Boolean, default: false, env: 'FLEETKV_MQTT_WS_ENABLED' },
+      port: { doc: 'MQTT over WebSocket port (0 = any free port)', format: 'port', default: 8083, env: 'FLEETKV_MQTT_WS_PORT' },
+    },
+    auth: {
+      enabled: { doc: 'Require a username and password (users: mqtt.auth.users and/or mqtt.auth.usersFile)', format: Boolean, default: false, env: 'FLEETKV_MQTT_AUTH_ENABLED' },
+      usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
+      users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
+    },
   },
   http: {
     host: { doc: 'HTTP API address', format: String, default: '127.0.0.1', env: 'FLEETKV_HTTP_HOST', arg: 'http-host' },
@@ -56,6 +73,13 @@ export const schema = {
   tombstoneRetention: { doc: 'Keep tombstones at most this long', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
   maxClockSkew: { doc: 'Entries further ahead than this are counted and logged', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
 };
+
+/** One MQTT user: a `fleetkv passwd` hash and topic filters it may read (subscribe) and write (publish); absent = all. */
+export interface MqttUserConfig {
+  password: string;
+  read?: string[];
+  write?: string[];
+}
 
 export type FsyncPolicyName = 'always' | 'batch' | 'interval' | 'never';
 
@@ -79,7 +103,16 @@ export interface FleetConfig {
     redialMax: number;
     maxConnections: number;
   };
-  mqtt: { enabled: boolean; host: string; port: number; prefix: string };
+  mqtt: {
+    enabled: boolean;
+    host: string;
+    port: number;
+    prefix: string;
+    statusInterval: number;
+    tls: { enabled: boolean; port: number; cert: string; key: string; ca: string };
+    ws: { enabled: boolean; port: number };
+    auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
+  };
   http: { host: string; port: number };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
   limits: { maxValueBytes: number };

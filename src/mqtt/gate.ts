@@ -1,0 +1,132 @@
+import type { AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
+import type { FleetNode } from '../node.js';
+import type { MqttAuth, MqttUser } from './auth.js';
+import type { MqttMetrics } from './metrics.js';
+import type { EntryPublisher } from './publisher.js';
+import { statusKeyNode, type Topics } from './topics.js';
+
+/**
+ * Refusals the client cannot fix by retrying. The publish is acknowledged (it
+ * was handled: refused) and reported on `errors/<clientId>`; the client stays
+ * connected. Anything else (disk full, node stopping) is not acknowledged and
+ * the connection is closed, so the client sends it again later.
+ */
+const PERMANENT: ReadonlySet<FleetErrorCode> = new Set(['KEY_INVALID', 'VALUE_TOO_LARGE', 'VALUE_INVALID', 'TOPIC_FORBIDDEN']);
+
+type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
+
+/**
+ * The broker's gate: who may connect, subscribe and publish, and what a
+ * publish to a command topic does. A QoS 1 `set`/`delete` is written before
+ * Aedes sends PUBACK (it sends it when this hook calls back), so PUBACK means
+ * durable under the fsync policy.
+ */
+export class BrokerGate {
+  private readonly users = new WeakMap<Client, MqttUser>();
+
+  constructor(
+    private readonly node: FleetNode,
+    private readonly topics: Topics,
+    private readonly publisher: EntryPublisher,
+    private readonly metrics: MqttMetrics,
+    private readonly auth: MqttAuth | undefined,
+  ) {}
+
+  hooks(): Hooks {
+    return {
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+    };
+  }
+
+  private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
+    if (!this.auth) return done(null, true);
+    this.auth.authenticate(username, password).then(
+      (user) => {
+        if (user) {
+          this.users.set(client, user);
+          return done(null, true);
+        }
+        this.metrics.authFailures.inc();
+        this.node.logger.warn({ clientId: client.id, username, remote: remoteOf(client) }, 'mqtt: refused connection: bad user name or password');
+        const err = new Error('bad user name or password') as AuthenticateError;
+        err.returnCode = 4; // BAD_USERNAME_OR_PASSWORD (a const enum: not importable here)
+        done(err, null);
+      },
+      (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, null),
+    );
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+    const user = this.users.get(client);
+    if (this.auth && (!user || !this.auth.canRead(user, client.id, sub.topic))) {
+      this.metrics.refused.inc({ code: 'TOPIC_FORBIDDEN' });
+      this.node.logger.warn({ clientId: client.id, username: user?.name, topic: sub.topic }, 'mqtt: refused subscription outside the ACL');
+      return done(null, null); // SUBACK 0x80; the client stays connected
+    }
+    done(null, sub);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const topic = packet.topic;
+    const user = client ? this.users.get(client) : undefined;
+    if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, topic))) {
+      return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `user "${user?.name ?? ''}" may not publish to ${topic}`), done);
+    }
+    if (this.topics.isDerived(topic)) {
+      return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
+    }
+    const cmd = this.topics.command(topic);
+    if (!cmd) return done(null);
+    if (statusKeyNode(cmd.key) !== undefined) {
+      return this.refuse(client, packet, new FleetError('KEY_INVALID', `key "${cmd.key}" is reserved for node status records`), done);
+    }
+    // A command is not kept as a retained message: the store holds the state.
+    packet.retain = false;
+    const write = cmd.op === 'set' ? this.node.put(cmd.key, packet.payload) : this.node.delete(cmd.key);
+    write.then(
+      () => {
+        this.metrics.commands.inc({ op: cmd.op });
+        done(null);
+      },
+      (err: unknown) => {
+        if (isFleetError(err) && PERMANENT.has(err.code)) return this.refuse(client, packet, err, done);
+        const e = isFleetError(err) ? err : new FleetError('IO_ERROR', String(err));
+        this.report(client, topic, e);
+        this.node.logger.error({ clientId: client?.id, topic, code: e.code }, 'mqtt: %s failed, closing the connection without acknowledging: %s', cmd.op, e.message);
+        done(e);
+      },
+    );
+  }
+
+  /**
+   * Refuse a publish and keep the client connected: the packet becomes the
+   * error report on the client's errors topic (MQTT 3.1.1 §3.3.5 lets a server
+   * acknowledge a publish it does not perform), so nothing of it reaches the
+   * store or the topic it named.
+   */
+  private refuse(client: Client | null, packet: PublishPacket, err: FleetError, done: (err?: Error | null) => void): void {
+    this.metrics.refused.inc({ code: err.code });
+    this.node.logger.warn({ clientId: client?.id, topic: packet.topic, code: err.code }, 'mqtt: refused publish: %s', err.message);
+    const report = this.errorReport(client, packet.topic, err);
+    packet.topic = this.topics.errors(client?.id ?? '');
+    packet.payload = Buffer.from(JSON.stringify(report));
+    packet.retain = false;
+    done(null);
+  }
+
+  private report(client: Client | null, topic: string, err: FleetError): void {
+    this.publisher.publishError(this.topics.errors(client?.id ?? ''), this.errorReport(client, topic, err));
+  }
+
+  private errorReport(client: Client | null, topic: string, err: FleetError): Record<string, unknown> {
+    return { code: err.code, message: err.message, topic, clientId: client?.id ?? null, node: this.node.nodeId, at: new Date().toISOString() };
+  }
+}
+
+function remoteOf(client: Client): string | undefined {
+  const s = client.conn as { remoteAddress?: string; remotePort?: number };
+  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : client.req?.socket.remoteAddress;
+}

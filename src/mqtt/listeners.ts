@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { FleetConfig } from '../config/schema.js';
+import { FleetError } from '../errors.js';
+
+/** One open listener of the broker: its port, and how to close it with every connection it accepted. */
+export interface Listener {
+  name: 'mqtt' | 'mqttTls' | 'mqttWs';
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Open the broker's listeners: plain TCP always, TLS and WebSocket when
+ * enabled. Nagle is off on every socket (FACTS: it cuts QoS 0 throughput by
+ * 3x when few messages are in flight).
+ */
+export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt']): Promise<Listener[]> {
+  const out: Listener[] = [];
+  try {
+    const handle = (socket: net.Socket): void => {
+      socket.setNoDelay(true);
+      broker.handle(socket);
+    };
+    out.push(await listen('mqtt', net.createServer(handle), cfg.host, cfg.port));
+    if (cfg.tls.enabled) out.push(await listen('mqttTls', tls.createServer(tlsOptions(cfg.tls), handle), cfg.host, cfg.tls.port));
+    if (cfg.ws.enabled) {
+      const server = http.createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
+      const wss = new WebSocketServer({ server });
+      wss.on('connection', (ws, req) => {
+        req.socket.setNoDelay(true);
+        broker.handle(createWebSocketStream(ws), req);
+      });
+      out.push(await listen('mqttWs', server, cfg.host, cfg.ws.port, () => wss.close()));
+    }
+  } catch (err) {
+    await Promise.all(out.map((l) => l.close()));
+    throw err;
+  }
+  return out;
+}
+
+function tlsOptions(t: FleetConfig['mqtt']['tls']): tls.TlsOptions {
+  if (t.cert === '' || t.key === '') throw new FleetError('CONFIG_INVALID', 'invalid configuration: mqtt.tls.enabled needs mqtt.tls.cert and mqtt.tls.key');
+  const read = (file: string, what: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new FleetError('CONFIG_INVALID', `invalid configuration: ${what} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const opts: tls.TlsOptions = { cert: read(t.cert, 'mqtt.tls.cert'), key: read(t.key, 'mqtt.tls.key') };
+  if (t.ca !== '') Object.assign(opts, { ca: read(t.ca, 'mqtt.tls.ca'), requestCert: true, rejectUnauthorized: true });
+  return opts;
+}
+
+function listen(name: Listener['name'], server: net.Server, host: string, port: number, beforeClose?: () => void): Promise<Listener> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (s: net.Socket) => {
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new FleetError('UNAVAILABLE', `${name} listener on ${host}:${port}: ${err.message}`, err)));
+    server.listen(port, host, () => {
+      resolve({
+        name,
+        port: (server.address() as net.AddressInfo).port,
+        close: () =>
+          new Promise<void>((done) => {
+            beforeClose?.();
+            server.close(() => done());
+            for (const s of sockets) s.destroy();
+          }),
+      });
+    });
+  });
+}

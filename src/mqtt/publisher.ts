@@ -1,0 +1,162 @@
+import type { Aedes, PublishPacket } from 'aedes';
+import type { Entry } from '../entry/entry.js';
+import { formatHlc } from '../entry/hlc.js';
+import { entryJson } from '../http/kv.js';
+import type { FleetNode, Source } from '../node.js';
+import type { ApplyResult } from '../store/store.js';
+import type { MqttMetrics } from './metrics.js';
+import { statusKeyNode, type Topics } from './topics.js';
+
+const EMPTY = Buffer.alloc(0);
+/**
+ * Publishes in the broker at once. Aedes' emitter queues anything above its
+ * concurrency (100) in an array it shifts from, which turns quadratic when the
+ * broker falls behind (bench: 2k msg/s at 100k queued), so the queue is ours.
+ */
+const MAX_IN_FLIGHT = 100;
+/** Queued log/conflict messages above this are dropped (and counted); state is never dropped. */
+const MAX_QUEUED_MESSAGES = 100_000;
+
+type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
+/** A message to send, or a key whose current state is to be published. */
+type Job = { topic: string; payload: Buffer; kind: Kind } | string;
+
+/**
+ * Publishes every applied entry, local or replicated, on the broker (DESIGN §5):
+ * `log/<origin>` always (JSON envelope), `state/<key>` when it won (a delete
+ * as an empty payload), `nodes/<id>` for status records, and `conflicts` when
+ * LWW decided between writes of two origins. Retained copies of state are
+ * served from the store (StoreRetained), so these go out as live messages.
+ *
+ * State is published from the store when its turn comes, so a key changed
+ * several times while the broker is behind is published once, with its
+ * latest value (docs/adr/0201); log messages keep every entry.
+ *
+ * It uses `broker.publish`, which no client command handler sees, so nothing
+ * published here can come back into the store (no loop with replication).
+ */
+export class EntryPublisher {
+  private inFlight = 0;
+  private queue: Job[] = [];
+  private head = 0;
+  private messagesQueued = 0;
+  /** Keys whose state job is queued (coalescing). */
+  private readonly queuedKeys = new Set<string>();
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    private readonly broker: Aedes,
+    private readonly topics: Topics,
+    private readonly node: FleetNode,
+    private readonly metrics: MqttMetrics,
+  ) {}
+
+  /** Messages handed to the broker or queued for it, not yet delivered. */
+  get pending(): number {
+    return this.inFlight + this.queue.length - this.head;
+  }
+
+  readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
+    if (result === 'duplicate') return;
+    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log');
+    if (result === 'won') this.state(e.key);
+    if (other !== undefined && statusKeyNode(e.key) === undefined) this.reportConflict(e, result, other, source);
+  };
+
+  /** Resolves once everything queued so far has been delivered by the broker. */
+  drained(): Promise<void> {
+    if (this.pending === 0) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Publish a refusal report on a client's errors topic. */
+  publishError(topic: string, report: Record<string, unknown>): void {
+    this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
+  }
+
+  /**
+   * An entry that lost LWW, or one that replaced a value another origin wrote
+   * within maxClockSkew (possibly concurrent: one of the two writes is gone).
+   */
+  private reportConflict(e: Entry, result: ApplyResult, other: Entry, source: Source): void {
+    const lost = result === 'superseded';
+    if (!lost && (other.origin === e.origin || Math.abs(e.wall - other.wall) > this.node.config.maxClockSkew)) return;
+    const [winner, loser] = lost ? [other, e] : [e, other];
+    const msg = { key: e.key, reason: lost ? 'superseded' : 'concurrent', winner: side(winner), loser: side(loser), detectedBy: this.node.nodeId, source };
+    this.message(this.topics.conflicts, Buffer.from(JSON.stringify(msg)), 'conflicts');
+  }
+
+  private message(topic: string, payload: Buffer, kind: Kind): void {
+    if (this.messagesQueued >= MAX_QUEUED_MESSAGES) {
+      this.metrics.dropped.inc({ topic: kind });
+      return;
+    }
+    this.messagesQueued++;
+    this.push({ topic, payload, kind });
+  }
+
+  private state(key: string): void {
+    if (this.queuedKeys.has(key)) return; // already queued: it will carry the latest value
+    this.queuedKeys.add(key);
+    this.push(key);
+  }
+
+  private push(job: Job): void {
+    this.queue.push(job);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.inFlight < MAX_IN_FLIGHT && this.head < this.queue.length) {
+      const job = this.queue[this.head]!;
+      this.queue[this.head++] = undefined as unknown as Job;
+      if (typeof job === 'string') this.sendState(job);
+      else {
+        this.messagesQueued--;
+        this.send(job.topic, job.payload, job.kind);
+      }
+    }
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /**
+   * The key's current value, or an empty payload once deleted. Not retained
+   * in the broker: subscribers get retained state from the store (StoreRetained).
+   */
+  private sendState(key: string): void {
+    this.queuedKeys.delete(key);
+    const e = this.node.store.getAny(key);
+    const payload = e === undefined || e.isDelete ? EMPTY : e.value;
+    const node = statusKeyNode(key);
+    if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes');
+    else this.send(this.topics.state(key), payload, 'state');
+  }
+
+  private send(topic: string, payload: Buffer, kind: Kind): void {
+    this.inFlight++;
+    this.metrics.published.inc({ topic: kind });
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false };
+    this.broker.publish(packet, this.done);
+  }
+
+  private readonly done = (err?: Error): void => {
+    this.inFlight--;
+    if (err) this.node.logger.warn({ err }, 'mqtt: publish failed');
+    this.pump();
+    if (this.pending === 0 && this.waiters.length > 0) {
+      const w = this.waiters;
+      this.waiters = [];
+      for (const resolve of w) resolve();
+    }
+  };
+}
+
+function side(e: Entry): Record<string, unknown> {
+  return { origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical), op: e.isDelete ? 'del' : 'put' };
+}

@@ -1,0 +1,70 @@
+import { Aedes } from 'aedes';
+import type { FleetNode, NodeService } from '../node.js';
+import { MqttAuth } from './auth.js';
+import { BrokerGate } from './gate.js';
+import { openListeners, type Listener } from './listeners.js';
+import { MqttMetrics } from './metrics.js';
+import { EntryPublisher } from './publisher.js';
+import { StoreRetained } from './retained.js';
+import { NodeStatusWriter } from './status.js';
+import { Topics } from './topics.js';
+
+/** A frozen subscriber must not hold up delivery to everyone for Aedes' default 60 s. */
+const DRAIN_TIMEOUT_MS = 10_000;
+
+/**
+ * The embedded MQTT broker (DESIGN §5, docs/mqtt.md), started and stopped
+ * with the node. Retained state is served from the store on subscribe
+ * (StoreRetained), so a subscriber sees the whole fleet state from the first
+ * moment the listeners are open, and after every restart.
+ */
+export class MqttService implements NodeService {
+  readonly name = 'mqtt';
+  private broker: Aedes | undefined;
+  private publisher: EntryPublisher | undefined;
+  private listeners: Listener[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private statusWriter: NodeStatusWriter | undefined;
+
+  constructor(private readonly node: FleetNode) {}
+
+  async start(): Promise<void> {
+    const cfg = this.node.config.mqtt;
+    const auth = cfg.auth.enabled ? MqttAuth.fromConfig(cfg.auth) : undefined;
+    const topics = new Topics(cfg.prefix);
+    const broker = new Aedes({ drainTimeout: DRAIN_TIMEOUT_MS, maxClientsIdLength: 128 });
+    this.broker = broker;
+    const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
+    const publisher = new EntryPublisher(broker, topics, this.node, metrics);
+    this.publisher = publisher;
+    Object.assign(broker, new BrokerGate(this.node, topics, publisher, metrics, auth).hooks());
+    broker.on('clientError', (client, err) => this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error'));
+    broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
+    await broker.listen();
+
+    this.unsubscribe = this.node.onApplied(publisher.onApplied);
+    broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
+    this.listeners = await openListeners(broker, cfg);
+    this.statusWriter = new NodeStatusWriter(this.node, cfg.statusInterval);
+    this.statusWriter.start();
+    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
+  }
+
+  async stop(): Promise<void> {
+    this.statusWriter?.stop();
+    this.unsubscribe?.();
+    const closing = this.listeners.map((l) => l.close());
+    const broker = this.broker;
+    if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));
+    await Promise.all(closing);
+    this.listeners = [];
+  }
+
+  ports(): Record<string, number> {
+    return Object.fromEntries(this.listeners.map((l) => [l.name, l.port]));
+  }
+
+  status(): Record<string, unknown> {
+    return { mqtt: { clients: this.broker?.connectedClients ?? 0, pending: this.publisher?.pending ?? 0, ports: this.ports() } };
+  }
+}

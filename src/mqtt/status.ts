@@ -1,0 +1,60 @@
+import type { FleetNode } from '../node.js';
+import { VERSION } from '../version.js';
+import { STATUS_KEY_PREFIX } from './topics.js';
+
+const CHANGE_CHECK_MS = 1000;
+
+/**
+ * This node's status record (docs/adr/0200): a JSON value under the reserved
+ * key `_fleetkv/nodes/<nodeId>`, written through the store so replication
+ * carries it to every robot and every broker publishes it retained on
+ * `<prefix>/nodes/<nodeId>`. Written once the node is ready, whenever its
+ * peers' states change (checked every second), and every `mqtt.statusInterval`.
+ */
+export class NodeStatusWriter {
+  private timer: NodeJS.Timeout | undefined;
+  private lastPeers = '';
+  private lastWrite = 0;
+  private writing = false;
+
+  constructor(
+    private readonly node: FleetNode,
+    private readonly intervalMs: number,
+  ) {}
+
+  get key(): string {
+    return STATUS_KEY_PREFIX + this.node.nodeId;
+  }
+
+  start(): void {
+    const begin = (): void => {
+      this.tick();
+      this.timer = setInterval(() => this.tick(), Math.min(CHANGE_CHECK_MS, this.intervalMs));
+      this.timer.unref();
+    };
+    if (this.node.state === 'running') begin();
+    else this.node.once('ready', begin);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  private tick(): void {
+    if (this.writing || this.node.state !== 'running') return;
+    const s = this.node.status();
+    const peers = Array.isArray(s.peers) ? (s.peers as Record<string, unknown>[]) : [];
+    const summary = JSON.stringify(peers.map((p) => [p.nodeId ?? p.id ?? p.address, p.state]));
+    if (summary === this.lastPeers && Date.now() - this.lastWrite < this.intervalMs) return;
+    this.lastPeers = summary;
+    this.lastWrite = Date.now();
+    const record = { nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector };
+    this.writing = true;
+    this.node
+      .put(this.key, JSON.stringify(record))
+      .catch((err: unknown) => this.node.logger.warn({ err }, 'mqtt: could not write the node status record'))
+      .finally(() => {
+        this.writing = false;
+      });
+  }
+}

@@ -1,0 +1,57 @@
+import { spawn } from 'node:child_process';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { waitFor } from '../helpers/proc.js';
+
+export interface Received {
+  topic: string;
+  payload: string;
+  raw: Buffer;
+  retain: boolean;
+}
+
+/** An mqtt.js client (MQTT 3.1.1, no reconnects) that records every message it receives. */
+export class TestClient {
+  readonly messages: Received[] = [];
+
+  private constructor(readonly client: MqttClient) {
+    client.on('message', (topic, payload, packet) => this.messages.push({ topic, payload: payload.toString('utf8'), raw: payload, retain: packet.retain }));
+  }
+
+  static async connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
+    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    return new TestClient(client);
+  }
+
+  on(topic: string): Received[] {
+    return this.messages.filter((m) => m.topic === topic);
+  }
+
+  /** Wait for a message matching `pred` (already received or still to come). */
+  waitMessage(pred: (m: Received) => boolean, what: string, timeoutMs = 10_000): Promise<Received> {
+    return waitFor(() => this.messages.find(pred), what, timeoutMs);
+  }
+
+  end(): Promise<void> {
+    return this.client.endAsync();
+  }
+}
+
+/** Run a Mosquitto client tool (mosquitto_pub / mosquitto_sub) to completion. */
+export function mosquitto(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${tool} ${args.join(' ')} timed out; stdout: ${stdout} stderr: ${stderr}`));
+    }, timeoutMs);
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
