@@ -3,6 +3,7 @@ import type { FleetConfig } from './config/schema.js';
 import { HttpApi } from './http/server.js';
 import { FleetNode, type FleetNodeOptions } from './node.js';
 import { createLogger } from './util/logger.js';
+import { SdNotify } from './util/sdnotify.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -30,8 +31,10 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
     throw err;
   }
   let stopping: Promise<void> | undefined;
+  const sd = new SdNotify({ logger });
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      void sd.stopping();
       logger.info('stopping: flushing the log');
       await http.close();
       await node.stop();
@@ -60,5 +63,8 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
   const ports: Record<string, unknown> = { http: httpPort };
   for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
   logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
+  // systemd (Type=notify): ready now; watchdog pings while the node runs.
+  void sd.ready(`fleetkv ${VERSION} serving ${Object.entries(ports).map(([k, v]) => `${k} :${String(v)}`).join(', ')}`);
+  sd.startWatchdog(() => node.state === 'running');
   return { node, http, httpPort, stop };
 }
