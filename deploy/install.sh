@@ -164,9 +164,12 @@ done
 
 if [[ -z $NODE_BIN ]]; then NODE_BIN=$(command -v node) || die "node not found: install Node.js >= 20.19, or pass --node PATH"; fi
 [[ $NODE_BIN == /* ]] || NODE_BIN=$(cd "$(dirname "$NODE_BIN")" && pwd)/$(basename "$NODE_BIN")
-"$NODE_BIN" -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' ||
-  die "$NODE_BIN is Node.js $("$NODE_BIN" -v); fleetkv needs >= 20.19"
-VERSION=$("$NODE_BIN" -p 'require(process.argv[1]).version' "$incoming/release.json")
+# One node run: check its version, read the release's.
+VERSION=$("$NODE_BIN" -e '
+  const [a, b] = process.versions.node.split(".").map(Number);
+  if (a < 20 || (a === 20 && b < 19)) { console.error(`install.sh: ${process.execPath} is Node.js ${process.version}; fleetkv needs >= 20.19`); process.exit(1); }
+  console.log(require(process.argv[1]).version);
+' "$incoming/release.json") || exit 1
 [[ $VERSION =~ ^[A-Za-z0-9._+-]+$ ]] || die "bad version in release.json"
 
 echo "Installing fleetkv $VERSION into ${ROOT}"

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { FleetConfig } from './config/schema.js';
 import { HttpApi } from './http/server.js';
 import { FleetNode, type FleetNodeOptions } from './node.js';
+import { snapshotRoute } from './ops/snapshot-stream.js';
 import { createLogger } from './util/logger.js';
 import { SdNotify } from './util/sdnotify.js';
 import { VERSION } from './version.js';
@@ -22,6 +23,7 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
   const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);
   const node = new FleetNode(config, { ...opts, logger });
   const http = new HttpApi(node);
+  http.routes.set('/v1/admin/snapshot', snapshotRoute(node));
   await node.start();
   let httpPort: number;
   try {
