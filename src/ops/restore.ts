@@ -2,12 +2,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { decodeEntry, parseStreamId } from '../entry/entry.js';
 import { FleetError } from '../errors.js';
-import { fsyncDir, listLogDir, segmentPath, snapshotPath } from '../log/files.js';
+import { fsyncDir, snapshotPath } from '../log/files.js';
 import { KIND, parseJsonPayload, scanRecords } from '../log/record.js';
 import type { SnapshotMeta } from '../log/snapshot.js';
 import type { FsyncPolicyName } from '../config/schema.js';
-import { META_FILE, lockDataDir, readMeta, writeMeta } from '../util/datadir.js';
+import { lockDataDir, readMeta, writeMeta } from '../util/datadir.js';
 import { matchOwner } from './offline.js';
+
+const LOCK_FILE = 'LOCK';
+const ASIDE_PREFIX = 'pre-restore-';
 
 export interface SnapshotSummary {
   meta: SnapshotMeta;
@@ -67,8 +70,8 @@ export interface RestoreResult {
 }
 
 /**
- * Restore a snapshot into a stopped node's data dir: the dir's log files and
- * node.json move aside into `pre-restore-<time>/`, the snapshot becomes the
+ * Restore a snapshot into a stopped node's data dir: the dir's files (log,
+ * node.json, peers.json) move aside into `pre-restore-<time>/`, the snapshot becomes the
  * log's only file, and node.json gets a new incarnation. The restored node
  * must not number writes in its old stream: peers may hold entries of that
  * stream written after the backup, and would take new ones for duplicates.
@@ -90,12 +93,17 @@ export function restoreSnapshot(file: string, opts: RestoreOptions): RestoreResu
     }
     incarnation++;
 
-    const { segments, snapshots } = listLogDir(dir);
-    const old = [...segments.map((s) => segmentPath(dir, s)), ...snapshots.map((s) => snapshotPath(dir, s))];
-    if (meta) old.push(path.join(dir, META_FILE));
+    // Everything the node keeps there goes aside: log files, node.json, and also
+    // replication's peer book (peers.json). Without a record of its last sync
+    // the restored node asks its peers for a full resync, so keys deleted in
+    // the fleet since the backup (tombstones long collected) do not come back.
+    const old = fs
+      .readdirSync(dir)
+      .filter((name) => name !== LOCK_FILE && !name.startsWith(ASIDE_PREFIX))
+      .map((name) => path.join(dir, name));
     let movedAside: string | undefined;
     if (old.length > 0) {
-      movedAside = path.join(dir, `pre-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+      movedAside = path.join(dir, `${ASIDE_PREFIX}${new Date().toISOString().replace(/[:.]/g, '-')}`);
       fs.mkdirSync(movedAside, { mode: 0o750 });
       for (const f of old) fs.renameSync(f, path.join(movedAside, path.basename(f)));
     }

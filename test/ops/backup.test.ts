@@ -45,12 +45,14 @@ describe('backup and restore, export and import', () => {
 
     expect(await a.stop()).toBe(0);
     nodes.splice(nodes.indexOf(a), 1);
+    fs.writeFileSync(path.join(dataDir, 'peers.json'), '{"lastSyncAt":"recent"}'); // replication's peer book
     const r = await cli(undefined, ['restore', snap, '--node-id', 'b1', '--data-dir', dataDir]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Node b1 starts incarnation 2');
     const aside = /previous files are in (\S+)/.exec(r.stdout)?.[1];
-    expect(aside && fs.readdirSync(aside).sort()).toEqual(['00000000000000000001.seg', 'node.json']);
+    expect(aside && fs.readdirSync(aside).sort()).toEqual(['00000000000000000001.seg', 'node.json', 'peers.json']);
+    expect(fs.readdirSync(dataDir).sort()).toEqual(['node.json', path.basename(aside!), 'snapshot-00000000000000000001.snap']);
 
     const b = await startNode('b1', dataDir);
     expect(await b.get('robots/r0/pose')).toBe('{"x":0}');
