@@ -33,7 +33,7 @@ async function handshake(dir: string, server: string, client: string, clientCa =
     return await new Promise((resolve) => {
       const sock = tls.connect({ host: '127.0.0.1', port: (srv.address() as AddressInfo).port, servername: server, key: read(clientCa, `${client}.key`), cert: read(clientCa, `${client}.crt`), ca: read(dir, 'ca.crt') }, () => {
         sock.once('data', () => {
-          resolve({ ok: true, peerCn: sock.getPeerCertificate().subject.CN });
+          resolve({ ok: true, peerCn: String(sock.getPeerCertificate().subject.CN) });
           sock.destroy();
         });
       });
