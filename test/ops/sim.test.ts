@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import readline from 'node:readline';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,6 +124,33 @@ describe('fleetkv sim', () => {
       const all = await Promise.all(nodes.map((n) => listing(n.url)));
       return all.every((l) => l === all[0]) && nodes.every((n) => all[0]!.includes(`robots/${n.id}/pose`));
     }, 'three equal replicas holding every robot\'s pose', 30_000);
+    expect(await sim.interrupt()).toBe(0);
+  });
+
+  // Watching the fleet over MQTT needs the broker (issue 4) and replication (issue 3).
+  const hasMqtt = fs.existsSync(path.join(ROOT, 'src/mqtt'));
+  it.runIf(hasReplication && hasMqtt)('a newcomer watches every robot\'s pose with mosquitto_sub on robot-1\'s broker', async () => {
+    const sim = new Sim(['--nodes', '3']);
+    sims.push(sim);
+    const { nodes } = await sim.ready();
+    const sub = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(nodes[0]!.ports.mqtt), '-t', 'fleet/state/robots/+/pose', '-v'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const seen = new Set<string>();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`poses seen only from ${[...seen].join(', ')}`)), 30_000);
+        readline.createInterface({ input: sub.stdout! }).on('line', (line) => {
+          const m = /^fleet\/state\/robots\/([^/]+)\/pose (\{.*\})$/.exec(line);
+          if (m && typeof (JSON.parse(m[2]!) as { x?: unknown }).x === 'number') seen.add(m[1]!);
+          if (seen.size === 3) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+      });
+    } finally {
+      sub.kill('SIGTERM');
+    }
+    expect([...seen].sort()).toEqual(['robot-1', 'robot-2', 'robot-3']);
     expect(await sim.interrupt()).toBe(0);
   });
 });
