@@ -2,7 +2,9 @@ import type { Logger } from 'pino';
 import type { FleetConfig } from './config/schema.js';
 import { HttpApi } from './http/server.js';
 import { FleetNode, type FleetNodeOptions } from './node.js';
+import { snapshotRoute } from './ops/snapshot-stream.js';
 import { createLogger } from './util/logger.js';
+import { SdNotify } from './util/sdnotify.js';
 import { VERSION } from './version.js';
 
 export interface Daemon {
@@ -21,6 +23,7 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
   const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);
   const node = new FleetNode(config, { ...opts, logger });
   const http = new HttpApi(node);
+  http.routes.set('/v1/admin/snapshot', snapshotRoute(node));
   await node.start();
   let httpPort: number;
   try {
@@ -30,8 +33,10 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
     throw err;
   }
   let stopping: Promise<void> | undefined;
+  const sd = new SdNotify({ logger });
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
+      void sd.stopping();
       logger.info('stopping: flushing the log');
       await http.close();
       await node.stop();
@@ -60,5 +65,8 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
   const ports: Record<string, unknown> = { http: httpPort };
   for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
   logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
+  // systemd (Type=notify): ready now; watchdog pings while the node runs.
+  void sd.ready(`fleetkv ${VERSION} serving ${Object.entries(ports).map(([k, v]) => `${k} :${String(v)}`).join(', ')}`);
+  sd.startWatchdog(() => node.state === 'running');
   return { node, http, httpPort, stop };
 }

@@ -11,16 +11,31 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
+/** Top-level status fields formatStatus prints itself; any other object (a service's section) gets a line of its own. */
+const KNOWN = new Set(['nodeId', 'fleetId', 'incarnation', 'version', 'state', 'vector', 'keys', 'tombstones', 'log', 'peers']);
+
+/** `fleetkv status`: readable at a glance (node, keys, log, compaction, peers with lag, services). */
 export function formatStatus(s: Record<string, any>): string {
   const lines: string[] = [];
   const log = s.log ?? {};
+  const vector = (s.vector ?? {}) as Record<string, number>;
+  const own = vector[`${s.nodeId}:${s.incarnation}`] ?? 0;
   lines.push(`node      ${s.nodeId} (fleet ${s.fleetId}, incarnation ${s.incarnation}, v${s.version}) — ${s.state}`);
-  lines.push(`keys      ${s.keys} live, ${s.tombstones} tombstones`);
+  lines.push(`keys      ${s.keys} live, ${s.tombstones} tombstones; ${Object.keys(vector).length} streams, ${own} own writes this incarnation`);
   lines.push(`log       ${formatBytes(log.bytes ?? 0)}, fsync=${log.fsync}${log.lastError ? `, LAST ERROR ${log.lastError.code}: ${log.lastError.message}` : ''}`);
-  lines.push(`compacted ${log.lastCompaction ? `${log.lastCompaction.at} (freed ${formatBytes(log.lastCompaction.bytesFreed)})` : 'never'}`);
+  if (log.lastRecovery) lines.push(`recovered ${log.lastRecovery.records} records in ${Math.round(log.lastRecovery.ms)} ms${log.lastRecovery.tornTail ? ' (cut a torn write at the tail)' : ''}`);
+  lines.push(`compacted ${log.lastCompaction ? `${log.lastCompaction.at} (freed ${formatBytes(log.lastCompaction.bytesFreed)}, ${log.lastCompaction.entries} entries kept)` : 'never'}`);
   const peers = (s.peers ?? []) as Record<string, any>[];
-  lines.push(`peers     ${peers.length === 0 ? 'none' : ''}`);
+  const up = peers.filter((p) => /^(connected|live|streaming|syncing|up)$/i.test(String(p.state ?? ''))).length;
+  lines.push(`peers     ${peers.length === 0 ? 'none' : `${up} of ${peers.length} connected`}`);
   for (const p of peers) lines.push(formatPeer(p));
+  for (const [name, v] of Object.entries(s)) {
+    if (KNOWN.has(name) || v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+    const fields = Object.entries(v as Record<string, unknown>)
+      .filter(([, x]) => x === null || typeof x !== 'object')
+      .map(([k, x]) => `${k}=${String(x)}`);
+    lines.push(`${name.padEnd(9)} ${fields.join(', ')}`);
+  }
   return lines.join('\n');
 }
 

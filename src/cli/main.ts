@@ -11,6 +11,7 @@ import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
 import { registerPasswd } from './passwd.js';
+import { registerOps } from './ops.js';
 import { runShell } from './shell.js';
 
 /** Exit codes (sysexits.h where one fits). */
@@ -182,6 +183,7 @@ export function buildProgram(): Command {
     for (const a of r.actions) process.stdout.write(`${a}\n`);
     process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
   });
+  registerOps(program, client);
   return program;
 }
 
