@@ -399,7 +399,10 @@ export class FleetNode extends EventEmitter {
       this.lastCompaction = { at: meta.createdAt, bytesFreed: freed, entries: snap.entries, ms: Math.round(performance.now() - t0) };
       this.logger.info(this.lastCompaction, 'compacted log into %s', snap.file);
     };
-    this.compacting = run().finally(() => {
+    // Started from a microtask, so `compacting` is set before run() rolls the
+    // log: a roll calls onRoll → maybeCompact, which must see this compaction
+    // (before, an idle log recursed here until the stack overflowed).
+    this.compacting = Promise.resolve().then(run).finally(() => {
       this.compacting = undefined;
     });
     return this.compacting;
