@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
-import { Entry, OP_DEL, OP_PUT, decodeEntry, encodeEntry, streamId, type Op } from './entry/entry.js';
+import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
 import { HybridClock, formatHlc } from './entry/hlc.js';
 import { validateKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
@@ -201,7 +201,7 @@ export class FleetNode extends EventEmitter {
   private replay(p: Buffer): void {
     switch (p[0]) {
       case KIND.ENTRY: {
-        const e = decodeEntry(Buffer.from(p));
+        const e = decodeEntryCopy(p);
         this.clock.observe(e.wall, e.logical);
         this.store.apply(e);
         break;

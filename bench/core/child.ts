@@ -37,10 +37,12 @@ async function main(): Promise<Record<string, unknown>> {
     }
     case 'recover': {
       const node = benchNode(dir, 'batch');
+      const cpu0 = process.cpuUsage();
       const t0 = performance.now();
       await node.start();
       const ms = performance.now() - t0;
-      const result = { ms, records: node.lastRecovery?.records, recoveryMs: node.lastRecovery?.ms, keys: node.store.size, rss: process.memoryUsage().rss };
+      const cpu = process.cpuUsage(cpu0);
+      const result = { ms, cpuMs: (cpu.user + cpu.system) / 1000, records: node.lastRecovery?.records, recoveryMs: node.lastRecovery?.ms, keys: node.store.size, rss: process.memoryUsage().rss };
       await node.stop();
       return result;
     }
