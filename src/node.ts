@@ -3,7 +3,7 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
-import { Entry, OP_DEL, OP_PUT, decodeEntry, encodeEntry, streamId, type Op } from './entry/entry.js';
+import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
 import { HybridClock, formatHlc } from './entry/hlc.js';
 import { validateKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
@@ -211,7 +211,7 @@ export class FleetNode extends EventEmitter {
   private replay(p: Buffer): void {
     switch (p[0]) {
       case KIND.ENTRY: {
-        const e = decodeEntry(Buffer.from(p));
+        const e = decodeEntryCopy(p);
         this.clock.observe(e.wall, e.logical);
         this.store.apply(e);
         break;
@@ -409,7 +409,10 @@ export class FleetNode extends EventEmitter {
       this.lastCompaction = { at: meta.createdAt, bytesFreed: freed, entries: snap.entries, ms: Math.round(performance.now() - t0) };
       this.logger.info(this.lastCompaction, 'compacted log into %s', snap.file);
     };
-    this.compacting = run().finally(() => {
+    // Started from a microtask, so `compacting` is set before run() rolls the
+    // log: a roll calls onRoll → maybeCompact, which must see this compaction
+    // (before, an idle log recursed here until the stack overflowed).
+    this.compacting = Promise.resolve().then(run).finally(() => {
       this.compacting = undefined;
     });
     return this.compacting;

@@ -1,4 +1,5 @@
 import { FleetError } from '../errors.js';
+import { reserve, reserved } from './arena.js';
 import { validateKey } from './key.js';
 
 /**
@@ -26,26 +27,63 @@ export const ENTRY_HEADER_BYTES = 25;
 
 const TWO_32 = 0x1_0000_0000;
 
+/**
+ * An entry is a view of its canonical bytes: `bytes[start, end)`, usually a
+ * slab shared with other entries (entry/arena.ts). Only origin and key are
+ * kept as strings (the store needs the key, and origins are shared); the
+ * other fields are read from the bytes when asked. This keeps an entry at one
+ * small object, which is most of a key's memory and of recovery time.
+ */
 export class Entry {
   constructor(
+    private readonly bytes: Buffer,
+    private readonly start: number,
+    private readonly end: number,
     readonly origin: string,
-    readonly inc: number,
-    readonly seq: number,
-    readonly wall: number,
-    readonly logical: number,
-    readonly op: Op,
     readonly key: string,
-    /** The canonical bytes; the value is a view into them. */
-    readonly raw: Buffer,
-    readonly valueOffset: number,
   ) {}
 
+  get op(): Op {
+    return this.bytes[this.start + 1] as Op;
+  }
+
+  get inc(): number {
+    return this.bytes.readUInt32BE(this.start + 3);
+  }
+
+  get seq(): number {
+    return this.bytes.readUInt32BE(this.start + 7) * TWO_32 + this.bytes.readUInt32BE(this.start + 11);
+  }
+
+  get wall(): number {
+    return this.bytes.readUInt16BE(this.start + 15) * TWO_32 + this.bytes.readUInt32BE(this.start + 17);
+  }
+
+  get logical(): number {
+    return this.bytes.readUInt16BE(this.start + 21);
+  }
+
+  /** Offset of the value in `raw`. */
+  get valueOffset(): number {
+    return ENTRY_HEADER_BYTES + this.bytes[this.start + 2]! + this.bytes.readUInt16BE(this.start + 23);
+  }
+
+  /** The canonical bytes (a new view on each call; do not modify). */
+  get raw(): Buffer {
+    return this.bytes.subarray(this.start, this.end);
+  }
+
+  /** Length of the canonical bytes (without making a view). */
+  get byteLength(): number {
+    return this.end - this.start;
+  }
+
   get value(): Buffer {
-    return this.raw.subarray(this.valueOffset);
+    return this.bytes.subarray(this.start + this.valueOffset, this.end);
   }
 
   get valueLength(): number {
-    return this.raw.length - this.valueOffset;
+    return this.end - this.start - this.valueOffset;
   }
 
   /** The replication stream this entry belongs to: one per (origin, incarnation). */
@@ -58,8 +96,12 @@ export class Entry {
   }
 }
 
+/** The last stream id made: entries come in long runs of one stream (no string per call). */
+let lastStream = { origin: '', inc: -1, id: '' };
+
 export function streamId(origin: string, inc: number): string {
-  return `${origin}:${inc}`;
+  if (origin !== lastStream.origin || inc !== lastStream.inc) lastStream = { origin, inc, id: `${origin}:${inc}` };
+  return lastStream.id;
 }
 
 export function parseStreamId(stream: string): { origin: string; inc: number } {
@@ -78,64 +120,86 @@ export interface EntryFields {
   value?: Uint8Array | undefined;
 }
 
-/** Encode into one freshly allocated buffer (the buffer becomes the entry's storage). */
+/** Encode into the entry arena (the bytes become the entry's storage). */
 export function encodeEntry(f: EntryFields, keyBytes = Buffer.byteLength(f.key, 'utf8')): Entry {
   const originBytes = f.origin.length; // origins are ASCII (validated at config time)
   const valueLen = f.value ? f.value.length : 0;
   const valueOffset = ENTRY_HEADER_BYTES + originBytes + keyBytes;
-  const buf = Buffer.allocUnsafe(valueOffset + valueLen);
-  buf[0] = KIND_ENTRY;
-  buf[1] = f.op;
-  buf[2] = originBytes;
-  buf.writeUInt32BE(f.inc, 3);
-  buf.writeUInt32BE(Math.floor(f.seq / TWO_32), 7);
-  buf.writeUInt32BE(f.seq >>> 0, 11);
-  buf.writeUIntBE(f.wall, 15, 6);
-  buf.writeUInt16BE(f.logical, 21);
-  buf.writeUInt16BE(keyBytes, 23);
-  buf.write(f.origin, ENTRY_HEADER_BYTES, originBytes, 'latin1');
-  buf.write(f.key, ENTRY_HEADER_BYTES + originBytes, keyBytes, 'utf8');
-  if (f.value && valueLen > 0) buf.set(f.value, valueOffset);
-  return new Entry(f.origin, f.inc, f.seq, f.wall, f.logical, f.op, f.key, buf, valueOffset);
+  const o = reserve(valueOffset + valueLen);
+  const buf = reserved;
+  buf[o] = KIND_ENTRY;
+  buf[o + 1] = f.op;
+  buf[o + 2] = originBytes;
+  buf.writeUInt32BE(f.inc, o + 3);
+  buf.writeUInt32BE(Math.floor(f.seq / TWO_32), o + 7);
+  buf.writeUInt32BE(f.seq >>> 0, o + 11);
+  buf.writeUInt16BE(Math.floor(f.wall / TWO_32), o + 15);
+  buf.writeUInt32BE(f.wall >>> 0, o + 17);
+  buf.writeUInt16BE(f.logical, o + 21);
+  buf.writeUInt16BE(keyBytes, o + 23);
+  buf.write(f.origin, o + ENTRY_HEADER_BYTES, originBytes, 'latin1');
+  buf.write(f.key, o + ENTRY_HEADER_BYTES + originBytes, keyBytes, 'utf8');
+  if (f.value && valueLen > 0) buf.set(f.value, o + valueOffset);
+  return new Entry(buf, o, o + valueOffset + valueLen, f.origin, f.key);
 }
 
 /**
  * Decode canonical bytes. `raw` becomes the entry's storage, so pass a buffer
- * the entry may keep (copy slices of large read buffers first).
+ * the entry may keep (for a view of a large read buffer, use decodeEntryCopy).
  * Throws FRAME_INVALID on anything malformed: a decoder never trusts its input.
  */
 export function decodeEntry(raw: Buffer): Entry {
-  if (raw.length < ENTRY_HEADER_BYTES) throw invalid(`entry is ${raw.length} bytes, shorter than its header`);
-  if (raw[0] !== KIND_ENTRY) throw invalid(`record kind ${raw[0]} is not an entry`);
-  const op = raw[1];
+  return decodeAt(raw, 0, raw.length);
+}
+
+/** Decode a copy of `src` packed into the entry arena (recovery, large frames). */
+export function decodeEntryCopy(src: Uint8Array): Entry {
+  const o = reserve(src.length);
+  const buf = reserved;
+  buf.set(src, o);
+  return decodeAt(buf, o, o + src.length);
+}
+
+function decodeAt(b: Buffer, o: number, end: number): Entry {
+  const length = end - o;
+  if (length < ENTRY_HEADER_BYTES) throw invalid(`entry is ${length} bytes, shorter than its header`);
+  if (b[o] !== KIND_ENTRY) throw invalid(`record kind ${b[o]} is not an entry`);
+  const op = b[o + 1];
   if (op !== OP_PUT && op !== OP_DEL) throw invalid(`unknown op ${op}`);
-  const originLen = raw[2]!;
-  const keyLen = raw.readUInt16BE(23);
+  const originLen = b[o + 2]!;
+  const keyLen = b.readUInt16BE(o + 23);
   if (originLen === 0 || originLen > 64) throw invalid(`origin length ${originLen}`);
   if (keyLen === 0 || keyLen > 1024) throw invalid(`key length ${keyLen}`);
   const valueOffset = ENTRY_HEADER_BYTES + originLen + keyLen;
-  if (valueOffset > raw.length) throw invalid('entry shorter than its origin and key');
-  if (op === OP_DEL && valueOffset !== raw.length) throw invalid('a delete carries no value');
-  const seq = raw.readUInt32BE(7) * TWO_32 + raw.readUInt32BE(11);
+  if (valueOffset > length) throw invalid('entry shorter than its origin and key');
+  if (op === OP_DEL && valueOffset !== length) throw invalid('a delete carries no value');
+  const seq = b.readUInt32BE(o + 7) * TWO_32 + b.readUInt32BE(o + 11);
   if (seq < 1 || !Number.isSafeInteger(seq)) throw invalid(`seq ${seq} out of range`);
-  const key = raw.toString('utf8', ENTRY_HEADER_BYTES + originLen, valueOffset);
+  const key = b.toString('utf8', o + ENTRY_HEADER_BYTES + originLen, o + valueOffset);
   if (Buffer.byteLength(key, 'utf8') !== keyLen) throw invalid('key is not valid UTF-8');
   try {
     validateKey(key);
   } catch (err) {
     throw invalid((err as Error).message);
   }
-  return new Entry(
-    raw.toString('latin1', ENTRY_HEADER_BYTES, ENTRY_HEADER_BYTES + originLen),
-    raw.readUInt32BE(3),
-    seq,
-    raw.readUIntBE(15, 6),
-    raw.readUInt16BE(21),
-    op as Op,
-    key,
-    raw,
-    valueOffset,
-  );
+  return new Entry(b, o, end, internOrigin(b, o + ENTRY_HEADER_BYTES, originLen), key);
+}
+
+/** The last origin decoded, as bytes and string: one string per origin, not per entry. */
+const lastOriginBytes = Buffer.alloc(64);
+let lastOriginLen = 0;
+let lastOrigin = '';
+
+function internOrigin(b: Buffer, at: number, len: number): string {
+  if (len === lastOriginLen) {
+    let i = 0;
+    while (i < len && b[at + i] === lastOriginBytes[i]) i++;
+    if (i === len) return lastOrigin;
+  }
+  lastOrigin = b.toString('latin1', at, at + len);
+  b.copy(lastOriginBytes, 0, at, at + len);
+  lastOriginLen = len;
+  return lastOrigin;
 }
 
 function invalid(msg: string): FleetError {

@@ -115,8 +115,11 @@ export class Log {
       this.waiters.push({ end: this.stageLen, resolve, reject });
       if (!this.scheduled && !this.pumping) {
         this.scheduled = true;
-        // A microtask: every append made in this turn of the event loop shares the write.
-        queueMicrotask(() => {
+        // Next turn of the event loop: every append made in this turn shares the
+        // write. Not a microtask: under interval/never an append resolves without
+        // I/O, so a writer awaiting puts in a loop would otherwise never yield to
+        // the event loop (timers, sockets and the interval fsync all starved).
+        setImmediate(() => {
           this.scheduled = false;
           this.pump();
         });

@@ -40,14 +40,14 @@ export class Store {
       const cmp = compareEntries(e, cur);
       if (cmp === 0) return 'duplicate';
       if (cmp < 0) return 'superseded';
-      this.heldBytes -= cur.raw.length;
+      this.heldBytes -= cur.byteLength;
       if (cur.isDelete) this.tombstones.delete(cur.key);
       else this.liveCount--;
     } else {
       this.keys.add(e.key);
     }
     this.entries.set(e.key, e);
-    this.heldBytes += e.raw.length;
+    this.heldBytes += e.byteLength;
     if (e.isDelete) this.tombstones.set(e.key, e);
     else this.liveCount++;
     return 'won';
@@ -105,7 +105,7 @@ export class Store {
       this.tombstones.delete(key);
       this.entries.delete(key);
       this.keys.delete(key);
-      this.heldBytes -= e.raw.length;
+      this.heldBytes -= e.byteLength;
       dropped++;
     }
     return dropped;

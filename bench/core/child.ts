@@ -1,0 +1,89 @@
+/**
+ * Measurements that need a process of their own (a cold start, or a clean
+ * memory baseline). Run as `node --expose-gc --import tsx bench/core/child.ts
+ * <mode> <dataDir> [n]`; prints one JSON line on stdout.
+ *
+ *   build <dir> <n>       write n distinct keys (fsync=never), stop cleanly
+ *   recover <dir>         time FleetNode.start on the data in dir, then stop
+ *   compact <dir>         start, write a snapshot (compaction), stop
+ *   memory <dir> <n>      memory per key for n keys of 100-byte values
+ */
+import { BENCH_VALUE } from './load.js';
+import { benchNode, fillDistinct } from './node.js';
+
+const MEMORY_VALUE_BYTES = 100;
+
+function gcNow(): void {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('run with --expose-gc');
+  gc();
+  gc();
+}
+
+async function main(): Promise<Record<string, unknown>> {
+  const [mode, dir, nText] = process.argv.slice(2);
+  if (!dir) throw new Error('usage: child.ts <mode> <dataDir> [n]');
+  const n = Number(nText ?? 0);
+  switch (mode) {
+    case 'build': {
+      const node = benchNode(dir, 'never');
+      await node.start();
+      const t0 = performance.now();
+      await fillDistinct(node, n, BENCH_VALUE);
+      const ms = performance.now() - t0;
+      const logBytes = (node.status().log as { bytes: number }).bytes;
+      await node.stop();
+      return { ms, logBytes };
+    }
+    case 'recover': {
+      const node = benchNode(dir, 'batch');
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      await node.start();
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const result = { ms, cpuMs: (cpu.user + cpu.system) / 1000, records: node.lastRecovery?.records, recoveryMs: node.lastRecovery?.ms, keys: node.store.size, rss: process.memoryUsage().rss };
+      await node.stop();
+      return result;
+    }
+    case 'compact': {
+      const node = benchNode(dir, 'batch');
+      await node.start();
+      await node.compact();
+      const c = node.lastCompaction;
+      await node.stop();
+      return { ...c };
+    }
+    case 'memory': {
+      const node = benchNode(dir, 'never');
+      await node.start();
+      gcNow();
+      const m0 = process.memoryUsage();
+      await fillDistinct(node, n, Buffer.alloc(MEMORY_VALUE_BYTES, 'm'));
+      gcNow();
+      const m1 = process.memoryUsage();
+      const keys = node.store.size;
+      await node.stop();
+      return {
+        keys,
+        valueBytes: MEMORY_VALUE_BYTES,
+        rss: m1.rss - m0.rss,
+        heapUsed: m1.heapUsed - m0.heapUsed,
+        external: m1.external - m0.external,
+      };
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+
+main().then(
+  (r) => {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,29 @@
+/** Library nodes for the core benchmark: no services, quiet logs, a chosen fsync policy. */
+import { pino } from 'pino';
+import { loadConfig } from '../../src/config/load.js';
+import type { FsyncPolicyName } from '../../src/config/schema.js';
+import { FleetNode } from '../../src/node.js';
+import { BENCH_NODE_ID } from './load.js';
+
+export const FSYNC_POLICIES: FsyncPolicyName[] = ['always', 'batch', 'interval', 'never'];
+
+export function benchNode(dataDir: string, fsync: FsyncPolicyName): FleetNode {
+  // env: {} so that a developer's FLEETKV_* variables do not change the figures.
+  const config = loadConfig({ env: {}, overrides: { nodeId: BENCH_NODE_ID, dataDir, log: { fsync } } });
+  const logger = pino({ level: 'warn' }, pino.destination(2));
+  return new FleetNode(config, { logger, services: () => [] });
+}
+
+/** Key of the `i`-th distinct key in the recovery and memory data sets. */
+export function distinctKey(i: number): string {
+  return `key/${String(i).padStart(7, '0')}`;
+}
+
+/** Put keys `distinctKey(0 .. n-1)` with `writers` concurrent writers. */
+export async function fillDistinct(node: FleetNode, n: number, value: Buffer, writers = 256): Promise<void> {
+  let next = 0;
+  const loop = async (): Promise<void> => {
+    for (let i = next++; i < n; i = next++) await node.put(distinctKey(i), value);
+  };
+  await Promise.all(Array.from({ length: writers }, loop));
+}
