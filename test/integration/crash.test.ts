@@ -16,7 +16,7 @@ describe('crash safety under kill -9', () => {
   const dir = tempDir('fleetkv-crash-');
   afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-  it(`keeps every acknowledged write across ${ROUNDS} kill -9 rounds`, async () => {
+  it(`keeps every acknowledged write across ${ROUNDS} kill -9 rounds`, { timeout: 300_000 }, async () => {
     // key -> values acknowledged, in acknowledgement order; a key's final value must be
     // its last acknowledged value or a value whose write was in flight (unknown) after it.
     const acked = new Map<string, string>();

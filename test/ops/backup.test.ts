@@ -10,7 +10,7 @@ describe('backup and restore, export and import', () => {
     for (const n of nodes.splice(0)) await n.stop();
   });
   const startNode = async (nodeId: string, dataDir: string): Promise<NodeProc> => {
-    const n = await new NodeProc({ nodeId, dataDir }).start();
+    const n = await new NodeProc({ nodeId, dataDir, env: { FLEETKV_MQTT_ENABLED: 'false' } }).start();
     nodes.push(n);
     return n;
   };

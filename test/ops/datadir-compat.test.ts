@@ -20,7 +20,7 @@ describe('data dirs of other releases', () => {
 
   it('a data dir written by 0.1.0 starts and serves its keys (upgrades keep data)', async () => {
     const dir = copyFixture('datadir-0.1.0');
-    const node = await new NodeProc({ nodeId: 'fixture-1', dataDir: dir }).start();
+    const node = await new NodeProc({ nodeId: 'fixture-1', dataDir: dir, env: { FLEETKV_MQTT_ENABLED: 'false' } }).start();
     nodes.push(node);
     expect(await node.get('robots/r1/pose')).toBe('{"x":1.5,"y":2}');
     expect(await node.get('robots/r1/status')).toBe('idle');
