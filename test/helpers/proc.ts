@@ -165,22 +165,38 @@ export class NodeProc {
   }
 }
 
-/** Run the CLI to completion; resolves with its exit code and output. */
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export interface ProcessResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a program to completion (killed and rejected after `timeoutMs`); resolves with its exit code and output. */
+export function runProcess(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, FLEETKV_LOG_PRETTY: '0', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`fleetkv ${args.join(' ')} timed out; stdout: ${stdout} stderr: ${stderr}`));
+      reject(new Error(`${cmd} ${args.join(' ')} timed out; stdout: ${stdout} stderr: ${stderr}`));
     }, opts.timeoutMs ?? 20_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
     child.on('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => {}); // a program that exits without reading its input
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** Run the fleetkv CLI to completion. */
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<ProcessResult> {
+  return runProcess(process.execPath, [CLI, ...args], { ...opts, env: { FLEETKV_LOG_PRETTY: '0', ...opts.env } });
 }

@@ -5,6 +5,7 @@ import { isFleetError } from '../../src/errors.js';
 import { listLogDir, segmentPath } from '../../src/log/files.js';
 import { Log, defaultIo, type FsyncPolicy, type LogIo } from '../../src/log/log.js';
 import { recoverLog } from '../../src/log/recovery.js';
+import { fullDiskIo } from '../helpers/faulty-io.js';
 import { tempDir } from '../helpers/proc.js';
 
 const MAX = 1 << 20;
@@ -56,19 +57,6 @@ describe('log: group commit', () => {
     expect(payloads(dir)).toHaveLength(501);
   });
 });
-
-/** A file layer that fails writes once `budget` bytes are used, like a full disk: a short write, then ENOSPC. */
-function fullDiskIo(budget: { bytes: number }): LogIo {
-  return {
-    ...defaultIo,
-    writeSync: (fd, buf, off, len, pos) => {
-      if (budget.bytes <= 0) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      const n = Math.min(len, budget.bytes);
-      budget.bytes -= n;
-      return defaultIo.writeSync(fd, buf, off, n, pos);
-    },
-  };
-}
 
 describe('log: faults', () => {
   it('a full disk (short write then ENOSPC) fails the writes with DISK_FULL, leaves no partial record, and works again when space is back', async () => {

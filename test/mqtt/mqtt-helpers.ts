@@ -1,6 +1,5 @@
-import { spawn } from 'node:child_process';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { waitFor } from '../helpers/proc.js';
+import { runProcess, waitFor, type ProcessResult } from '../helpers/proc.js';
 
 export interface Received {
   topic: string;
@@ -37,21 +36,6 @@ export class TestClient {
 }
 
 /** Run a Mosquitto client tool (mosquitto_pub / mosquitto_sub) to completion. */
-export function mosquitto(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${tool} ${args.join(' ')} timed out; stdout: ${stdout} stderr: ${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export function mosquitto(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<ProcessResult> {
+  return runProcess(tool, args, { timeoutMs });
 }

@@ -2,9 +2,9 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFleetError } from '../../src/errors.js';
 import { listLogDir } from '../../src/log/files.js';
-import { defaultIo, type LogIo } from '../../src/log/log.js';
 import type { FleetNode } from '../../src/node.js';
 import { readMeta } from '../../src/util/datadir.js';
+import { fullDiskIo } from '../helpers/faulty-io.js';
 import { dump, startCoreNode } from '../helpers/node.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
 
@@ -67,15 +67,7 @@ describe('FleetNode library API', () => {
   it('after a full disk, numbering resumes without a gap and a restart holds exactly the acknowledged writes', async () => {
     const d = dir();
     const budget = { bytes: 1 << 30 };
-    const io: LogIo = {
-      ...defaultIo,
-      writeSync: (fd, buf, off, len, pos) => {
-        if (budget.bytes <= 0) throw Object.assign(new Error('ENOSPC'), { code: 'ENOSPC' });
-        const n = Math.min(len, budget.bytes);
-        budget.bytes -= n;
-        return defaultIo.writeSync(fd, buf, off, n, pos);
-      },
-    };
+    const io = fullDiskIo(budget);
     const a = await node(d, undefined, { io });
     const acked = new Map<string, string>();
     const write = async (i: number): Promise<void> => {
