@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { listLogDir, segmentPath } from '../../src/log/files.js';
 import { runCli, tempDir, waitFor } from '../helpers/proc.js';
+import { NetNs, canNetns } from '../helpers/netns.js';
 import { TinyFs, canUnshare } from '../helpers/tinyfs.js';
 import type { Scenario, ScenarioContext } from './lib/campaign.js';
 
@@ -109,6 +110,27 @@ export const scenarios: Scenario[] = [
         n.child.kill('SIGCONT');
       }
       await ctx.progress(100);
+    },
+  },
+  {
+    name: '5 % packet loss and a 2 Mbit/s cap (network namespace)',
+    ci: false,
+    async prepare() {
+      if (!canNetns) throw new Error('this scenario needs root, iproute2, iptables and tc (network namespaces); the machine forbids them');
+      const net = new NetNs().start();
+      lossyNet = net;
+      return {
+        fleet: { direct: true, httpHost: net.address, wrap: () => net.wrap },
+        cleanup: () => net.stop(),
+      };
+    },
+    async inject(ctx) {
+      lossyNet.impair(5, 2000);
+      ctx.note('peer traffic: 5 % loss, 2 Mbit/s');
+      await ctx.progress(600, 120_000);
+    },
+    async heal() {
+      lossyNet.clear();
     },
   },
   {
@@ -234,4 +256,5 @@ export const scenarios: Scenario[] = [
 ];
 
 let jumpFile = '';
+let lossyNet: NetNs;
 let fullDisk: TinyFs;

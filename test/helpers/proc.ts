@@ -33,6 +33,8 @@ export interface NodeProcOptions {
   dataDir: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Address the test reaches the HTTP API on (default 127.0.0.1; a netns node listens on its veth). */
+  httpHost?: string;
   /** Wrap the node command, e.g. ['unshare', '-m', ...]. */
   wrap?: (argv: string[]) => string[];
 }
@@ -54,7 +56,7 @@ export class NodeProc {
   constructor(readonly opts: NodeProcOptions) {}
 
   get url(): string {
-    return `http://127.0.0.1:${this.ports.http}`;
+    return `http://${this.opts.httpHost ?? '127.0.0.1'}:${this.ports.http}`;
   }
 
   get pid(): number {
@@ -67,7 +69,7 @@ export class NodeProc {
       ...process.env,
       FLEETKV_NODE_ID: this.opts.nodeId,
       FLEETKV_DATA_DIR: this.opts.dataDir,
-      FLEETKV_HTTP_HOST: '127.0.0.1',
+      FLEETKV_HTTP_HOST: this.opts.httpHost ?? '127.0.0.1',
       FLEETKV_HTTP_PORT: '0',
       FLEETKV_PEER_HOST: '127.0.0.1',
       FLEETKV_PEER_PORT: '0',

@@ -12,6 +12,10 @@ export interface FleetOptions {
   wrap?: (index: number) => ((argv: string[]) => string[]) | undefined;
   /** Data dir of node i (default: a fresh temp dir). */
   dataDir?: (index: number) => string | undefined;
+  /** Peers dial each other directly (no fault proxies): for nodes inside a network namespace. */
+  direct?: boolean;
+  /** Address the test reaches every node's HTTP API on (a namespace's veth address). */
+  httpHost?: string;
   /** Which pairs are linked (default: every pair, a full mesh). */
   linked?: (i: number, j: number) => boolean;
 }
@@ -36,6 +40,10 @@ export class Fleet {
       const peers: string[] = [];
       for (let j = i + 1; j < opts.size; j++) {
         if (opts.linked && !opts.linked(i, j)) continue;
+        if (opts.direct) {
+          peers.push(`127.0.0.1:${f.nodes[j]!.ports.peer}`);
+          continue;
+        }
         const p = await new FaultProxy(f.nodes[j]!.ports.peer!).start();
         f.proxies.set(`${i}-${j}`, p);
         peers.push(p.address);
@@ -54,6 +62,7 @@ export class Fleet {
       dataDir: this.dirs[i]!,
       env: { ...FAST_ENV, ...this.opts.env, ...this.opts.nodeEnv?.(i), ...extra },
       ...(wrap ? { wrap } : {}),
+      ...(this.opts.httpHost ? { httpHost: this.opts.httpHost } : {}),
     });
   }
 

@@ -81,7 +81,7 @@ export class Workload {
     if (!agent) this.agents.set(node.opts.nodeId, (agent = new http.Agent({ keepAlive: true })));
     return new Promise<Outcome>((resolve) => {
       let sent = false;
-      const req = http.request({ host: '127.0.0.1', port, path: `/v1/kv/${key}`, method: 'PUT', agent, timeout: this.opts.timeoutMs ?? 2000 }, (res) => {
+      const req = http.request({ host: node.opts.httpHost ?? '127.0.0.1', port, path: `/v1/kv/${key}`, method: 'PUT', agent, timeout: this.opts.timeoutMs ?? 2000 }, (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : 'failed'));
         res.on('error', () => resolve('unknown'));
