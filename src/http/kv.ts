@@ -127,5 +127,4 @@ export function handleWatch(node: FleetNode, url: URL, req: IncomingMessage, res
   };
   req.on('close', done);
   res.on('close', done);
-  node.once('stopped', () => res.end());
 }

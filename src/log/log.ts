@@ -80,6 +80,8 @@ export class Log {
   fsyncs = 0;
   appends = 0;
   lastError: FleetError | undefined;
+  /** Set when the log had to stop taking writes (a failed write it could not cut). */
+  broken: FleetError | undefined;
 
   constructor(
     private readonly opts: LogOptions,
@@ -106,7 +108,7 @@ export class Log {
 
   /** Append one record; resolves when it is durable under the fsync policy. */
   append(payload: Uint8Array): Promise<void> {
-    if (this.closed) return Promise.reject(new FleetError('NODE_STOPPED', 'the log is closed'));
+    if (this.closed) return Promise.reject(this.broken ?? new FleetError('NODE_STOPPED', 'the log is closed'));
     const need = this.stageLen + RECORD_HEADER_BYTES + payload.length;
     if (need > this.stage.length) this.growStage(need);
     this.stageLen = writeRecord(this.stage, this.stageLen, payload);
@@ -276,6 +278,7 @@ export class Log {
     } catch (truncErr) {
       // Cannot cut the bad bytes: refuse further writes rather than write after them.
       this.closed = true;
+      this.broken = fromIoError(truncErr, 'the log could not cut a failed write and refuses writes until restarted');
       this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
     }
     for (const w of failed) w.reject(err);
