@@ -6,6 +6,7 @@
  *   build <dir> <n>       write n distinct keys (fsync=never), stop cleanly
  *   recover <dir>         time FleetNode.start on the data in dir, then stop
  *   compact <dir>         start, write a snapshot (compaction), stop
+ *   mapref <dir> <n>      build a plain Map of n string keys (the machine's pace)
  *   memory <dir> <n>      memory for n keys of 100-byte values, then n more
  */
 import { BENCH_VALUE } from './load.js';
@@ -72,6 +73,16 @@ async function main(): Promise<Record<string, unknown>> {
       await node.stop();
       const delta = (a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage): Record<string, number> => ({ rss: b.rss - a.rss, heapUsed: b.heapUsed - a.heapUsed, external: b.external - a.external });
       return { keys, valueBytes: MEMORY_VALUE_BYTES, first: delta(m0, m1), second: delta(m1, m2) };
+    }
+    case 'mapref': {
+      // The machine's pace for the same amount of state: a plain Map of n
+      // string keys to small objects, which any recovery has to build.
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const map = new Map<string, { i: number }>();
+      for (let i = 0; i < n; i++) map.set(`key/${String(i).padStart(7, '0')}`, { i });
+      const cpu = process.cpuUsage(cpu0);
+      return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, records: map.size };
     }
     default:
       throw new Error(`unknown mode ${mode}`);
