@@ -6,7 +6,8 @@
  *   build <dir> <n>       write n distinct keys (fsync=never), stop cleanly
  *   recover <dir>         time FleetNode.start on the data in dir, then stop
  *   compact <dir>         start, write a snapshot (compaction), stop
- *   memory <dir> <n>      memory per key for n keys of 100-byte values
+ *   mapref <dir> <n>      build a plain Map of n string keys (the machine's pace)
+ *   memory <dir> <n>      memory for n keys of 100-byte values, then n more
  */
 import { BENCH_VALUE } from './load.js';
 import { benchNode, fillDistinct } from './node.js';
@@ -55,22 +56,33 @@ async function main(): Promise<Record<string, unknown>> {
       return { ...c };
     }
     case 'memory': {
+      // n keys, then n more: the second step is the marginal cost per key,
+      // without the fixed growth of the heap's young generation and pools.
       const node = benchNode(dir, 'never');
       await node.start();
+      const value = Buffer.alloc(MEMORY_VALUE_BYTES, 'm');
       gcNow();
       const m0 = process.memoryUsage();
-      await fillDistinct(node, n, Buffer.alloc(MEMORY_VALUE_BYTES, 'm'));
+      await fillDistinct(node, n, value);
       gcNow();
       const m1 = process.memoryUsage();
+      await fillDistinct(node, 2 * n, value, 256, n);
+      gcNow();
+      const m2 = process.memoryUsage();
       const keys = node.store.size;
       await node.stop();
-      return {
-        keys,
-        valueBytes: MEMORY_VALUE_BYTES,
-        rss: m1.rss - m0.rss,
-        heapUsed: m1.heapUsed - m0.heapUsed,
-        external: m1.external - m0.external,
-      };
+      const delta = (a: NodeJS.MemoryUsage, b: NodeJS.MemoryUsage): Record<string, number> => ({ rss: b.rss - a.rss, heapUsed: b.heapUsed - a.heapUsed, external: b.external - a.external });
+      return { keys, valueBytes: MEMORY_VALUE_BYTES, first: delta(m0, m1), second: delta(m1, m2) };
+    }
+    case 'mapref': {
+      // The machine's pace for the same amount of state: a plain Map of n
+      // string keys to small objects, which any recovery has to build.
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const map = new Map<string, { i: number }>();
+      for (let i = 0; i < n; i++) map.set(`key/${String(i).padStart(7, '0')}`, { i });
+      const cpu = process.cpuUsage(cpu0);
+      return { ms: performance.now() - t0, cpuMs: (cpu.user + cpu.system) / 1000, records: map.size };
     }
     default:
       throw new Error(`unknown mode ${mode}`);

@@ -19,9 +19,9 @@ export function distinctKey(i: number): string {
   return `key/${String(i).padStart(7, '0')}`;
 }
 
-/** Put keys `distinctKey(0 .. n-1)` with `writers` concurrent writers. */
-export async function fillDistinct(node: FleetNode, n: number, value: Buffer, writers = 256): Promise<void> {
-  let next = 0;
+/** Put keys `distinctKey(from .. n-1)` with `writers` concurrent writers. */
+export async function fillDistinct(node: FleetNode, n: number, value: Buffer, writers = 256, from = 0): Promise<void> {
+  let next = from;
   const loop = async (): Promise<void> => {
     for (let i = next++; i < n; i = next++) await node.put(distinctKey(i), value);
   };

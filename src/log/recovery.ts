@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import { FleetError } from '../errors.js';
 import { listLogDir, segmentPath, snapshotPath } from './files.js';
-import { KIND, findValidRecordAfter, scanRecords } from './record.js';
+import { KIND, findValidRecordAfter } from './record.js';
+import { scanFile } from './scan-file.js';
 
 export interface RecoveryResult {
   /** Index of the segment to append to (created if missing). */
@@ -62,13 +63,14 @@ export function recoverLog(
   };
   for (let i = 0; i < live.length; i++) {
     const file = segmentPath(dir, live[i]!);
-    const buf = fs.readFileSync(file);
-    const scan = scanRecords(buf, 0, maxRecordBytes, (p) => {
+    const scan = scanFile(file, maxRecordBytes, (p) => {
       onPayload(p);
       records++;
     });
     const newest = i === live.length - 1;
     if (!scan.ok) {
+      // The error path only: read the whole file to tell a torn tail from corruption.
+      const buf = fs.readFileSync(file);
       const after = newest ? findValidRecordAfter(buf, scan.end, maxRecordBytes) : 0;
       if (!newest || after >= 0) {
         throw new FleetError(
@@ -89,10 +91,9 @@ export function recoverLog(
 
 /** Read a whole snapshot; it must end with its END record, or it is corrupt. */
 function readSnapshot(file: string, maxRecordBytes: number, onPayload: (p: Buffer) => void): number {
-  const buf = fs.readFileSync(file);
   let count = 0;
   let ended = false;
-  const scan = scanRecords(buf, 0, maxRecordBytes, (p) => {
+  const scan = scanFile(file, maxRecordBytes, (p) => {
     if (ended) return;
     if (p[0] === KIND.SNAPSHOT_END) {
       ended = true;
