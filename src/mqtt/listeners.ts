@@ -54,15 +54,21 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt']): Pr
  */
 function batchWrites(socket: net.Socket): void {
   const uncork = socket.uncork.bind(socket);
+  const destroy = socket.destroy.bind(socket);
   let scheduled = false;
   const flush = (): void => {
     scheduled = false;
-    while (socket.writableCorked > 0) uncork();
+    if (!socket.destroyed) while (socket.writableCorked > 0) uncork();
   };
   socket.uncork = () => {
     if (scheduled) return;
     scheduled = true;
     setImmediate(flush);
+  };
+  // Aedes destroys the socket right after writing a refusal (CONNACK 4): send it first.
+  socket.destroy = (err?: Error) => {
+    flush();
+    return destroy(err);
   };
 }
 
