@@ -44,7 +44,14 @@ export class MqttService implements NodeService {
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
     broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
-    this.listeners = await openListeners(broker, cfg);
+    this.listeners = await openListeners(broker, cfg, {
+      // The largest value plus the largest topic and the headers.
+      maxPacketBytes: this.node.config.limits.maxValueBytes + 65_536 + 16,
+      onOversize: (bytes, client) => {
+        metrics.refused.inc({ code: 'VALUE_TOO_LARGE' });
+        this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
+      },
+    });
     this.statusWriter = new NodeStatusWriter(this.node, cfg.statusInterval);
     this.statusWriter.start();
     this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');

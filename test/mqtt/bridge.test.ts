@@ -111,6 +111,17 @@ describe('MQTT bridge on one node', () => {
     expect(await node.get('ok')).toBe('yes');
     expect((await node.fetch('/v1/status')).status).toBe(200);
 
+    // A packet far over the limit is refused from its header and its connection closed; the others go on.
+    const huge = await TestClient.connect(url(), { clientId: 'huge' });
+    const closed = new Promise<void>((resolve) => huge.client.once('close', () => resolve()));
+    huge.client.publish('fleet/set/huge', Buffer.alloc(1024 + 70_000, 120), { qos: 1 });
+    await closed;
+    await huge.client.endAsync(true); // its publish was never acknowledged: do not wait for it
+    await waitFor(() => node.logsMatching(/refused a \d+-byte packet/).length === 1, 'the oversize refusal in the log');
+    expect(await node.get('huge')).toBeUndefined();
+    await c.client.publishAsync('fleet/set/after-huge', 'still here', { qos: 1 });
+    expect(await node.get('after-huge')).toBe('still here');
+
     // No retained message was left on a derived topic by the refused publishes.
     const late = await connect('late2');
     await late.client.subscribeAsync('fleet/state/x');
