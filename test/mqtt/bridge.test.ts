@@ -174,8 +174,12 @@ describe('MQTT bridge across restarts', () => {
       await sub.waitMessage((m) => m.topic === 'fleet/state/zz/sentinel', 'the live sentinel');
       const got = new Map(sub.messages.filter((m) => m.retain).map((m) => [m.topic, m.payload]));
       expect(got).toEqual(expected);
+      // SIGTERM with a client connected: the broker closes it and the node exits 0.
+      const closed = new Promise<void>((resolve) => sub.client.once('close', () => resolve()));
+      expect(await node.stop()).toBe(0);
+      await closed;
     } finally {
-      await sub.end();
+      await sub.client.endAsync(true);
     }
   });
 });
