@@ -52,7 +52,7 @@ export class MqttService implements NodeService {
         this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
       },
     });
-    this.statusWriter = new NodeStatusWriter(this.node, cfg.statusInterval);
+    this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
     this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
   }
@@ -60,6 +60,7 @@ export class MqttService implements NodeService {
   async stop(): Promise<void> {
     this.statusWriter?.stop();
     this.unsubscribe?.();
+    this.publisher?.close();
     const closing = this.listeners.map((l) => l.close());
     const broker = this.broker;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));

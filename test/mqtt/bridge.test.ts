@@ -130,12 +130,14 @@ describe('MQTT bridge on one node', () => {
     expect(late.messages).toHaveLength(1);
   });
 
-  it('publishes its node status retained on fleet/nodes/<nodeId>', async () => {
+  it('publishes its node status retained on fleet/nodes/<nodeId>, outside the keyspace while it has no peers', async () => {
     const c = await connect('status');
     await c.client.subscribeAsync('fleet/nodes/+');
     const m = await c.waitMessage((x) => x.topic === 'fleet/nodes/a', 'node status');
     expect(m.retain).toBe(true);
     expect(JSON.parse(m.payload)).toMatchObject({ nodeId: 'a', online: true, version: expect.any(String), peers: [], vector: expect.any(Object) });
+    // Alone, the robot keeps its record out of its keyspace (docs/adr/0200).
+    expect(await node.get('_fleetkv/nodes/a')).toBeUndefined();
   });
 });
 
