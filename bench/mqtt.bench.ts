@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { loadConfig } from '../src/config/load.js';
@@ -237,6 +238,18 @@ async function throughputSection(): Promise<BenchSection> {
   };
 }
 
+/** Other processes on the machine distort every figure here: say how busy it was. */
+function loadNote(section: BenchSection, before: number[]): BenchSection {
+  const after = os.loadavg();
+  const note = `machine load (1-min average) ${before[0]!.toFixed(1)} before, ${after[0]!.toFixed(1)} after, on ${os.cpus().length} cores: figures are only comparable at a low load`;
+  return { ...section, notes: [...(section.notes ?? []), note] };
+}
+
 export async function sections(): Promise<BenchSection[]> {
-  return [await latencySection(), await throughputSection()];
+  const out: BenchSection[] = [];
+  for (const run of [latencySection, throughputSection]) {
+    const before = os.loadavg();
+    out.push(loadNote(await run(), before));
+  }
+  return out;
 }

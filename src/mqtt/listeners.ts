@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
-import type { Aedes } from 'aedes';
+import type { Aedes, Client } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
@@ -19,12 +19,13 @@ export interface Listener {
  * enabled. Nagle is off on every socket (FACTS: it cuts QoS 0 throughput by
  * 3x when few messages are in flight).
  */
-export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt']): Promise<Listener[]> {
+export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], guard: PacketGuard): Promise<Listener[]> {
   const out: Listener[] = [];
   try {
     const handle = (socket: net.Socket): void => {
       socket.setNoDelay(true);
-      broker.handle(socket);
+      batchWrites(socket);
+      limitPacketSize(broker.handle(socket), socket, guard);
     };
     out.push(await listen('mqtt', net.createServer(handle), cfg.host, cfg.port));
     if (cfg.tls.enabled) out.push(await listen('mqttTls', tls.createServer(tlsOptions(cfg.tls), handle), cfg.host, cfg.tls.port));
@@ -33,7 +34,8 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt']): Pr
       const wss = new WebSocketServer({ server });
       wss.on('connection', (ws, req) => {
         req.socket.setNoDelay(true);
-        broker.handle(createWebSocketStream(ws), req);
+        const stream = createWebSocketStream(ws);
+        limitPacketSize(broker.handle(stream, req), stream, guard);
       });
       out.push(await listen('mqttWs', server, cfg.host, cfg.ws.port, () => wss.close()));
     }
@@ -42,6 +44,61 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt']): Pr
     throw err;
   }
   return out;
+}
+
+/** The largest MQTT packet a client may send, and what to do about a larger one. */
+export interface PacketGuard {
+  maxPacketBytes: number;
+  onOversize(bytes: number, client: Client): void;
+}
+
+/**
+ * Refuse a packet as soon as its fixed header announces more than
+ * `maxPacketBytes`, before its body is buffered: Aedes would otherwise read up
+ * to MQTT's 256 MiB into memory. The connection is closed (nothing else can
+ * skip the body). Hooks mqtt-packet's length parser; if Aedes' internals
+ * change, there is no guard and values are still refused after parsing.
+ */
+function limitPacketSize(client: Client, conn: { destroy(): void }, guard: PacketGuard): void {
+  const parser = (client as unknown as { _parser?: { _parseLength?: () => boolean; packet: { length: number } } })._parser;
+  if (!parser?._parseLength) return;
+  const parseLength = parser._parseLength.bind(parser);
+  parser._parseLength = () => {
+    const ok = parseLength();
+    if (ok && parser.packet.length > guard.maxPacketBytes) {
+      guard.onOversize(parser.packet.length, client);
+      conn.destroy();
+      return false;
+    }
+    return ok;
+  };
+}
+
+/**
+ * Aedes writes each delivered message in its own turn of the event loop, and
+ * mqtt-packet uncorks after each: one writev syscall per message (a fifth of
+ * the CPU when the bridge is busy). Deferring the uncork to the next check
+ * phase sends everything written meanwhile in one syscall; unlike Nagle it
+ * waits for no ACK, only for the current loop iteration to end.
+ */
+function batchWrites(socket: net.Socket): void {
+  const uncork = socket.uncork.bind(socket);
+  const destroy = socket.destroy.bind(socket);
+  let scheduled = false;
+  const flush = (): void => {
+    scheduled = false;
+    if (!socket.destroyed) while (socket.writableCorked > 0) uncork();
+  };
+  socket.uncork = () => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
+  };
+  // Aedes destroys the socket right after writing a refusal (CONNACK 4): send it first.
+  socket.destroy = (err?: Error) => {
+    flush();
+    return destroy(err);
+  };
 }
 
 function tlsOptions(t: FleetConfig['mqtt']['tls']): tls.TlsOptions {

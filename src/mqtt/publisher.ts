@@ -19,7 +19,7 @@ const MAX_QUEUED_MESSAGES = 100_000;
 
 type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
 /** A message to send, or a key whose current state is to be published. */
-type Job = { topic: string; payload: Buffer; kind: Kind } | string;
+type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean } | string;
 
 /**
  * Publishes every applied entry, local or replicated, on the broker (DESIGN §5):
@@ -69,6 +69,19 @@ export class EntryPublisher {
     return new Promise((resolve) => this.waiters.push(resolve));
   }
 
+  /** Drop what is still queued (the broker is closing): nothing more is sent. */
+  close(): void {
+    this.queue = [];
+    this.head = 0;
+    this.messagesQueued = 0;
+    this.queuedKeys.clear();
+  }
+
+  /** A message kept retained by the broker itself (an empty payload clears it): for what the store does not hold. */
+  retainInBroker(topic: string, payload: Buffer): void {
+    this.push({ topic, payload, kind: 'nodes', retain: true });
+  }
+
   /** Publish a refusal report on a client's errors topic. */
   publishError(topic: string, report: Record<string, unknown>): void {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
@@ -112,8 +125,8 @@ export class EntryPublisher {
       this.queue[this.head++] = undefined as unknown as Job;
       if (typeof job === 'string') this.sendState(job);
       else {
-        this.messagesQueued--;
-        this.send(job.topic, job.payload, job.kind);
+        if (job.retain !== true) this.messagesQueued--;
+        this.send(job.topic, job.payload, job.kind, job.retain === true);
       }
     }
     if (this.head === this.queue.length) {
@@ -138,10 +151,10 @@ export class EntryPublisher {
     else this.send(this.topics.state(key), payload, 'state');
   }
 
-  private send(topic: string, payload: Buffer, kind: Kind): void {
+  private send(topic: string, payload: Buffer, kind: Kind, retain = false): void {
     this.inFlight++;
     this.metrics.published.inc({ topic: kind });
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain, dup: false };
     this.broker.publish(packet, this.done);
   }
 

@@ -44,8 +44,15 @@ export class MqttService implements NodeService {
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
     broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
-    this.listeners = await openListeners(broker, cfg);
-    this.statusWriter = new NodeStatusWriter(this.node, cfg.statusInterval);
+    this.listeners = await openListeners(broker, cfg, {
+      // The largest value plus the largest topic and the headers.
+      maxPacketBytes: this.node.config.limits.maxValueBytes + 65_536 + 16,
+      onOversize: (bytes, client) => {
+        metrics.refused.inc({ code: 'VALUE_TOO_LARGE' });
+        this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
+      },
+    });
+    this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
     this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
   }
@@ -53,6 +60,7 @@ export class MqttService implements NodeService {
   async stop(): Promise<void> {
     this.statusWriter?.stop();
     this.unsubscribe?.();
+    this.publisher?.close();
     const closing = this.listeners.map((l) => l.close());
     const broker = this.broker;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));

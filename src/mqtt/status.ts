@@ -1,5 +1,6 @@
 import type { FleetNode } from '../node.js';
 import { VERSION } from '../version.js';
+import type { EntryPublisher } from './publisher.js';
 import { STATUS_KEY_PREFIX } from './topics.js';
 
 const CHANGE_CHECK_MS = 1000;
@@ -10,15 +11,20 @@ const CHANGE_CHECK_MS = 1000;
  * carries it to every robot and every broker publishes it retained on
  * `<prefix>/nodes/<nodeId>`. Written once the node is ready, whenever its
  * peers' states change (checked every second), and every `mqtt.statusInterval`.
+ * A node with no peers (none configured, none connected, no record stored
+ * before) keeps the record as a retained message of its own broker instead.
  */
 export class NodeStatusWriter {
   private timer: NodeJS.Timeout | undefined;
   private lastPeers = '';
   private lastWrite = 0;
   private writing = false;
+  private retainedInBroker = false;
 
   constructor(
     private readonly node: FleetNode,
+    private readonly publisher: EntryPublisher,
+    private readonly topic: string,
     private readonly intervalMs: number,
   ) {}
 
@@ -48,10 +54,20 @@ export class NodeStatusWriter {
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.intervalMs) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
-    const record = { nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector };
+    const record = Buffer.from(JSON.stringify({ nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector }));
+    // A robot alone has no one to tell: its record stays in its own broker and out of its keyspace.
+    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.get(this.key) === undefined) {
+      this.publisher.retainInBroker(this.topic, record);
+      this.retainedInBroker = true;
+      return;
+    }
+    if (this.retainedInBroker) {
+      this.publisher.retainInBroker(this.topic, Buffer.alloc(0)); // from now on the store serves it
+      this.retainedInBroker = false;
+    }
     this.writing = true;
     this.node
-      .put(this.key, JSON.stringify(record))
+      .put(this.key, record)
       .catch((err: unknown) => this.node.logger.warn({ err }, 'mqtt: could not write the node status record'))
       .finally(() => {
         this.writing = false;

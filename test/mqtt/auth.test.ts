@@ -56,6 +56,15 @@ describe('MQTT users, ACLs, TLS and WebSocket', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
+  it('refuses to start with a plain-text password (exit 78, EX_CONFIG)', async () => {
+    const conf = path.join(dir, 'bad.json');
+    fs.writeFileSync(conf, JSON.stringify({ mqtt: { auth: { enabled: true, users: { eve: { password: 'hunter2' } } } } }));
+    const env = { FLEETKV_NODE_ID: 'bad', FLEETKV_DATA_DIR: path.join(dir, 'bad'), FLEETKV_HTTP_PORT: '0', FLEETKV_PEER_PORT: '0', FLEETKV_MQTT_PORT: '0', FLEETKV_MQTT_HOST: '127.0.0.1' };
+    const r = await runCli(['start', '--config', conf], { env });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/user "eve": password must be a hash made by `fleetkv passwd`/);
+  });
+
   it('reports every listener in the ready line', () => {
     expect(node.ports).toMatchObject({ mqtt: expect.any(Number), mqttTls: expect.any(Number), mqttWs: expect.any(Number) });
   });

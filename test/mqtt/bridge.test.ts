@@ -111,6 +111,17 @@ describe('MQTT bridge on one node', () => {
     expect(await node.get('ok')).toBe('yes');
     expect((await node.fetch('/v1/status')).status).toBe(200);
 
+    // A packet far over the limit is refused from its header and its connection closed; the others go on.
+    const huge = await TestClient.connect(url(), { clientId: 'huge' });
+    const closed = new Promise<void>((resolve) => huge.client.once('close', () => resolve()));
+    huge.client.publish('fleet/set/huge', Buffer.alloc(1024 + 70_000, 120), { qos: 1 });
+    await closed;
+    await huge.client.endAsync(true); // its publish was never acknowledged: do not wait for it
+    await waitFor(() => node.logsMatching(/refused a \d+-byte packet/).length === 1, 'the oversize refusal in the log');
+    expect(await node.get('huge')).toBeUndefined();
+    await c.client.publishAsync('fleet/set/after-huge', 'still here', { qos: 1 });
+    expect(await node.get('after-huge')).toBe('still here');
+
     // No retained message was left on a derived topic by the refused publishes.
     const late = await connect('late2');
     await late.client.subscribeAsync('fleet/state/x');
@@ -119,12 +130,14 @@ describe('MQTT bridge on one node', () => {
     expect(late.messages).toHaveLength(1);
   });
 
-  it('publishes its node status retained on fleet/nodes/<nodeId>', async () => {
+  it('publishes its node status retained on fleet/nodes/<nodeId>, outside the keyspace while it has no peers', async () => {
     const c = await connect('status');
     await c.client.subscribeAsync('fleet/nodes/+');
     const m = await c.waitMessage((x) => x.topic === 'fleet/nodes/a', 'node status');
     expect(m.retain).toBe(true);
     expect(JSON.parse(m.payload)).toMatchObject({ nodeId: 'a', online: true, version: expect.any(String), peers: [], vector: expect.any(Object) });
+    // Alone, the robot keeps its record out of its keyspace (docs/adr/0200).
+    expect(await node.get('_fleetkv/nodes/a')).toBeUndefined();
   });
 });
 
@@ -163,8 +176,12 @@ describe('MQTT bridge across restarts', () => {
       await sub.waitMessage((m) => m.topic === 'fleet/state/zz/sentinel', 'the live sentinel');
       const got = new Map(sub.messages.filter((m) => m.retain).map((m) => [m.topic, m.payload]));
       expect(got).toEqual(expected);
+      // SIGTERM with a client connected: the broker closes it and the node exits 0.
+      const closed = new Promise<void>((resolve) => sub.client.once('close', () => resolve()));
+      expect(await node.stop()).toBe(0);
+      await closed;
     } finally {
-      await sub.end();
+      await sub.client.endAsync(true);
     }
   });
 });

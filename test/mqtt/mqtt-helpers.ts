@@ -17,7 +17,16 @@ export class TestClient {
   }
 
   static async connect(url: string, opts: IClientOptions = {}): Promise<TestClient> {
-    const client = await mqtt.connectAsync(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    const client = mqtt.connect(url, { protocolVersion: 4, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
+    // Settle on CONNACK, on an error, or when the connection closes without one (never hang a test).
+    await new Promise<void>((resolve, reject) => {
+      client.once('connect', () => resolve());
+      client.once('error', (err) => reject(err));
+      client.once('close', () => reject(new Error(`connection to ${url} closed before CONNACK`)));
+    }).catch((err: unknown) => {
+      client.end(true);
+      throw err;
+    });
     return new TestClient(client);
   }
 
