@@ -89,7 +89,7 @@ export async function sections(): Promise<BenchSection[]> {
   const part = path.join(dir, 'part.jsonl');
   fs.writeFileSync(part, lines);
   ms = await cli(['import', part], { FLEETKV_URL: node.url });
-  rows.push({ step: `fleetkv import ${IMPORT_LINES} lines (16 in flight)`, ms: Math.round(ms), 'per s': rate(IMPORT_LINES, ms), bytes: '' });
+  rows.push({ step: `fleetkv import ${IMPORT_LINES} lines (64 in flight)`, ms: Math.round(ms), 'per s': rate(IMPORT_LINES, ms), bytes: '' });
 
   await node.stop();
   ms = await cli(['restore', snap, '--node-id', 'bench-1', '--data-dir', dataDir]);

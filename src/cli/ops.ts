@@ -104,10 +104,10 @@ export function registerOps(program: Command, client: () => NodeClient): void {
   program
     .command('import [file]')
     .description('write JSON lines {key, value[, encoding: "base64"]} (or {key, op: "del"}) through the running node (stdin when FILE is omitted or "-"); each becomes a new write of that node')
-    .option('--concurrency <n>', 'writes in flight', '16')
+    .option('--concurrency <n>', 'writes in flight (they share fsyncs: more in flight, fewer fsyncs per write)', '64')
     .action(async (file: string | undefined, o: { concurrency: string }) => {
       const input = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file);
-      const limit = Math.max(1, Math.min(256, Number(o.concurrency) || 16));
+      const limit = Math.max(1, Math.min(256, Number(o.concurrency) || 64));
       const c = client();
       let lineNo = 0;
       let written = 0;
