@@ -137,16 +137,18 @@ describe('backup and restore, export and import', () => {
       '{"value":"no key"}',
       '',
       '{"key":"robots/r1/pose","op":"del"}',
+      ...Array.from({ length: 30 }, (_, i) => `{"key":"ok/order","value":"v${i}"}`),
     ].join('\n');
     const r = await cli(b, ['import', '-'], mixed);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('Imported 3 of 6 lines (3 refused: see above)');
+    expect(r.stdout).toContain('Imported 33 of 36 lines (3 refused: see above)');
     expect(r.stderr).toContain('line 2: not valid JSON');
     expect(r.stderr).toMatch(/line 3: bad\+key: .*/);
     expect(r.stderr).toContain('line 5: "key" must be a non-empty string');
     expect(await b.get('ok/one')).toBe('1');
     expect(Buffer.from(await (await b.fetch('/v1/kv/ok/two')).arrayBuffer())).toEqual(Buffer.from([0, 1]));
     expect(await b.get('robots/r1/pose')).toBeUndefined();
+    expect(await b.get('ok/order')).toBe('v29'); // lines for one key land in file order
     expect((await b.fetch('/healthz')).status).toBe(200);
   });
 
