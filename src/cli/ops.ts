@@ -104,15 +104,16 @@ export function registerOps(program: Command, client: () => NodeClient): void {
   program
     .command('import [file]')
     .description('write JSON lines {key, value[, encoding: "base64"]} (or {key, op: "del"}) through the running node (stdin when FILE is omitted or "-"); each becomes a new write of that node')
-    .option('--concurrency <n>', 'writes in flight', '16')
+    .option('--concurrency <n>', 'writes in flight (they share fsyncs: more in flight, fewer fsyncs per write)', '64')
     .action(async (file: string | undefined, o: { concurrency: string }) => {
       const input = file === undefined || file === '-' ? process.stdin : fs.createReadStream(file);
-      const limit = Math.max(1, Math.min(256, Number(o.concurrency) || 16));
+      const limit = Math.max(1, Math.min(256, Number(o.concurrency) || 64));
       const c = client();
       let lineNo = 0;
       let written = 0;
       let refused = 0;
       const inFlight = new Set<Promise<void>>();
+      const byKey = new Map<string, Promise<void>>();
       const refuse = (n: number, why: string): void => {
         refused++;
         process.stderr.write(`line ${n}: ${why}\n`);
@@ -128,6 +129,9 @@ export function registerOps(program: Command, client: () => NodeClient): void {
           refuse(n, (err as Error).message);
           continue;
         }
+        // Lines for the same key are written in file order: the last one wins, as in the file.
+        const before = byKey.get(op.key);
+        if (before) await before;
         const p = (op.value ? c.put(op.key, op.value) : c.del(op.key)).then(
           () => void written++,
           (err: unknown) => {
@@ -135,8 +139,13 @@ export function registerOps(program: Command, client: () => NodeClient): void {
             refuse(n, `${op.key}: ${(err as Error).message}`);
           },
         );
-        const tracked = p.finally(() => inFlight.delete(tracked));
+        const settled = p.catch(() => {});
+        const tracked: Promise<void> = p.finally(() => {
+          inFlight.delete(tracked);
+          if (byKey.get(op.key) === settled) byKey.delete(op.key);
+        });
         inFlight.add(tracked);
+        byKey.set(op.key, settled);
         if (inFlight.size >= limit) await Promise.race(inFlight);
       }
       await Promise.all(inFlight);

@@ -17,6 +17,12 @@ describe('backup and restore, export and import', () => {
   const cli = (node: NodeProc | undefined, args: string[], input?: string) =>
     runCli(args, { ...(node ? { env: { FLEETKV_URL: node.url } } : {}), ...(input !== undefined ? { input } : {}) });
 
+  /** The snapshot summary counts at least the seeded 51 keys and 1 tombstone (services such as MQTT keep records of their own under _fleetkv/). */
+  function seededCounts(stdout: string, nodeId: string): boolean {
+    const m = new RegExp(`node ${nodeId}, (\\d+) keys, (\\d+) tombstones`).exec(stdout);
+    return m !== null && Number(m[1]) >= 51 && Number(m[2]) >= 1;
+  }
+
   async function seed(n: NodeProc): Promise<void> {
     for (let i = 0; i < 50; i++) expect((await n.put(`robots/r${i}/pose`, `{"x":${i}}`)).status).toBe(200);
     expect((await n.put('blobs/bin', Buffer.from([0, 1, 2, 0xff]))).status).toBe(200);
@@ -33,7 +39,7 @@ describe('backup and restore, export and import', () => {
     const s = await cli(a, ['snapshot', '--out', snap]);
     expect(s.stderr).toBe('');
     expect(s.code).toBe(0);
-    expect(s.stdout).toMatch(/Wrote .*b1\.snap: node b1, 51 keys, 1 tombstones/);
+    expect(seededCounts(s.stdout, 'b1')).toBe(true);
     // Writes after the backup: lost locally by the restore (peers would send them back).
     expect((await a.put('robots/r0/pose', 'after-backup')).status).toBe(200);
 
@@ -61,9 +67,10 @@ describe('backup and restore, export and import', () => {
     expect(Buffer.from(await (await b.fetch('/v1/kv/blobs/bin')).arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 0xff]));
     const st = await b.status();
     expect(st.incarnation).toBe(2);
-    expect(st.vector).toEqual({ 'b1:1': 53 });
+    expect(st.vector['b1:1']).toBeGreaterThanOrEqual(53);
     const w = (await (await b.put('robots/r0/pose', 'new')).json()) as { inc: number; seq: number };
-    expect(w).toMatchObject({ inc: 2, seq: 1 });
+    expect(w.inc).toBe(2); // a new stream: seqs of incarnation 1 written after the backup are never reused
+    expect(w.seq).toBeLessThan(5); // numbered from the start of the new stream (a service may have written first)
   });
 
   it('offline snapshot of a stopped node; a damaged snapshot is refused and the data dir left alone', async () => {
@@ -76,7 +83,7 @@ describe('backup and restore, export and import', () => {
     const snap = path.join(dir, 'c1.snap');
     const s = await cli(undefined, ['snapshot', '--out', snap, '--data-dir', dataDir, '--node-id', 'c1']);
     expect(s.code).toBe(0);
-    expect(s.stdout).toContain('51 keys, 1 tombstones');
+    expect(seededCounts(s.stdout, 'c1')).toBe(true);
 
     const bad = path.join(dir, 'bad.snap');
     const bytes = fs.readFileSync(snap);
@@ -106,16 +113,16 @@ describe('backup and restore, export and import', () => {
     const out = path.join(dir, 'all.jsonl');
     const ex = await cli(a, ['export', '--out', out]);
     expect(ex.code).toBe(0);
-    expect(ex.stderr).toContain('Exported 51 keys');
     const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines).toHaveLength(51);
+    expect(ex.stderr).toContain(`Exported ${lines.length} keys`);
+    expect(lines.filter((l) => /^(robots|blobs)\//.test(String(l.key)))).toHaveLength(51);
     expect(lines.find((l) => l.key === 'blobs/bin')).toMatchObject({ value: Buffer.from([0, 1, 2, 0xff]).toString('base64'), encoding: 'base64', origin: 'e1' });
     const prefixed = await cli(a, ['export', 'robots/r1']);
     expect(prefixed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['robots/r1/pose', ...Array.from({ length: 10 }, (_, i) => `robots/r1${i}/pose`)]);
 
     const b = await startNode('e2', path.join(dir, 'b'));
     const good = await cli(b, ['import', out]);
-    expect(good.stdout).toContain('Imported 51 of 51 lines');
+    expect(good.stdout).toContain(`Imported ${lines.length} of ${lines.length} lines`);
     expect(good.code).toBe(0);
     expect(Buffer.from(await (await b.fetch('/v1/kv/blobs/bin')).arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 0xff]));
     expect(await b.get('robots/r33/pose')).toBe('{"x":33}');
@@ -130,16 +137,18 @@ describe('backup and restore, export and import', () => {
       '{"value":"no key"}',
       '',
       '{"key":"robots/r1/pose","op":"del"}',
+      ...Array.from({ length: 30 }, (_, i) => `{"key":"ok/order","value":"v${i}"}`),
     ].join('\n');
     const r = await cli(b, ['import', '-'], mixed);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('Imported 3 of 6 lines (3 refused: see above)');
+    expect(r.stdout).toContain('Imported 33 of 36 lines (3 refused: see above)');
     expect(r.stderr).toContain('line 2: not valid JSON');
     expect(r.stderr).toMatch(/line 3: bad\+key: .*/);
     expect(r.stderr).toContain('line 5: "key" must be a non-empty string');
     expect(await b.get('ok/one')).toBe('1');
     expect(Buffer.from(await (await b.fetch('/v1/kv/ok/two')).arrayBuffer())).toEqual(Buffer.from([0, 1]));
     expect(await b.get('robots/r1/pose')).toBeUndefined();
+    expect(await b.get('ok/order')).toBe('v29'); // lines for one key land in file order
     expect((await b.fetch('/healthz')).status).toBe(200);
   });
 
