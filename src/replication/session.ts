@@ -393,6 +393,10 @@ export class PeerSession {
     const wasOpen = this.state !== 'closed';
     this.markClosed();
     if (wasOpen) this.closeReason ??= 'connection closed';
+    if (wasOpen && this.reader.pending > 0) {
+      this.host.metrics.refused.inc({ code: 'FRAME_INVALID' });
+      this.host.logger.warn({ peer: this.peerId, remote: this.address, code: 'FRAME_INVALID' }, 'peer connection %s closed in the middle of a frame (%d bytes of a truncated frame dropped)', this.label, this.reader.pending);
+    }
     this.host.closed(this);
   }
 }
