@@ -102,14 +102,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   async start(): Promise<void> {
     const c = this.node.config;
     this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
-    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
-    if (st.stale) {
-      this.fullResyncPending = true;
-      this.logger.warn(
-        { awayMs: st.awayMs, tombstoneRetention: c.tombstoneRetention },
-        'this node was away longer than tombstoneRetention (or has no record of its last sync): asking peers for a full resync, so no deleted key comes back',
-      );
-    }
+    this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
     this.node.tombstoneCovered = (e) => this.tombstoneCovered(e);
     this.unsubscribe = this.node.onApplied((e, result) => {
@@ -136,6 +129,18 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     }
     await this.listener?.close();
     this.book?.save();
+  }
+
+  /** Away from every peer longer than tombstoneRetention: peers may have dropped tombstones we lack. */
+  private checkStale(): boolean {
+    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
+    if (st.stale) {
+      this.logger.warn(
+        { awayMs: st.awayMs, tombstoneRetention: this.node.config.tombstoneRetention },
+        'this node was away longer than tombstoneRetention (or has no record of its last sync): asking peers for a full resync, so no deleted key comes back',
+      );
+    }
+    return st.stale;
   }
 
   /** Dial a peer address (static or discovered) and keep it dialled. */
@@ -195,6 +200,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   }
 
   hello(nonce: string): Hello {
+    if (!this.fullResyncPending && this.checkStale()) this.fullResyncPending = true;
     return {
       protocol: PROTOCOL_VERSION,
       fleetId: this.settings.fleetId,

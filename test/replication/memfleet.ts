@@ -44,17 +44,24 @@ interface Written {
   inc: number;
 }
 
-const silent = pino({ level: 'silent' });
+export interface MemFleetOptions {
+  tombstoneRetention?: number;
+}
 
 export class MemFleet {
   readonly net = new MemoryNetwork();
   readonly ids: string[];
   readonly nodes: FleetNode[] = [];
   readonly written: Written[] = [];
+  /** Log lines of every node (info and up). */
+  readonly logs: { node: string; msg: string; level: number }[] = [];
   private readonly dirs: string[];
   private serial = 0;
 
-  constructor(size: number) {
+  constructor(
+    size: number,
+    private readonly opts: MemFleetOptions = {},
+  ) {
     this.ids = Array.from({ length: size }, (_, i) => `n${i}`);
     this.dirs = this.ids.map(() => tempDir('fleetkv-prop-'));
   }
@@ -73,10 +80,12 @@ export class MemFleet {
         mqtt: { enabled: false },
         log: { fsync: 'never', level: 'silent' },
         replication: { antiEntropyInterval: 20, redialMin: 5, redialMax: 60, idleTimeout: 5000, handshakeTimeout: 2000 },
+        ...(this.opts.tombstoneRetention !== undefined ? { tombstoneRetention: this.opts.tombstoneRetention } : {}),
       },
     });
+    const logger = pino({ level: 'info', base: { node: id } }, { write: (line: string) => void this.logs.push(JSON.parse(line) as { node: string; msg: string; level: number }) });
     const peers = this.ids.filter((o) => o !== id).map(MemoryNetwork.address);
-    const node = new FleetNode(config, { logger: silent, services: (n) => [new ReplicationService(n, { transport: this.net.transportFor(id), peers })] });
+    const node = new FleetNode(config, { logger, services: (n) => [new ReplicationService(n, { transport: this.net.transportFor(id), peers })] });
     await node.start();
     return node;
   }
@@ -112,6 +121,10 @@ export class MemFleet {
         for (let i = 0; i < op.count; i++) await new Promise((r) => setImmediate(r));
         return;
     }
+  }
+
+  logged(node: string, re: RegExp): boolean {
+    return this.logs.some((l) => l.node === node && re.test(l.msg));
   }
 
   /** The LWW model: per key, the write with the largest (hlc, origin, inc). */
