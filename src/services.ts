@@ -1,4 +1,5 @@
 import type { FleetNode, NodeService } from './node.js';
+import { startMdns } from './replication/discovery.js';
 import { ReplicationService } from './replication/service.js';
 
 /**
@@ -7,6 +8,6 @@ import { ReplicationService } from './replication/service.js';
  */
 export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
-  if (node.config.replication.enabled) services.push(new ReplicationService(node));
+  if (node.config.replication.enabled) services.push(new ReplicationService(node, node.config.discovery.mdns ? { discover: startMdns } : {}));
   return services;
 }

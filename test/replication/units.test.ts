@@ -127,3 +127,13 @@ test('peer book: tombstones may go only when every recent peer has them; stalene
   expect(again.isRecent('b')).toBe(false);
   expect(fs.existsSync(`${dir}/peers.json`)).toBe(true);
 });
+
+test('mDNS: a discovered service is dialled only if it is another node of the same fleet', async () => {
+  const { peerFromService } = await import('../../src/replication/discovery.js');
+  const self = { fleetId: 'f', nodeId: 'a' };
+  expect(peerFromService({ port: 7400, txt: { fleet: 'f', node: 'b' }, referer: { address: '127.0.0.1' } }, self)).toBe('127.0.0.1:7400');
+  expect(peerFromService({ port: 7400, txt: { fleet: 'f', node: 'b' }, addresses: ['fe80::1', '127.0.0.2'] }, self)).toBe('127.0.0.2:7400');
+  expect(peerFromService({ port: 7400, txt: { fleet: 'g', node: 'b' }, referer: { address: '127.0.0.1' } }, self)).toBeUndefined();
+  expect(peerFromService({ port: 7400, txt: { fleet: 'f', node: 'a' }, referer: { address: '127.0.0.1' } }, self)).toBeUndefined();
+  expect(peerFromService({ port: 0, txt: { fleet: 'f', node: 'b' }, referer: { address: '127.0.0.1' } }, self)).toBeUndefined();
+});
