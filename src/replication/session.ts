@@ -86,6 +86,9 @@ export class PeerSession {
   /** Our vector one and two anti-entropy ticks ago: what an ACK must cover. */
   private history: { t: number; vector: VersionVector }[] = [];
   private chain: Promise<void> = Promise.resolve();
+  /** The peer's ACK vector at the previous tick (progress check). */
+  private lastTickAck: VersionVector | undefined;
+  private lastTickAt = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -134,7 +137,10 @@ export class PeerSession {
       this.host.logger.info({ peer: this.peerId, queueBytes: this.host.settings.queueBytes }, 'peer %s fell behind: queue full, moving it back to catch-up', this.label);
       this.resetPeerKnown();
     }
-    this.schedulePump();
+    // A full frame's worth: write now (a writer that never yields must not starve the
+    // pump); otherwise on the next turn, so entries applied together share a frame.
+    if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
+    else this.schedulePump();
   }
 
   /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
@@ -368,13 +374,31 @@ export class PeerSession {
     }
     this.sendAck();
     this.write(jsonFrame(FRAME.PING, { t: now }));
-    const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
-    if (probe && this.ackAt > probe.t + s.antiEntropyMs && this.outbox.idle && !this.ackVector.dominates(probe.vector)) {
-      this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries; catching it up', this.label);
+    if (this.missing()) {
+      this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }
     this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
     if (this.history.length > 8) this.history.shift();
+    this.lastTickAck = this.ackVector;
+    this.lastTickAt = now;
+  }
+
+  /**
+   * Something was missed: nothing is queued or unsent for the peer, and on
+   * some stream its ACKs made no progress over the last tick while still
+   * lacking entries we had two ticks ago. A peer still working through what
+   * we sent (its ACKs advance) is left alone.
+   */
+  private missing(): boolean {
+    const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
+    // An ACK must have arrived since the last tick: a peer too busy to report is not judged.
+    if (!probe || !this.outbox.idle || this.socket.writableLength > 0 || this.lastTickAck === undefined || this.ackAt < this.lastTickAt) return false;
+    for (const [stream, seq] of probe.vector.map) {
+      const acked = this.ackVector.get(stream);
+      if (acked < seq && acked === this.lastTickAck.get(stream)) return true;
+    }
+    return false;
   }
 
   /** Run async frame handling in arrival order. */
