@@ -55,7 +55,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private readonly sessions = new Set<PeerSession>();
   private readonly byNode = new Map<string, PeerSession>();
   private readonly dialers = new Map<string, Dialer>();
-  private readonly fromSession = new WeakMap<Entry, PeerSession>();
+  /** The session each received entry came from, until it is applied (a Map, not a WeakMap: ephemerons cost GC time). */
+  private readonly fromSession = new Map<Entry, PeerSession>();
   private readonly dialerOf = new WeakMap<PeerSession, Dialer>();
   /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
   private readonly claimed = new Map<string, number>();
@@ -279,6 +280,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   /** Stream an applied entry to every peer that lacks it, except the one it came from. */
   private route(e: Entry): void {
     const from = this.fromSession.get(e);
+    if (from !== undefined) this.fromSession.delete(e);
     for (const s of this.byNode.values()) if (s !== from) s.offer(e);
   }
 
@@ -317,7 +319,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         }),
       );
     }
-    return Promise.all(work).then(() => {});
+    // Entries ingest skipped (already covered) never reach route(): forget them here.
+    const forget = (): void => {
+      for (const e of entries) this.fromSession.delete(e);
+    };
+    return Promise.all(work).then(forget, (err: unknown) => {
+      forget();
+      throw err;
+    });
   }
 
   async syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void> {
