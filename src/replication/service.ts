@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
+import { FleetError } from '../errors.js';
 import type { FleetNode, NodeService } from '../node.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
@@ -90,6 +91,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       idleTimeoutMs: c.replication.idleTimeout,
       handshakeTimeoutMs: c.replication.handshakeTimeout,
     };
+    if (this.settings.maxFrameBytes < maxRecordBytes + 64 * 1024) {
+      throw new FleetError('CONFIG_INVALID', `invalid configuration: replication.maxFrameBytes (${this.settings.maxFrameBytes}) must exceed limits.maxValueBytes + 64 KiB, or the largest entry could never be sent`);
+    }
     this.redialMinMs = c.replication.redialMin;
     this.redialMaxMs = c.replication.redialMax;
     const t = c.peer.tls;

@@ -76,7 +76,7 @@ export class PeerSession {
 
   private readonly reader: FrameReader;
   private readonly nonce = newNonce();
-  private pending: Promise<void>[] = [];
+  private pending: Promise<boolean>[] = [];
   private inflight = 0;
   private paused = false;
   private pumpScheduled = false;
@@ -208,7 +208,8 @@ export class PeerSession {
         const waitFor = this.pending;
         this.pending = [];
         this.serial(async () => {
-          await Promise.all(waitFor);
+          // Merge the vector only if every entry of the catch-up is durable.
+          if (!(await Promise.all(waitFor)).every(Boolean) || this.closed) return;
           await this.host.syncDone(this, vector, b.full === true);
           this.peerKnown.merge(vector);
           this.inboundSynced = true;
@@ -270,16 +271,20 @@ export class PeerSession {
     if (entries.length === 0) return;
     const p = this.host.receive(this, entries, flags);
     this.inflight += entries.length;
+    // Never rejects (no unhandled rejection can escape): resolves false after closing the session.
     const tracked = p.then(
-      () => this.ingested(entries.length),
+      () => {
+        this.ingested(entries.length);
+        return true;
+      },
       (err: unknown) => {
         this.ingested(entries.length);
-        throw err;
+        this.fail(err);
+        return false;
       },
     );
-    tracked.catch((err: unknown) => this.fail(err));
     this.pending.push(tracked);
-    if (this.pending.length > 64) this.pending = [Promise.all(this.pending).then(() => {})];
+    if (this.pending.length > 64) this.pending = [Promise.all(this.pending).then((oks) => oks.every(Boolean))];
     if (this.inflight > MAX_INFLIGHT_ENTRIES && !this.paused) {
       this.paused = true;
       this.socket.pause();
