@@ -30,6 +30,11 @@ export class MemoryNetwork {
     };
   }
 
+  /** Open connections (each counted once). */
+  get openLinks(): number {
+    return this.links.size;
+  }
+
   cut(a: string, b: string): void {
     const pair = pairKey(a, b);
     this.cuts.add(pair);

@@ -227,7 +227,12 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const old = this.byNode.get(id);
     if (old && old !== s) {
       if (old.peer!.instance !== s.peer!.instance) {
-        old.end('replaced by a connection from a new instance of the peer');
+        // A live connection to another instance with the same id: two nodes share an id.
+        if (old.silentMs < Math.max(2 * this.settings.antiEntropyMs, 2000)) {
+          s.fail(new FleetError('NODE_ID_CLASH', `node id clash: another node (instance ${old.peer!.instance}, at ${old.address}) is already connected as "${id}"; give every node its own nodeId`), 'warn');
+          return false;
+        }
+        old.end('replaced by a connection from a new instance of the peer (restarted)');
       } else if (this.preferred(s) && !this.preferred(old)) {
         old.closeDuplicate('duplicate connection: keeping the one dialled by the smaller node id');
       } else {

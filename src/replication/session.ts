@@ -109,6 +109,11 @@ export class PeerSession {
     this.write(jsonFrame(FRAME.HELLO, host.hello(this.nonce)));
   }
 
+  /** Milliseconds since anything was received on this connection. */
+  get silentMs(): number {
+    return Date.now() - this.lastReceivedAt;
+  }
+
   get closed(): boolean {
     return this.state === 'closed';
   }

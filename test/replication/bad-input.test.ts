@@ -113,6 +113,23 @@ test('a wrong secret, a replayed handshake, another fleet, another protocol vers
   expect(x.logsMatching(/protocol 99/).length).toBe(1);
 });
 
+test('two live nodes with the same id: the second is refused with NODE_ID_CLASH', async () => {
+  const first = client();
+  await first.handshake(SECRET, 'default', 'twin');
+  await first.frame(FRAME.SYNC_DONE);
+  const second = client();
+  second.hello({ nodeId: 'twin', instance: 'raw-2' });
+  const peer = await second.peerHello();
+  first.send(jsonFrame(FRAME.PING, { t: 1 })); // the first is demonstrably alive
+  await first.frame(FRAME.PONG);
+  second.send(jsonFrame(FRAME.AUTH, { proof: authProof(SECRET, 'default', { nodeId: 'twin', nonce: second.nonce }, peer) }));
+  expect((await second.error()).code).toBe('NODE_ID_CLASH');
+  await second.waitClosed();
+  expect(first.closed).toBe(false);
+  await stillServing(/node id clash: another node .* is already connected as "twin"/);
+  first.end();
+});
+
 test('a connection flood is refused beyond replication.maxConnections; idle connections time out; a real peer still replicates', async () => {
   const flood = Array.from({ length: 100 }, () => client());
   await waitFor(() => x.logsMatching(/already 16 connections/).length > 0, 'connections over the limit refused');
