@@ -89,6 +89,8 @@ export class PeerSession {
   /** The peer's ACK vector at the previous tick (progress check). */
   private lastTickAck: VersionVector | undefined;
   private lastTickAt = 0;
+  /** The vector of the last SYNC_DONE we sent, until the peer's ACK covers it. */
+  private syncUnacked: VersionVector | undefined;
 
   constructor(
     private readonly host: SessionHost,
@@ -354,7 +356,10 @@ export class PeerSession {
       if (!out) return;
       if (out.mode === 'sync_done') {
         m.catchups.inc({ direction: 'sent' });
-        if (syncVector) this.peerKnown.merge(syncVector);
+        if (syncVector) {
+          this.peerKnown.merge(syncVector);
+          this.syncUnacked = VersionVector.from(syncVector);
+        }
       } else m.entriesSent.inc({ mode: out.mode }, out.entries);
       this.write(out.frame);
     }
@@ -404,6 +409,11 @@ export class PeerSession {
     const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
     // An ACK must have arrived since the last tick: a peer too busy to report is not judged.
     if (!probe || !this.outbox.idle || this.socket.writableLength > 0 || this.lastTickAck === undefined || this.ackAt < this.lastTickAt) return false;
+    // The peer is still ingesting our last catch-up (its vector moves only at SYNC_DONE).
+    if (this.syncUnacked) {
+      if (!this.ackVector.dominates(this.syncUnacked)) return false;
+      this.syncUnacked = undefined;
+    }
     for (const [stream, seq] of probe.vector.map) {
       const acked = this.ackVector.get(stream);
       if (acked < seq && acked === this.lastTickAck.get(stream)) return true;
