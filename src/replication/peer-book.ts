@@ -17,6 +17,7 @@ interface BookFile {
 }
 
 export const PEER_BOOK_FILE = 'peers.json';
+const SAVE_DELAY_MS = 2000;
 
 /**
  * The peers this node has met, with their last reported vectors, kept in
@@ -28,6 +29,7 @@ export class PeerBook {
   private data: BookFile = { format: 1, peers: {} };
   private vectors = new Map<string, VersionVector>();
   private saveTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> | undefined;
   private readonly file: string;
 
   constructor(
@@ -87,17 +89,34 @@ export class PeerBook {
     return any;
   }
 
+  /**
+   * Save a few seconds later, off the event loop (sync file I/O here showed as
+   * replication latency spikes). A saved book that is a little old is on the
+   * safe side: lower vectors keep tombstones longer, an older lastSyncAt asks
+   * for a full resync sooner.
+   */
   private scheduleSave(): void {
-    if (this.saveTimer) return;
-    this.saveTimer = setTimeout(() => this.save(), 1000);
+    if (this.saveTimer || this.saving) return;
+    this.saveTimer = setTimeout(() => {
+      this.saveTimer = undefined;
+      this.saving = this.write()
+        .catch(() => {})
+        .finally(() => (this.saving = undefined));
+    }, SAVE_DELAY_MS);
     this.saveTimer.unref();
   }
 
-  /** Write atomically (temp file + rename). */
+  private async write(): Promise<void> {
+    const tmp = `${this.file}.tmp`;
+    await fs.promises.writeFile(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
+    await fs.promises.rename(tmp, this.file);
+  }
+
+  /** Write now, synchronously and atomically (temp file + rename): at stop. */
   save(): void {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    const tmp = `${this.file}.tmp`;
+    const tmp = `${this.file}.sync.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
     fs.renameSync(tmp, this.file);
   }
