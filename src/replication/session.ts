@@ -91,6 +91,7 @@ export class PeerSession {
   private lastTickAt = 0;
   /** The vector of the last SYNC_DONE we sent, until the peer's ACK covers it. */
   private syncUnacked: VersionVector | undefined;
+  private syncSentAt = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -359,6 +360,7 @@ export class PeerSession {
         if (syncVector) {
           this.peerKnown.merge(syncVector);
           this.syncUnacked = VersionVector.from(syncVector);
+          this.syncSentAt = Date.now();
         }
       } else m.entriesSent.inc({ mode: out.mode }, out.entries);
       this.write(out.frame);
@@ -409,9 +411,11 @@ export class PeerSession {
     const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
     // An ACK must have arrived since the last tick: a peer too busy to report is not judged.
     if (!probe || !this.outbox.idle || this.socket.writableLength > 0 || this.lastTickAck === undefined || this.ackAt < this.lastTickAt) return false;
-    // The peer is still ingesting our last catch-up (its vector moves only at SYNC_DONE).
+    // The peer is still ingesting our last catch-up (its vector moves only at SYNC_DONE);
+    // give it ten ticks before judging it again.
     if (this.syncUnacked) {
-      if (!this.ackVector.dominates(this.syncUnacked)) return false;
+      const waiting = !this.ackVector.dominates(this.syncUnacked) && Date.now() - this.syncSentAt < 10 * this.host.settings.antiEntropyMs;
+      if (waiting) return false;
       this.syncUnacked = undefined;
     }
     for (const [stream, seq] of probe.vector.map) {
