@@ -17,7 +17,6 @@ interface BookFile {
 }
 
 export const PEER_BOOK_FILE = 'peers.json';
-const SAVE_DELAY_MS = 2000;
 
 /**
  * The peers this node has met, with their last reported vectors, kept in
@@ -29,7 +28,6 @@ export class PeerBook {
   private data: BookFile = { format: 1, peers: {} };
   private vectors = new Map<string, VersionVector>();
   private saveTimer: NodeJS.Timeout | undefined;
-  private saving: Promise<void> | undefined;
   private readonly file: string;
 
   constructor(
@@ -89,34 +87,31 @@ export class PeerBook {
     return any;
   }
 
-  /**
-   * Save a few seconds later, off the event loop (sync file I/O here showed as
-   * replication latency spikes). A saved book that is a little old is on the
-   * safe side: lower vectors keep tombstones longer, an older lastSyncAt asks
-   * for a full resync sooner.
-   */
+  /** The last failed background save (a full disk); cleared by the next success. */
+  saveError: unknown;
+
   private scheduleSave(): void {
-    if (this.saveTimer || this.saving) return;
+    if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.saving = this.write()
-        .catch(() => {})
-        .finally(() => (this.saving = undefined));
-    }, SAVE_DELAY_MS);
+      try {
+        this.save();
+        this.saveError = undefined;
+      } catch (err) {
+        // The book is advisory and rebuilt from peers' HELLOs: a full disk must not
+        // take the node down (found by the fault campaign). Try again later.
+        this.saveError = err;
+        this.saveTimer = undefined;
+        this.scheduleSave();
+      }
+    }, 1000);
     this.saveTimer.unref();
   }
 
-  private async write(): Promise<void> {
-    const tmp = `${this.file}.tmp`;
-    await fs.promises.writeFile(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
-    await fs.promises.rename(tmp, this.file);
-  }
-
-  /** Write now, synchronously and atomically (temp file + rename): at stop. */
+  /** Write atomically (temp file + rename). */
   save(): void {
     clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
-    const tmp = `${this.file}.sync.tmp`;
+    const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
     fs.renameSync(tmp, this.file);
   }

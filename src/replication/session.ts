@@ -76,7 +76,7 @@ export class PeerSession {
 
   private readonly reader: FrameReader;
   private readonly nonce = newNonce();
-  private pending: Promise<boolean>[] = [];
+  private pending: Promise<void>[] = [];
   private inflight = 0;
   private paused = false;
   private pumpScheduled = false;
@@ -216,8 +216,7 @@ export class PeerSession {
         const waitFor = this.pending;
         this.pending = [];
         this.serial(async () => {
-          // Merge the vector only if every entry of the catch-up is durable.
-          if (!(await Promise.all(waitFor)).every(Boolean) || this.closed) return;
+          await Promise.all(waitFor);
           await this.host.syncDone(this, vector, b.full === true);
           this.peerKnown.merge(vector);
           this.inboundSynced = true;
@@ -279,20 +278,23 @@ export class PeerSession {
     if (entries.length === 0) return;
     const p = this.host.receive(this, entries, flags);
     this.inflight += entries.length;
-    // Never rejects (no unhandled rejection can escape): resolves false after closing the session.
     const tracked = p.then(
-      () => {
-        this.ingested(entries.length);
-        return true;
-      },
+      () => this.ingested(entries.length),
       (err: unknown) => {
         this.ingested(entries.length);
-        this.fail(err);
-        return false;
+        throw err;
       },
     );
+    tracked.catch((err: unknown) => this.fail(err));
     this.pending.push(tracked);
-    if (this.pending.length > 64) this.pending = [Promise.all(this.pending).then((oks) => oks.every(Boolean))];
+    if (this.pending.length > 64) {
+      // Keep the merged promise rejected for SYNC_DONE (which must not merge the vector
+      // after a failed entry), but mark it handled: each failure already went to fail().
+      // Unhandled, it crashed the node on a full disk (found by the fault campaign).
+      const merged = Promise.all(this.pending).then(() => {});
+      merged.catch(() => {});
+      this.pending = [merged];
+    }
     if (this.inflight > MAX_INFLIGHT_ENTRIES && !this.paused) {
       this.paused = true;
       this.socket.pause();
