@@ -338,12 +338,16 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     });
   }
 
-  async syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void> {
+  takeFullKeys(s: PeerSession): Set<string> {
+    const keys = this.fullKeys.get(s) ?? new Set<string>();
+    this.fullKeys.delete(s);
+    return keys;
+  }
+
+  async syncDone(s: PeerSession, vector: VectorObject, keys: Set<string> | undefined): Promise<void> {
     await this.node.mergeVector(vector);
     this.metrics.catchups.inc({ direction: 'received' });
-    if (full) {
-      const keys = this.fullKeys.get(s) ?? new Set<string>();
-      this.fullKeys.delete(s);
+    if (keys) {
       const forgotten = await this.forgetDeleted(keys, VersionVector.from(vector));
       this.logger.info({ peer: s.peerId, keys: keys.size, forgotten }, 'full resync from %s done: %d keys received, %d stale keys dropped', s.peerId, keys.size, forgotten);
       this.fullResyncPending = false;

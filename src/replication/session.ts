@@ -40,8 +40,10 @@ export interface SessionHost {
   needsFullSync(s: PeerSession): boolean;
   /** Start applying received entries; resolves when all of them are durable. */
   receive(s: PeerSession, entries: Entry[], flags: number): Promise<void>;
-  /** A complete catch-up arrived (after its entries are durable). */
-  syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void>;
+  /** The keys a full resync sent on this session so far (and forget them). */
+  takeFullKeys(s: PeerSession): Set<string>;
+  /** A complete catch-up arrived (after its entries are durable); `fullKeys` for a full resync. */
+  syncDone(s: PeerSession, vector: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
   /** The peer reported its vector (ACK). */
   acked(s: PeerSession, vector: VectorObject): void;
   closed(s: PeerSession): void;
@@ -215,9 +217,11 @@ export class PeerSession {
         const vector = b.vector;
         const waitFor = this.pending;
         this.pending = [];
+        // Taken now, in arrival order: entries of a later catch-up may arrive while this one is merged.
+        const fullKeys = b.full === true ? this.host.takeFullKeys(this) : undefined;
         this.serial(async () => {
           await Promise.all(waitFor);
-          await this.host.syncDone(this, vector, b.full === true);
+          await this.host.syncDone(this, vector, fullKeys);
           this.peerKnown.merge(vector);
           this.inboundSynced = true;
           this.sendAck();
