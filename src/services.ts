@@ -1,5 +1,6 @@
 import { MqttService } from './mqtt/service.js';
 import type { FleetNode, NodeService } from './node.js';
+import { startMdns } from './replication/discovery.js';
 import { ReplicationService } from './replication/service.js';
 
 /**
@@ -8,7 +9,7 @@ import { ReplicationService } from './replication/service.js';
  */
 export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
-  if (node.config.replication.enabled) services.push(new ReplicationService(node));
+  if (node.config.replication.enabled) services.push(new ReplicationService(node, node.config.discovery.mdns ? { discover: startMdns } : {}));
   if (node.config.mqtt.enabled) services.push(new MqttService(node));
   return services;
 }

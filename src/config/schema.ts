@@ -20,7 +20,7 @@ export const schema = {
     },
   },
   discovery: {
-    mdns: { doc: 'Find peers on the local network with mDNS/DNS-SD (_fleetkv._tcp)', format: Boolean, default: false, env: 'FLEETKV_DISCOVERY_MDNS', arg: 'mdns' },
+    mdns: { doc: 'Find peers on the local network with mDNS/DNS-SD (_fleetkv._tcp)', format: Boolean, default: false, env: 'FLEETKV_DISCOVERY_MDNS' },
   },
   replication: {
     enabled: { doc: 'Replicate with peers', format: Boolean, default: true, env: 'FLEETKV_REPLICATION_ENABLED' },

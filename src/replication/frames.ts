@@ -93,23 +93,46 @@ export function parseJsonBody<T>(f: Frame): T {
 export class FrameReader {
   private buf: Buffer = Buffer.alloc(0);
   private off = 0;
+  /** Chunks of a frame larger than what `buf` holds, joined once it is complete. */
+  private parts: Buffer[] = [];
+  private partsLen = 0;
+  private need = 0;
 
   constructor(private readonly maxFrameBytes: number) {}
 
   /** Bytes held for an incomplete frame. */
   get pending(): number {
-    return this.buf.length - this.off;
+    return this.buf.length - this.off + this.partsLen;
   }
 
   push(chunk: Buffer): Frame[] {
-    this.buf = this.pending === 0 ? chunk : Buffer.concat([this.buf.subarray(this.off), chunk]);
+    if (this.need > 0) {
+      // Collecting a large frame: no copy until it is all here.
+      this.parts.push(chunk);
+      this.partsLen += chunk.length;
+      if (this.partsLen < this.need) return [];
+      chunk = Buffer.concat(this.parts, this.partsLen);
+      this.parts = [];
+      this.partsLen = 0;
+      this.need = 0;
+    } else if (this.buf.length > this.off) {
+      chunk = Buffer.concat([this.buf.subarray(this.off), chunk]);
+    }
+    this.buf = chunk;
     this.off = 0;
     const out: Frame[] = [];
     while (this.buf.length - this.off >= 4) {
       const len = this.buf.readUInt32BE(this.off);
       if (len === 0) throw new FleetError('FRAME_INVALID', 'zero-length frame');
       if (len > this.maxFrameBytes) throw new FleetError('FRAME_TOO_LARGE', `frame length ${len} exceeds the maximum ${this.maxFrameBytes}`);
-      if (this.buf.length - this.off - 4 < len) break;
+      if (this.buf.length - this.off - 4 < len) {
+        this.need = 4 + len;
+        this.parts = [this.buf.subarray(this.off)];
+        this.partsLen = this.parts[0]!.length;
+        this.buf = Buffer.alloc(0);
+        this.off = 0;
+        break;
+      }
       const start = this.off + FRAME_HEADER_BYTES;
       out.push({ type: this.buf[this.off + 4]!, body: this.buf.subarray(start, this.off + 4 + len) });
       this.off += 4 + len;

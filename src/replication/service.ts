@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
+import { FleetError } from '../errors.js';
 import type { FleetNode, NodeService } from '../node.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
@@ -55,7 +56,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private readonly sessions = new Set<PeerSession>();
   private readonly byNode = new Map<string, PeerSession>();
   private readonly dialers = new Map<string, Dialer>();
-  private readonly fromSession = new WeakMap<Entry, PeerSession>();
+  /** The session each received entry came from, until it is applied (a Map, not a WeakMap: ephemerons cost GC time). */
+  private readonly fromSession = new Map<Entry, PeerSession>();
   private readonly dialerOf = new WeakMap<PeerSession, Dialer>();
   /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
   private readonly claimed = new Map<string, number>();
@@ -89,6 +91,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       idleTimeoutMs: c.replication.idleTimeout,
       handshakeTimeoutMs: c.replication.handshakeTimeout,
     };
+    if (this.settings.maxFrameBytes < maxRecordBytes + 64 * 1024) {
+      throw new FleetError('CONFIG_INVALID', `invalid configuration: replication.maxFrameBytes (${this.settings.maxFrameBytes}) must exceed limits.maxValueBytes + 64 KiB, or the largest entry could never be sent`);
+    }
     this.redialMinMs = c.replication.redialMin;
     this.redialMaxMs = c.replication.redialMax;
     const t = c.peer.tls;
@@ -102,14 +107,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   async start(): Promise<void> {
     const c = this.node.config;
     this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
-    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
-    if (st.stale) {
-      this.fullResyncPending = true;
-      this.logger.warn(
-        { awayMs: st.awayMs, tombstoneRetention: c.tombstoneRetention },
-        'this node was away longer than tombstoneRetention (or has no record of its last sync): asking peers for a full resync, so no deleted key comes back',
-      );
-    }
+    this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
     this.node.tombstoneCovered = (e) => this.tombstoneCovered(e);
     this.unsubscribe = this.node.onApplied((e, result) => {
@@ -136,6 +134,18 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     }
     await this.listener?.close();
     this.book?.save();
+  }
+
+  /** Away from every peer longer than tombstoneRetention: peers may have dropped tombstones we lack. */
+  private checkStale(): boolean {
+    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
+    if (st.stale) {
+      this.logger.warn(
+        { awayMs: st.awayMs, tombstoneRetention: this.node.config.tombstoneRetention },
+        'this node was away longer than tombstoneRetention (or has no record of its last sync): asking peers for a full resync, so no deleted key comes back',
+      );
+    }
+    return st.stale;
   }
 
   /** Dial a peer address (static or discovered) and keep it dialled. */
@@ -195,6 +205,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   }
 
   hello(nonce: string): Hello {
+    if (!this.fullResyncPending && this.checkStale()) this.fullResyncPending = true;
     return {
       protocol: PROTOCOL_VERSION,
       fleetId: this.settings.fleetId,
@@ -216,7 +227,12 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const old = this.byNode.get(id);
     if (old && old !== s) {
       if (old.peer!.instance !== s.peer!.instance) {
-        old.end('replaced by a connection from a new instance of the peer');
+        // A live connection to another instance with the same id: two nodes share an id.
+        if (old.silentMs < Math.max(2 * this.settings.antiEntropyMs, 2000)) {
+          s.fail(new FleetError('NODE_ID_CLASH', `node id clash: another node (instance ${old.peer!.instance}, at ${old.address}) is already connected as "${id}"; give every node its own nodeId`), 'warn');
+          return false;
+        }
+        old.end('replaced by a connection from a new instance of the peer (restarted)');
       } else if (this.preferred(s) && !this.preferred(old)) {
         old.closeDuplicate('duplicate connection: keeping the one dialled by the smaller node id');
       } else {
@@ -273,6 +289,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   /** Stream an applied entry to every peer that lacks it, except the one it came from. */
   private route(e: Entry): void {
     const from = this.fromSession.get(e);
+    if (from !== undefined) this.fromSession.delete(e);
     for (const s of this.byNode.values()) if (s !== from) s.offer(e);
   }
 
@@ -311,15 +328,26 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         }),
       );
     }
-    return Promise.all(work).then(() => {});
+    // Entries ingest skipped (already covered) never reach route(): forget them here.
+    const forget = (): void => {
+      for (const e of entries) this.fromSession.delete(e);
+    };
+    return Promise.all(work).then(forget, (err: unknown) => {
+      forget();
+      throw err;
+    });
   }
 
-  async syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void> {
+  takeFullKeys(s: PeerSession): Set<string> {
+    const keys = this.fullKeys.get(s) ?? new Set<string>();
+    this.fullKeys.delete(s);
+    return keys;
+  }
+
+  async syncDone(s: PeerSession, vector: VectorObject, keys: Set<string> | undefined): Promise<void> {
     await this.node.mergeVector(vector);
     this.metrics.catchups.inc({ direction: 'received' });
-    if (full) {
-      const keys = this.fullKeys.get(s) ?? new Set<string>();
-      this.fullKeys.delete(s);
+    if (keys) {
       const forgotten = await this.forgetDeleted(keys, VersionVector.from(vector));
       this.logger.info({ peer: s.peerId, keys: keys.size, forgotten }, 'full resync from %s done: %d keys received, %d stale keys dropped', s.peerId, keys.size, forgotten);
       this.fullResyncPending = false;

@@ -40,8 +40,10 @@ export interface SessionHost {
   needsFullSync(s: PeerSession): boolean;
   /** Start applying received entries; resolves when all of them are durable. */
   receive(s: PeerSession, entries: Entry[], flags: number): Promise<void>;
-  /** A complete catch-up arrived (after its entries are durable). */
-  syncDone(s: PeerSession, vector: VectorObject, full: boolean): Promise<void>;
+  /** The keys a full resync sent on this session so far (and forget them). */
+  takeFullKeys(s: PeerSession): Set<string>;
+  /** A complete catch-up arrived (after its entries are durable); `fullKeys` for a full resync. */
+  syncDone(s: PeerSession, vector: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
   /** The peer reported its vector (ACK). */
   acked(s: PeerSession, vector: VectorObject): void;
   closed(s: PeerSession): void;
@@ -86,6 +88,12 @@ export class PeerSession {
   /** Our vector one and two anti-entropy ticks ago: what an ACK must cover. */
   private history: { t: number; vector: VersionVector }[] = [];
   private chain: Promise<void> = Promise.resolve();
+  /** The peer's ACK vector at the previous tick (progress check). */
+  private lastTickAck: VersionVector | undefined;
+  private lastTickAt = 0;
+  /** The vector of the last SYNC_DONE we sent, until the peer's ACK covers it. */
+  private syncUnacked: VersionVector | undefined;
+  private syncSentAt = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -104,6 +112,11 @@ export class PeerSession {
     socket.on('close', () => this.onClose());
     this.handshakeTimer = setTimeout(() => this.fail(new FleetError('UNAVAILABLE', `no handshake within ${host.settings.handshakeTimeoutMs} ms`)), host.settings.handshakeTimeoutMs);
     this.write(jsonFrame(FRAME.HELLO, host.hello(this.nonce)));
+  }
+
+  /** Milliseconds since anything was received on this connection. */
+  get silentMs(): number {
+    return Date.now() - this.lastReceivedAt;
   }
 
   get closed(): boolean {
@@ -134,7 +147,10 @@ export class PeerSession {
       this.host.logger.info({ peer: this.peerId, queueBytes: this.host.settings.queueBytes }, 'peer %s fell behind: queue full, moving it back to catch-up', this.label);
       this.resetPeerKnown();
     }
-    this.schedulePump();
+    // A full frame's worth: write now (a writer that never yields must not starve the
+    // pump); otherwise on the next turn, so entries applied together share a frame.
+    if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
+    else this.schedulePump();
   }
 
   /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
@@ -201,9 +217,11 @@ export class PeerSession {
         const vector = b.vector;
         const waitFor = this.pending;
         this.pending = [];
+        // Taken now, in arrival order: entries of a later catch-up may arrive while this one is merged.
+        const fullKeys = b.full === true ? this.host.takeFullKeys(this) : undefined;
         this.serial(async () => {
           await Promise.all(waitFor);
-          await this.host.syncDone(this, vector, b.full === true);
+          await this.host.syncDone(this, vector, fullKeys);
           this.peerKnown.merge(vector);
           this.inboundSynced = true;
           this.sendAck();
@@ -345,7 +363,11 @@ export class PeerSession {
       if (!out) return;
       if (out.mode === 'sync_done') {
         m.catchups.inc({ direction: 'sent' });
-        if (syncVector) this.peerKnown.merge(syncVector);
+        if (syncVector) {
+          this.peerKnown.merge(syncVector);
+          this.syncUnacked = VersionVector.from(syncVector);
+          this.syncSentAt = Date.now();
+        }
       } else m.entriesSent.inc({ mode: out.mode }, out.entries);
       this.write(out.frame);
     }
@@ -375,13 +397,38 @@ export class PeerSession {
     }
     this.sendAck();
     this.write(jsonFrame(FRAME.PING, { t: now }));
-    const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
-    if (probe && this.ackAt > probe.t + s.antiEntropyMs && this.outbox.idle && !this.ackVector.dominates(probe.vector)) {
-      this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries; catching it up', this.label);
+    if (this.missing()) {
+      this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }
     this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
     if (this.history.length > 8) this.history.shift();
+    this.lastTickAck = this.ackVector;
+    this.lastTickAt = now;
+  }
+
+  /**
+   * Something was missed: nothing is queued or unsent for the peer, and on
+   * some stream its ACKs made no progress over the last tick while still
+   * lacking entries we had two ticks ago. A peer still working through what
+   * we sent (its ACKs advance) is left alone.
+   */
+  private missing(): boolean {
+    const probe = this.history.length >= 2 ? this.history[this.history.length - 2] : undefined;
+    // An ACK must have arrived since the last tick: a peer too busy to report is not judged.
+    if (!probe || !this.outbox.idle || this.socket.writableLength > 0 || this.lastTickAck === undefined || this.ackAt < this.lastTickAt) return false;
+    // The peer is still ingesting our last catch-up (its vector moves only at SYNC_DONE);
+    // give it ten ticks before judging it again.
+    if (this.syncUnacked) {
+      const waiting = !this.ackVector.dominates(this.syncUnacked) && Date.now() - this.syncSentAt < 10 * this.host.settings.antiEntropyMs;
+      if (waiting) return false;
+      this.syncUnacked = undefined;
+    }
+    for (const [stream, seq] of probe.vector.map) {
+      const acked = this.ackVector.get(stream);
+      if (acked < seq && acked === this.lastTickAck.get(stream)) return true;
+    }
+    return false;
   }
 
   /** Run async frame handling in arrival order. */
@@ -400,6 +447,10 @@ export class PeerSession {
     const wasOpen = this.state !== 'closed';
     this.markClosed();
     if (wasOpen) this.closeReason ??= 'connection closed';
+    if (wasOpen && this.reader.pending > 0) {
+      this.host.metrics.refused.inc({ code: 'FRAME_INVALID' });
+      this.host.logger.warn({ peer: this.peerId, remote: this.address, code: 'FRAME_INVALID' }, 'peer connection %s closed in the middle of a frame (%d bytes of a truncated frame dropped)', this.label, this.reader.pending);
+    }
     this.host.closed(this);
   }
 }

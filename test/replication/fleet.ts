@@ -81,6 +81,9 @@ export interface WriteRecord {
   origin?: string;
 }
 
+/** A write not answered in this time has outcome 'unknown' (a crashed node, a hung request). */
+const WRITE_TIMEOUT_MS = 10_000;
+
 /** Writes with unique values and their outcomes. */
 export class History {
   readonly writes: WriteRecord[] = [];
@@ -88,11 +91,11 @@ export class History {
 
   async put(node: NodeProc, key: string): Promise<WriteRecord> {
     const value = `${node.opts.nodeId}-${++this.n}`;
-    return this.record(node, key, value, () => node.put(key, value));
+    return this.record(node, key, value, () => node.fetch(`/v1/kv/${key}`, { method: 'PUT', body: value, signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }));
   }
 
   async del(node: NodeProc, key: string): Promise<WriteRecord> {
-    return this.record(node, key, undefined, () => node.fetch(`/v1/kv/${key}`, { method: 'DELETE' }));
+    return this.record(node, key, undefined, () => node.fetch(`/v1/kv/${key}`, { method: 'DELETE', signal: AbortSignal.timeout(WRITE_TIMEOUT_MS) }));
   }
 
   private async record(node: NodeProc, key: string, value: string | undefined, send: () => Promise<Response>): Promise<WriteRecord> {
