@@ -1,6 +1,7 @@
 import { MqttService } from './mqtt/service.js';
 import type { FleetNode, NodeService } from './node.js';
 import { ReplicationService } from './replication/service.js';
+import { UplinkService } from './uplink/service.js';
 
 /**
  * The services a node runs beside its core, in start order: replication
@@ -10,5 +11,6 @@ export function defaultServices(node: FleetNode): NodeService[] {
   const services: NodeService[] = [];
   if (node.config.replication.enabled) services.push(new ReplicationService(node));
   if (node.config.mqtt.enabled) services.push(new MqttService(node));
+  if (node.config.uplink.enabled) services.push(new UplinkService(node));
   return services;
 }
