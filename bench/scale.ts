@@ -33,6 +33,8 @@ interface Options {
   valueBytes: number;
   fsync: string;
   chart: string;
+  /** Re-print and re-chart a saved results JSON instead of measuring. */
+  from: string;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -47,12 +49,13 @@ function parseArgs(argv: string[]): Options {
     valueBytes: 100,
     fsync: 'never',
     chart: path.join(here, '..', 'docs', 'scaling.png'),
+    from: '',
   };
   for (let i = 0; i < argv.length; i += 2) {
     const [k, v] = [argv[i]!.replace(/^--/, ''), argv[i + 1] ?? ''];
     if (k === 'sizes') o.sizes = v.split(',').map(Number);
     else if (k === 'topologies') o.topologies = v.split(',') as TopologyName[];
-    else if (k === 'fsync' || k === 'chart') o[k] = v;
+    else if (k === 'fsync' || k === 'chart' || k === 'from') o[k] = v;
     else if (k in o && typeof o[k as keyof Options] === 'number') (o as unknown as Record<string, number>)[k] = Number(v);
     else throw new Error(`unknown option --${k}`);
   }
@@ -67,6 +70,8 @@ interface RunResult {
   diameter: number;
   startS: number;
   idle: { bytesPerS: number; cpuPctPerNode: number };
+  /** Idle again after the writes: every ACK now carries a vector with one stream per writer. */
+  idleAfter: { bytesPerS: number; bytesPerSPerNode: number; cpuPctPerNode: number };
   steady: {
     writes: number;
     rate: number;
@@ -161,6 +166,9 @@ async function runOne(o: Options, topology: TopologyName, n: number): Promise<Ru
     await sleep(2 * 500);
     const b1 = await snapshot(fleet);
     const bcpu = cpuPct(fleet, b0, b1);
+    await sleep(o.idleMs);
+    const b2 = await snapshot(fleet);
+    const idleAfterBytesPerS = fleetDelta(b1, b2, 'fleetkv_replication_bytes_sent_total') / ((b2.at - b1.at) / 1000);
 
     const driver = process.cpuUsage(cpu0);
     const driverCpuPct = ((driver.user + driver.system) / 1000 / (performance.now() - wall0)) * 100;
@@ -174,6 +182,7 @@ async function runOne(o: Options, topology: TopologyName, n: number): Promise<Ru
       diameter: diameter(fleet.adj),
       startS: round(startS),
       idle: { bytesPerS: Math.round(idleBytesPerS), cpuPctPerNode: cpuPct(fleet, i0, i1).avg },
+      idleAfter: { bytesPerS: Math.round(idleAfterBytesPerS), bytesPerSPerNode: Math.round(idleAfterBytesPerS / n), cpuPctPerNode: cpuPct(fleet, b1, b2).avg },
       steady: {
         writes: o.writes,
         rate: o.rate,
@@ -242,6 +251,17 @@ function sections(results: RunResult[], o: Options): BenchSection[] {
       ),
     },
     {
+      title: `Anti-entropy background (no writes; ACK + PING/PONG per connection every 500 ms)`,
+      rows: results.map((r) =>
+        row(r, {
+          'empty vectors: fleet B/s': r.idle.bytesPerS,
+          'after writes: fleet B/s': r.idleAfter.bytesPerS,
+          'per node B/s': r.idleAfter.bytesPerSPerNode,
+          'idle CPU %/node': r.idleAfter.cpuPctPerNode,
+        }),
+      ),
+    },
+    {
       title: `Cost per node (steady phase; idle = anti-entropy only, no writes)`,
       rows: results.map((r) =>
         row(r, {
@@ -285,7 +305,7 @@ function chart(results: RunResult[], file: string): void {
       series('CONVERGENCE P99 MS (WRITE TO ALL NODES)', (r) => r.steady.p99),
       series('REPLICATION BYTES SENT PER WRITE (FLEET)', (r) => r.steady.bytesPerWrite),
       series('CPU PER NODE, % OF A CORE (STEADY)', (r) => r.steady.cpuPctPerNode),
-      series('BURST: MS FROM LAST ACK TO CONVERGED', (r) => r.burst.convergeAfterLastAckMs),
+      series('ANTI-ENTROPY WITH NO WRITES: BYTES/S SENT PER NODE', (r) => r.idleAfter.bytesPerSPerNode),
     ],
     { xLabel: 'NODES' },
   );
@@ -295,6 +315,12 @@ function chart(results: RunResult[], file: string): void {
 
 async function main(): Promise<void> {
   const o = parseArgs(process.argv.slice(2));
+  if (o.from) {
+    const saved = JSON.parse(fs.readFileSync(o.from, 'utf8')) as { options: Options; results: RunResult[] };
+    for (const s of sections(saved.results, saved.options)) printSection(s);
+    chart(saved.results, o.chart);
+    return;
+  }
   console.log(`# fleetkv scale — ${new Date().toISOString()} — ${os.cpus().length} cores, node ${process.version}, ${mib(os.totalmem())} MiB`);
   const results: RunResult[] = [];
   for (const n of o.sizes) {
