@@ -61,7 +61,8 @@ export class UplinkService implements NodeService {
       this.connected.set(1);
       this.logger.info({ url: c.url }, 'uplink connected to %s', c.url);
       if (c.acceptSets) client.subscribe(`${this.prefix}/set/#`, { qos: 1 });
-      for (const e of this.node.list('', { limit: Number.MAX_SAFE_INTEGER })) this.mark(e.key);
+      // Tombstones too: a key deleted while the link was down is cleared remotely (empty retained payload).
+      for (const e of this.node.store.all()) this.mark(e.key);
       this.flush();
     });
     client.on('close', () => this.connected.set(0));

@@ -83,6 +83,19 @@ describe('uplink to a cloud MQTT broker', () => {
     expect((await robot.status()).uplink).toMatchObject({ connected: true });
   });
 
+  it('clears remotely a key deleted while the uplink was down', async () => {
+    const robot = procs.find((p) => p.opts.nodeId === 'r1' && p.exitCode === undefined)!;
+    const dataDir = robot.opts.dataDir;
+    await robot.stop();
+    const offline = await start(new NodeProc({ nodeId: 'r1', dataDir, env: { FLEETKV_MQTT_ENABLED: 'false', FLEETKV_REPLICATION_ENABLED: 'false' } }));
+    expect((await offline.fetch('/v1/kv/robots/r1/battery', { method: 'DELETE' })).status).toBe(200);
+    await offline.stop();
+    const watcher = await subscribe('site1/state/robots/r1/battery');
+    await watcher.waitMessage((m) => m.payload === '81', 'the stale retained value before the uplink is back');
+    await start(new NodeProc({ nodeId: 'r1', dataDir, env: robotEnv() }));
+    await watcher.waitMessage((m) => m.payload === '', 'the deleted key cleared on reconnect');
+  });
+
   it('refuses to start with uplink enabled and no url', async () => {
     const p = new NodeProc({ nodeId: 'r2', dataDir: path.join(dir, 'r2'), env: { FLEETKV_UPLINK_ENABLED: 'true', FLEETKV_MQTT_ENABLED: 'false' } });
     await expect(p.start()).rejects.toThrow(/uplink\.url: required/);
