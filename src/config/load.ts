@@ -58,6 +58,8 @@ export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (cfg.log.compactRatio < 1.5) problems.push('log.compactRatio: must be at least 1.5');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(cfg.fleetId)) problems.push('fleetId: must be 1–64 of [A-Za-z0-9_.-]');
   if (cfg.mqtt.prefix === '' || /[+#]/.test(cfg.mqtt.prefix)) problems.push('mqtt.prefix: must be non-empty without + or #');
+  if (cfg.uplink.enabled && cfg.uplink.url === '') problems.push('uplink.url: required when uplink.enabled');
+  if (cfg.uplink.prefix === '' || /[+#]/.test(cfg.uplink.prefix)) problems.push('uplink.prefix: must be non-empty without + or #');
   if (problems.length > 0) throw new FleetError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`);
   return cfg;
 }

@@ -56,6 +56,16 @@ export const schema = {
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
   },
+  uplink: {
+    enabled: { doc: 'Mirror the fleet state into another MQTT broker (cloud side); see docs/scaling.md', format: Boolean, default: false, env: 'FLEETKV_UPLINK_ENABLED' },
+    url: { doc: 'Uplink broker URL (mqtt://, mqtts://, ws://, wss://)', format: String, default: '', env: 'FLEETKV_UPLINK_URL' },
+    prefix: { doc: 'Topic prefix on the uplink broker: <prefix>/state/<key> out, <prefix>/set/<key> in', format: String, default: 'fleet', env: 'FLEETKV_UPLINK_PREFIX' },
+    clientId: { doc: 'MQTT client id on the uplink broker; empty = fleetkv-<nodeId>', format: String, default: '', env: 'FLEETKV_UPLINK_CLIENT_ID' },
+    username: { doc: 'Uplink broker username', format: String, default: '', env: 'FLEETKV_UPLINK_USERNAME' },
+    password: { doc: 'Uplink broker password', format: String, default: '', env: 'FLEETKV_UPLINK_PASSWORD', sensitive: true },
+    acceptSets: { doc: 'Apply writes published to <prefix>/set/<key> on the uplink broker', format: Boolean, default: false, env: 'FLEETKV_UPLINK_ACCEPT_SETS' },
+    reconnectPeriod: { doc: 'Delay between uplink reconnect attempts', format: 'duration', default: 2000, env: 'FLEETKV_UPLINK_RECONNECT_PERIOD' },
+  },
   http: {
     host: { doc: 'HTTP API address', format: String, default: '127.0.0.1', env: 'FLEETKV_HTTP_HOST', arg: 'http-host' },
     port: { doc: 'HTTP API port (0 = any free port)', format: 'port', default: 7480, env: 'FLEETKV_HTTP_PORT', arg: 'http-port' },
@@ -113,6 +123,7 @@ export interface FleetConfig {
     ws: { enabled: boolean; port: number };
     auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
   };
+  uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
   http: { host: string; port: number };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
   limits: { maxValueBytes: number };

@@ -32,6 +32,8 @@ export interface PeerStatus {
   lag?: { entries: number; ms: number };
   queue?: { entries: number; bytes: number };
   rttMs?: number | undefined;
+  /** Nodes the peer said (last ACK) it is connected to directly; relays to it skip their entries. */
+  direct?: string[];
 }
 
 /** Bytes of one ENTRIES frame when coalescing. */
@@ -178,6 +180,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         lag: { entries, ms: entries === 0 ? 0 : s.lagMs },
         queue: { entries: s.outbox.queuedEntries, bytes: s.outbox.queuedBytes + s.socket.writableLength },
         rttMs: s.rttMs,
+        direct: [...s.peerDirect],
       });
     }
     for (const d of this.dialers.values()) {
@@ -286,11 +289,25 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
 
   // ---------------------------------------------------------------- entries
 
-  /** Stream an applied entry to every peer that lacks it, except the one it came from. */
+  /**
+   * Stream an applied entry to every peer that lacks it, except the one it
+   * came from and, for a relayed entry, peers that said they are connected to
+   * its origin: the origin sends it to them itself (docs/adr/0500). Without
+   * that, a full mesh of N sent each write up to N(N-1) times instead of N-1.
+   * If that link is in fact down, the peer's next ACK says so and
+   * anti-entropy fetches what it missed.
+   */
   private route(e: Entry): void {
     const from = this.fromSession.get(e);
     if (from !== undefined) this.fromSession.delete(e);
-    for (const s of this.byNode.values()) if (s !== from) s.offer(e);
+    for (const s of this.byNode.values()) {
+      if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
+      s.offer(e);
+    }
+  }
+
+  directPeers(): string[] {
+    return [...this.byNode.keys()];
   }
 
   receive(s: PeerSession, entries: Entry[], flags: number): Promise<void> {

@@ -46,6 +46,8 @@ export interface SessionHost {
   syncDone(s: PeerSession, vector: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
   /** The peer reported its vector (ACK). */
   acked(s: PeerSession, vector: VectorObject): void;
+  /** Node ids this node has an open session with (advertised in ACK, see docs/adr/0500). */
+  directPeers(): string[];
   closed(s: PeerSession): void;
 }
 
@@ -66,6 +68,8 @@ export class PeerSession {
   readonly peerKnown = new VersionVector();
   /** The peer's last reported (durable) vector. */
   ackVector = new VersionVector();
+  /** Origins the peer said (in its last ACK) it is connected to directly: they send it their own entries. */
+  peerDirect: ReadonlySet<string> = new Set();
   ackAt = 0;
   inboundSynced = false;
   lagMs = 0;
@@ -229,8 +233,10 @@ export class PeerSession {
         return;
       }
       case FRAME.ACK: {
-        const b = parseJsonBody<{ vector?: unknown }>(f);
+        const b = parseJsonBody<{ vector?: unknown; direct?: unknown }>(f);
         if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'ACK without a valid vector');
+        // Optional (older peers omit it): anything but a list of strings means "unknown", i.e. relay everything.
+        this.peerDirect = Array.isArray(b.direct) && b.direct.every((d) => typeof d === 'string') ? new Set(b.direct as string[]) : new Set();
         this.onAck(b.vector);
         return;
       }
@@ -380,7 +386,7 @@ export class PeerSession {
   }
 
   private sendAck(): void {
-    this.write(jsonFrame(FRAME.ACK, { vector: this.host.node.store.vector.toObject() }));
+    this.write(jsonFrame(FRAME.ACK, { vector: this.host.node.store.vector.toObject(), direct: this.host.directPeers() }));
   }
 
   /**
