@@ -7,6 +7,5 @@ export default defineConfig({
     hookTimeout: 120_000,
     pool: 'forks',
     fileParallelism: false,
-    passWithNoTests: true,
   },
 });
