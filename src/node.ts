@@ -18,6 +18,7 @@ import { Store } from './store/store.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './util/datadir.js';
 import { VERSION } from './version.js';
+import { unsafeTestBreaks } from './util/test-breaks.js';
 import { defaultServices } from './services.js';
 
 export type Source = 'local' | 'remote';
@@ -58,12 +59,6 @@ export interface ListOptions {
 
 const TOMBSTONE_GC_MS = 60_000;
 
-/**
- * Deliberately broken builds, for proving that the fault campaign's checker
- * catches real bugs (FLEETKV_UNSAFE_TEST_BREAK=skip-fsync,no-anti-entropy).
- * Never set it on a robot: the node logs an error at start when it is set.
- */
-export const unsafeTestBreaks: ReadonlySet<string> = new Set((process.env.FLEETKV_UNSAFE_TEST_BREAK ?? '').split(',').filter(Boolean));
 
 /**
  * FleetNode: one robot's fleetkv. Wires log + store (+ replication and MQTT

@@ -3,11 +3,15 @@ import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
 import { FleetError, isFleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { unsafeTestBreaks } from '../util/test-breaks.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, jsonFrame, parseJsonBody, type Frame } from './frames.js';
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
+
+/** FLEETKV_UNSAFE_TEST_BREAK=no-anti-entropy: live streaming only (see node.ts). */
+const NO_ANTI_ENTROPY = unsafeTestBreaks.has('no-anti-entropy');
 
 export interface ReplicationSettings {
   fleetId: string;
@@ -337,7 +341,10 @@ export class PeerSession {
   // ---------------------------------------------------------------- output
 
   private beginCatchup(full: boolean): void {
-    const n = this.outbox.startCatchup(this.host.node.store, this.ackVector, full);
+    // A deliberately broken build for the campaign's checker: pretend the peer
+    // has everything (no catch-up, and its vector jumps past what it lacks).
+    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.vector.clone() : this.ackVector;
+    const n = this.outbox.startCatchup(this.host.node.store, peerVector, full);
     this.resetPeerKnown();
     this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
     this.schedulePump();
@@ -403,7 +410,7 @@ export class PeerSession {
     }
     this.sendAck();
     this.write(jsonFrame(FRAME.PING, { t: now }));
-    if (this.missing()) {
+    if (!NO_ANTI_ENTROPY && this.missing()) {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }

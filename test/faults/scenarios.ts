@@ -236,6 +236,16 @@ export const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'BROKEN BUILD: anti-entropy disabled, one node isolated',
+    ci: false,
+    broken: true,
+    fleet: { env: { FLEETKV_UNSAFE_TEST_BREAK: 'no-anti-entropy' } },
+    async inject(ctx) {
+      ctx.fleet.isolate(0);
+      await ctx.progress(400);
+    },
+  },
+  {
     name: 'BROKEN BUILD: fsync skipped, then a power cut',
     ci: false,
     broken: true,
@@ -250,7 +260,11 @@ export const scenarios: Scenario[] = [
       for (const s of listLogDir(dir).segments) fs.truncateSync(segmentPath(dir, s), 0);
       ctx.note('n0 lost its unsynced log');
       await ctx.fleet.restart(0);
-      await ctx.progress(400);
+      // Let n0 write alone for a while, so later writes elsewhere do not overwrite
+      // (and so hide) what its reused sequence numbers kept from its peers.
+      ctx.workload.paused.add('n1');
+      ctx.workload.paused.add('n2');
+      await ctx.progress(200);
     },
   },
 ];
