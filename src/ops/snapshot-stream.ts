@@ -58,6 +58,19 @@ export async function* snapshotChunks(node: FleetNode): AsyncGenerator<Buffer> {
   yield take();
 }
 
+/** Wait for 'drain' or 'close', and remove the other listener (one per chunk would pile up). */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
 /** GET /v1/admin/snapshot: stream a snapshot of the running node (backups: `fleetkv snapshot --out FILE`). */
 export function snapshotRoute(node: FleetNode) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -69,7 +82,7 @@ export function snapshotRoute(node: FleetNode) {
     });
     for await (const chunk of snapshotChunks(node)) {
       if (res.destroyed) return;
-      if (!res.write(chunk)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+      if (!res.write(chunk)) await drainOrClose(res);
     }
     res.end();
   };
