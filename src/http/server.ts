@@ -29,9 +29,10 @@ export class HttpApi {
     server.keepAliveTimeout = 65_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      const onError = (err: Error): void => reject(new FleetError('UNAVAILABLE', `http listener on ${host}:${port}: ${err.message}`, err));
+      server.once('error', onError);
       server.listen(port, host, () => {
-        server.off('error', reject);
+        server.off('error', onError);
         resolve();
       });
     });

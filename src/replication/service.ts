@@ -115,7 +115,11 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.unsubscribe = this.node.onApplied((e, result) => {
       if (result !== 'duplicate') this.route(e);
     });
-    this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
+    try {
+      this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
+    } catch (err) {
+      throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}`, err);
+    }
     this.running = true;
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
