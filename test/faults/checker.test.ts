@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { check, type WriteOp } from './lib/checker.js';
+import { check, type WriteOp } from '../helpers/checker.js';
 
 const op = (key: string, value: string, start: number, end: number, outcome: WriteOp['outcome'] = 'ok', node = 'a'): WriteOp => ({ node, key, value, outcome, start, end });
 
@@ -33,5 +33,25 @@ describe('campaign checker', () => {
     const conc = [op('k', 'x', 0, 10), op('k', 'y', 1, 9)];
     expect(check(conc, { a: new Map([['k', 'x']]) }).lost).toBe(0);
     expect(check(conc, { a: new Map([['k', 'y']]) }).lost).toBe(0);
+  });
+});
+
+describe('campaign checker: deletes', () => {
+  const del = (key: string, start: number, end: number, outcome: WriteOp['outcome'] = 'ok'): WriteOp => ({ node: 'a', key, value: undefined, outcome, start, end });
+
+  it('accepts an absent key when a delete ordered after the put', () => {
+    expect(check([op('k', 'v1', 0, 1), del('k', 2, 3)], { a: new Map() }).lost).toBe(0);
+    expect(check([op('k', 'v1', 0, 10), del('k', 2, 3)], { a: new Map() }).lost).toBe(0); // concurrent
+  });
+
+  it('reports a put that vanished with no delete after it', () => {
+    const r = check([del('k', 0, 1), op('k', 'v1', 2, 3)], { a: new Map() });
+    expect(r.lost).toBe(1);
+  });
+
+  it('reports a resurrection: a delete undone by a value acknowledged before it', () => {
+    const r = check([op('k', 'v1', 0, 1), del('k', 2, 3)], { a: new Map([['k', 'v1']]) });
+    expect(r.lost).toBe(1);
+    expect(r.examples.join()).toContain('<delete>');
   });
 });

@@ -4,6 +4,7 @@
  * (FACTS: Jepsen "set-full": unique values, every write's outcome recorded).
  */
 import { expect } from 'vitest';
+import { check, type WriteOp } from '../helpers/checker.js';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 
 export const FAST_ENV: Record<string, string> = {
@@ -71,12 +72,8 @@ export async function waitConverged(nodes: NodeProc[], timeoutMs = 20_000): Prom
   return last!;
 }
 
-export interface WriteRecord {
-  node: string;
-  key: string;
-  /** undefined for a delete */
-  value: string | undefined;
-  outcome: 'ok' | 'failed' | 'unknown';
+/** A write's outcome with its timing (test/helpers/checker.ts) and the hlc/origin its node answered. */
+export interface WriteRecord extends WriteOp {
   hlc?: bigint;
   origin?: string;
 }
@@ -99,7 +96,7 @@ export class History {
   }
 
   private async record(node: NodeProc, key: string, value: string | undefined, send: () => Promise<Response>): Promise<WriteRecord> {
-    const w: WriteRecord = { node: node.opts.nodeId, key, value, outcome: 'unknown' };
+    const w: WriteRecord = { node: node.opts.nodeId, key, value, outcome: 'unknown', start: performance.now(), end: Infinity };
     this.writes.push(w);
     try {
       const r = await send();
@@ -112,38 +109,31 @@ export class History {
     } catch {
       w.outcome = 'unknown';
     }
+    w.end = performance.now();
     return w;
   }
 
   /**
-   * No acknowledged write is lost unless a later write to its key replaced
-   * it, and every final value was really written.
+   * The shared checker (test/helpers/checker.ts): no acknowledged write lost
+   * (put or delete) unless something that could order after it replaced it,
+   * and every final value was really written. Also: each surviving value's
+   * hlc is not older than any acknowledged write it replaced (LWW by hlc).
    */
   check(final: Map<string, KvEntry>): { acknowledged: number } {
-    const written = new Set(this.writes.map((w) => w.value).filter((v) => v !== undefined));
     const touched = new Set(this.writes.map((w) => w.key));
-    for (const e of final.values()) if (touched.has(e.key)) expect(written.has(e.value!), `final value ${e.key}=${e.value} was never written`).toBe(true);
-    let acknowledged = 0;
+    const state = new Map([...final.values()].filter((e) => touched.has(e.key)).map((e) => [e.key, e.value ?? '']));
+    const report = check(this.writes, { final: state });
+    expect(report.phantom, report.examples.join('\n')).toBe(0);
+    expect(report.lost, report.examples.join('\n')).toBe(0);
     for (const w of this.writes) {
-      if (w.outcome !== 'ok') continue;
-      acknowledged++;
       const cur = final.get(w.key);
-      if (cur ? cur.value === w.value : w.value === undefined) continue;
-      // Replaced: the key's winner (or its deletion) is newer than this write.
-      const newer = this.writes.some((o) => o !== w && o.outcome !== 'failed' && o.key === w.key && (o.outcome === 'unknown' || later(o, w)));
-      expect(newer, `acknowledged write ${w.key}=${String(w.value)} on ${w.node} was lost (final: ${cur ? cur.value : 'absent'})`).toBe(true);
-      if (cur && w.hlc !== undefined) {
-        expect(BigInt(cur.hlc) > w.hlc || (BigInt(cur.hlc) === w.hlc && cur.origin > w.origin!), `final ${w.key} is older than acknowledged ${w.value}`).toBe(true);
-      }
+      if (w.outcome !== 'ok' || !cur || cur.value === w.value || w.hlc === undefined) continue;
+      expect(BigInt(cur.hlc) > w.hlc || (BigInt(cur.hlc) === w.hlc && cur.origin > w.origin!), `final ${w.key} is older than acknowledged ${String(w.value)}`).toBe(true);
     }
-    return { acknowledged };
+    return { acknowledged: report.acknowledged };
   }
 }
 
-function later(a: WriteRecord, b: WriteRecord): boolean {
-  if (a.hlc === undefined || b.hlc === undefined) return true;
-  return a.hlc > b.hlc || (a.hlc === b.hlc && a.origin! > b.origin!);
-}
 
 /** A counter from a node's /metrics (summed over label sets matching `labels`). */
 export async function metric(n: NodeProc, name: string, labels = ''): Promise<number> {

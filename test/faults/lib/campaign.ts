@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ROOT, waitFor } from '../../helpers/proc.js';
-import { check, type CheckReport } from './checker.js';
+import { check, type CheckReport } from '../../helpers/checker.js';
 import { Fleet, type FleetOptions } from './fleet.js';
 import { Workload, readState, type WorkloadOptions } from './workload.js';
 

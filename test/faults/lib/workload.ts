@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { NodeProc } from '../../helpers/proc.js';
-import type { Outcome, WriteOp } from './checker.js';
+import type { Outcome, WriteOp } from '../../helpers/checker.js';
 
 export interface WorkloadOptions {
   /** Concurrent writers per node. */

@@ -1,5 +1,6 @@
 /**
- * The campaign's checker (Jepsen's "set-full" idea, for a LWW register per key).
+ * The checker of the fault campaign and the replication tests (Jepsen's
+ * "set-full" idea, for a LWW register per key).
  *
  * Every write has a unique value and an outcome: ok (acknowledged), failed
  * (refused with an error: it may still have been applied, like Jepsen's
@@ -7,9 +8,10 @@
  * is read. With the writers' clocks in sync, a write that started after
  * another write to the same key was acknowledged must order after it, so:
  *
- * - lost: an acknowledged write that is not the final value of its key, while
- *   the final value was written by a write acknowledged before it started
- *   (or the key is absent). Must be 0.
+ * - lost: an acknowledged write that is not the final state of its key, while
+ *   that state comes from a write acknowledged before it started: a put
+ *   replaced by an older value, or absent with no delete that could order after
+ *   it; a delete undone by an older value (a resurrection). Must be 0.
  * - phantom: a final value nobody wrote. Must be 0.
  * - replicas equal: every node's final state is the same.
  *
@@ -21,7 +23,8 @@ export type Outcome = 'ok' | 'failed' | 'unknown';
 export interface WriteOp {
   node: string;
   key: string;
-  value: string;
+  /** The unique value written; undefined for a delete. */
+  value: string | undefined;
   outcome: Outcome;
   /** ms since the campaign's epoch (performance.now based) */
   start: number;
@@ -45,7 +48,7 @@ export function check(ops: WriteOp[], finals: Record<string, Map<string, string>
   const byValue = new Map<string, WriteOp>();
   const byKey = new Map<string, WriteOp[]>();
   for (const op of ops) {
-    byValue.set(op.value, op);
+    if (op.value !== undefined) byValue.set(op.value, op);
     let l = byKey.get(op.key);
     if (!l) byKey.set(op.key, (l = []));
     l.push(op);
@@ -65,7 +68,7 @@ export function check(ops: WriteOp[], finals: Record<string, Map<string, string>
     }
   }
   let phantom = 0;
-  const lost = new Set<string>(); // a write lost on any replica counts once
+  const lost = new Set<WriteOp>(); // a write lost on any replica counts once
   const seenKeys = new Set<string>();
   for (const n of nodes) {
     for (const [k, v] of finals[n]!) {
@@ -82,11 +85,18 @@ export function check(ops: WriteOp[], finals: Record<string, Map<string, string>
       const finalValue = finals[n]!.get(key);
       const finalWrite = finalValue === undefined ? undefined : byValue.get(finalValue);
       for (const w of writes) {
-        if (w.outcome !== 'ok' || w.value === finalValue) continue;
-        // The final write must not have been acknowledged before w started.
-        if (finalWrite === undefined || (finalWrite.outcome === 'ok' && finalWrite.end < w.start)) {
-          if (!lost.has(w.value) && examples.length < 10) examples.push(`lost on ${n}: ${key}=${w.value} (acked at ${w.end.toFixed(0)}), final ${finalValue ?? '<absent>'}`);
-          lost.add(w.value);
+        if (w.outcome !== 'ok' || w.value === finalValue) continue; // a put that survived, or a delete that holds
+        // Did the final state come from something acknowledged before w started?
+        const older = (o: WriteOp): boolean => o.outcome === 'ok' && o.end < w.start;
+        const lostHere =
+          finalWrite !== undefined
+            ? older(finalWrite)
+            : finalValue !== undefined // a value nobody wrote replaced it
+              ? true
+              : !writes.some((d) => d.value === undefined && d.outcome !== 'failed' && !older(d)); // absent, and no delete could order after w
+        if (lostHere && !lost.has(w)) {
+          if (examples.length < 10) examples.push(`lost on ${n}: ${key}=${w.value ?? '<delete>'} (acked at ${w.end.toFixed(0)}), final ${finalValue ?? '<absent>'}`);
+          lost.add(w);
         }
       }
     }
