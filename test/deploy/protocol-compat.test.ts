@@ -1,9 +1,8 @@
-import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NodeProc, ROOT, tempDir, waitFor } from '../helpers/proc.js';
+import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 
 /**
  * A peer of another release (an older or newer replication protocol) meets a
@@ -52,9 +51,8 @@ async function meet(port: number, protocol: (theirs: number) => number): Promise
   return { theirs, frames };
 }
 
-const hasReplication = fs.existsSync(path.join(ROOT, 'src/replication'));
 
-describe.runIf(hasReplication)('a peer speaking another protocol version', () => {
+describe('a peer speaking another protocol version', () => {
   let node: NodeProc;
   beforeAll(async () => {
     node = await new NodeProc({ nodeId: 'p1', dataDir: path.join(tempDir(), 'p1') }).start();

@@ -1,15 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProc, ROOT, tempDir, waitFor } from '../helpers/proc.js';
+import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 import { TestClient, mosquitto } from './mqtt-helpers.js';
 
 // Needs the replication service (branch `replication`): until it is merged
 // there is nothing to carry a write from one robot to another.
-const replication = fs.existsSync(path.join(ROOT, 'dist/replication'));
 
 /** Three robots with replication: every broker shows the whole fleet, each write once, nothing loops back. */
-describe.runIf(replication)('MQTT across a 3-node fleet', () => {
+describe('MQTT across a 3-node fleet', () => {
   const dir = tempDir();
   const nodes: NodeProc[] = [];
   const clients: TestClient[] = [];
