@@ -1,0 +1,16 @@
+/**
+ * fleetkv as a library: `import { FleetNode, loadConfig } from 'fleetkv'`.
+ *
+ *   const node = new FleetNode(loadConfig({ overrides: { nodeId: 'r1' } }));
+ *   await node.start();
+ *   await node.put('robots/r1/status', 'active');
+ *   node.get('robots/r1/status')?.value.toString(); // 'active'
+ *   await node.stop();
+ */
+export { FleetNode, type FleetNodeOptions, type WriteResult, type ListOptions, type ApplyListener, type NodeService } from './node.js';
+export { Entry } from './entry/entry.js';
+export { loadConfig, type LoadOptions } from './config/load.js';
+export type { FleetConfig } from './config/schema.js';
+export { FleetError, isFleetError, type FleetErrorCode } from './errors.js';
+export { runDaemon, type Daemon } from './daemon.js';
+export { VERSION } from './version.js';

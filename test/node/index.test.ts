@@ -1,0 +1,18 @@
+import fs from 'node:fs';
+import { expect, it } from 'vitest';
+import { FleetError, FleetNode, loadConfig } from '../../src/index.js';
+import { tempDir } from '../helpers/proc.js';
+
+it('the package entry point runs a node as a library, with replication and MQTT services', async () => {
+  const dir = tempDir('fleetkv-lib-');
+  const node = new FleetNode(
+    loadConfig({ env: {}, overrides: { nodeId: 'lib1', dataDir: dir, peer: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } } }),
+  );
+  await node.start();
+  expect(node.services.map((s) => s.name).sort()).toEqual(['mqtt', 'replication']);
+  await node.put('robots/r1/status', 'active');
+  expect(node.get('robots/r1/status')?.value.toString()).toBe('active');
+  await expect(node.put('bad//key', 'x')).rejects.toBeInstanceOf(FleetError);
+  await node.stop();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
