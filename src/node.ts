@@ -7,9 +7,9 @@ import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op 
 import { HybridClock, formatHlc } from './entry/hlc.js';
 import { validateKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
-import { listLogDir } from './log/files.js';
+import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
-import { KIND, jsonPayload, parseJsonPayload } from './log/record.js';
+import { KIND, jsonPayload, maxLogRecordBytes, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
 import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
 import { NodeMetrics } from './metrics.js';
@@ -178,7 +178,7 @@ export class FleetNode extends EventEmitter {
 
     let closedBytes = 0;
     for (const s of listLogDir(dir).segments) {
-      if (s >= rec.snapshotCovers && s !== rec.activeSegment) closedBytes += fs.statSync(`${dir}/${String(s).padStart(20, '0')}.seg`).size;
+      if (s >= rec.snapshotCovers && s !== rec.activeSegment) closedBytes += fs.statSync(segmentPath(dir, s)).size;
     }
     this.log = new Log(
       {
@@ -226,8 +226,7 @@ export class FleetNode extends EventEmitter {
   }
 
   private get maxRecordBytes(): number {
-    // The largest entry plus its header, origin and key; vector records are small.
-    return this.config.limits.maxValueBytes + 4096 + 1024 * 1024;
+    return maxLogRecordBytes(this.config.limits.maxValueBytes);
   }
 
   // ---------------------------------------------------------------- writes

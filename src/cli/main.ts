@@ -5,6 +5,7 @@ import { loadConfig } from '../config/load.js';
 import { schema } from '../config/schema.js';
 import { runDaemon } from '../daemon.js';
 import { FleetError, isFleetError } from '../errors.js';
+import { maxLogRecordBytes } from '../log/record.js';
 import { repairLog, verifyLog } from '../log/repair.js';
 import { readMeta, writeMeta } from '../util/datadir.js';
 import { VERSION } from '../version.js';
@@ -162,7 +163,7 @@ export function buildProgram(): Command {
   const dataDirOf = (o: { config?: string; dataDir?: string }): { dir: string; max: number } => {
     const cfg = loadConfig({ file: o.config, args: o.dataDir ? ['--data-dir', o.dataDir] : [] });
     if (!fs.existsSync(cfg.dataDir)) throw new FleetError('NOT_FOUND', `data dir ${cfg.dataDir} does not exist`);
-    return { dir: cfg.dataDir, max: cfg.limits.maxValueBytes + 4096 + 1024 * 1024 };
+    return { dir: cfg.dataDir, max: maxLogRecordBytes(cfg.limits.maxValueBytes) };
   };
   offline(program.command('verify').description('check every log and snapshot CRC of a stopped node (exit 1 on damage)')).action((o) => {
     const { dir, max } = dataDirOf(o);

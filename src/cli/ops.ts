@@ -7,6 +7,7 @@ import { loadConfig } from '../config/load.js';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError, isFleetError } from '../errors.js';
 import { entryJson } from '../http/kv.js';
+import { maxLogRecordBytes } from '../log/record.js';
 import { withOfflineNode } from '../ops/offline.js';
 import { checkSnapshotFile, restoreSnapshot } from '../ops/restore.js';
 import { snapshotChunks } from '../ops/snapshot-stream.js';
@@ -64,7 +65,7 @@ export function registerOps(program: Command, client: () => NodeClient): void {
     const cfg = offlineConfig(o);
     const min = o.incarnation === undefined ? undefined : Number(o.incarnation);
     if (min !== undefined && !(Number.isInteger(min) && min >= 1 && min < 2 ** 32)) throw new FleetError('BAD_REQUEST', '--incarnation must be a positive integer');
-    const r = restoreSnapshot(file, { dataDir: cfg.dataDir, nodeId: cfg.nodeId, fsync: cfg.log.fsync, maxRecordBytes: maxRecord(cfg), ...(min ? { minIncarnation: min } : {}) });
+    const r = restoreSnapshot(file, { dataDir: cfg.dataDir, nodeId: cfg.nodeId, fsync: cfg.log.fsync, maxRecordBytes: maxLogRecordBytes(cfg.limits.maxValueBytes), ...(min ? { minIncarnation: min } : {}) });
     const s = r.summary;
     process.stdout.write(`Restored ${s.entries - s.tombstones} keys and ${s.tombstones} tombstones (snapshot of ${s.meta.nodeId}, ${s.meta.createdAt}) into ${cfg.dataDir}\n`);
     if (r.movedAside) process.stdout.write(`The data dir's previous files are in ${r.movedAside} (delete it once the node runs well)\n`);
@@ -187,10 +188,6 @@ function offlineConfig(o: OfflineOpts): FleetConfig {
   if (o.dataDir) args.push('--data-dir', o.dataDir);
   if (o.nodeId) args.push('--node-id', o.nodeId);
   return loadConfig({ file: o.config, args });
-}
-
-function maxRecord(cfg: FleetConfig): number {
-  return cfg.limits.maxValueBytes + 4096 + 1024 * 1024;
 }
 
 function fsyncFile(file: string): void {

@@ -9,6 +9,11 @@ import { crc32 } from 'node:zlib';
  */
 export const RECORD_HEADER_BYTES = 8;
 
+/** Largest record a log or snapshot may hold: the largest entry (value, key, origin, header) with room to spare. */
+export function maxLogRecordBytes(maxValueBytes: number): number {
+  return maxValueBytes + 4096 + 1024 * 1024;
+}
+
 export const KIND = {
   ENTRY: 1, // canonical entry bytes (entry/entry.ts)
   VECTOR: 2, // u8 kind | JSON VectorObject: streams merged after a catch-up

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import { fsyncDir, listLogDir, segmentPath, snapshotPath } from './files.js';
-import { KIND, scanRecords } from './record.js';
+import { KIND } from './record.js';
+import { scanFile } from './scan-file.js';
 
 export interface VerifyReport {
   ok: boolean;
@@ -12,14 +13,14 @@ export function verifyLog(dir: string, maxRecordBytes: number): VerifyReport {
   const { segments, snapshots } = listLogDir(dir);
   const report: VerifyReport = { ok: true, files: [] };
   const check = (file: string, isSnapshot: boolean): void => {
-    const buf = fs.readFileSync(file);
     let records = 0;
     let ended = false;
-    const scan = scanRecords(buf, 0, maxRecordBytes, (p) => {
+    // The same chunked reader as recovery: a 64 MiB segment or a large snapshot is not read whole.
+    const scan = scanFile(file, maxRecordBytes, (p) => {
       records++;
       if (p[0] === KIND.SNAPSHOT_END) ended = true;
     });
-    const item: VerifyReport['files'][number] = { file, records, bytes: buf.length };
+    const item: VerifyReport['files'][number] = { file, records, bytes: fs.statSync(file).size };
     if (!scan.ok) {
       item.problem = scan.reason;
       item.offset = scan.end;
