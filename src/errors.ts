@@ -23,6 +23,8 @@ export type FleetErrorCode =
   | 'AUTH_FAILED'
   | 'NODE_ID_CLASH'
   | 'TOPIC_FORBIDDEN'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'BAD_REQUEST'
   | 'UNAVAILABLE';
 
@@ -31,7 +33,9 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   KEY_INVALID: 400,
   VALUE_INVALID: 400,
   BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
   TOPIC_FORBIDDEN: 403,
+  FORBIDDEN: 403,
   NOT_FOUND: 404,
   VALUE_TOO_LARGE: 413,
   NODE_STOPPED: 503,

@@ -10,6 +10,12 @@ export class NodeClient {
     this.base = (url ?? process.env.FLEETKV_URL ?? DEFAULT_URL).replace(/\/+$/, '');
   }
 
+  /** FLEETKV_HTTP_TOKEN from the environment (never a flag: a command line is visible to every user). */
+  private headers(): Record<string, string> {
+    const token = process.env.FLEETKV_HTTP_TOKEN;
+    return token ? { authorization: `Bearer ${token}` } : {};
+  }
+
   kvPath(key: string): string {
     return `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
@@ -17,7 +23,7 @@ export class NodeClient {
   async request(method: string, path: string, body?: Uint8Array): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(this.base + path, { method, ...(body ? { body } : {}) });
+      res = await fetch(this.base + path, { method, headers: this.headers(), ...(body ? { body } : {}) });
     } catch (err) {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new FleetError('UNAVAILABLE', `cannot reach fleetkv at ${this.base} (${cause}); is it running? (fleetkv start, or set --url / FLEETKV_URL)`);

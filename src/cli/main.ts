@@ -12,6 +12,7 @@ import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
 import { registerPasswd } from './passwd.js';
+import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
 import { runShell } from './shell.js';
 
@@ -149,6 +150,7 @@ export function buildProgram(): Command {
     .command('shell')
     .description('interactive prompt: put, get, del, ls, status')
     .action(async () => runShell(client()));
+  registerToken(program);
   registerPasswd(program);
   program
     .command('compact')

@@ -4,6 +4,7 @@ import path from 'node:path';
 import convict from 'convict';
 import { nodeIdFromHostname, validateNodeId } from '../entry/key.js';
 import { FleetError } from '../errors.js';
+import { isLoopback } from '../util/address.js';
 import { registerFormats } from './formats.js';
 import { schema, type FleetConfig } from './schema.js';
 
@@ -60,6 +61,13 @@ export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (cfg.mqtt.prefix === '' || /[+#]/.test(cfg.mqtt.prefix)) problems.push('mqtt.prefix: must be non-empty without + or #');
   if (cfg.uplink.enabled && cfg.uplink.url === '') problems.push('uplink.url: required when uplink.enabled');
   if (cfg.uplink.prefix === '' || /[+#]/.test(cfg.uplink.prefix)) problems.push('uplink.prefix: must be non-empty without + or #');
+  const httpTokens = cfg.http.token !== '' || Object.keys(cfg.http.tokens).length > 0;
+  if (!isLoopback(cfg.http.host) && !httpTokens && !cfg.http.allowUnauthenticated) {
+    problems.push(
+      `http.host: ${cfg.http.host} lets other machines reach the HTTP API, and no token is set: set FLEETKV_HTTP_TOKEN (or http.tokens), ` +
+        'bind http.host to 127.0.0.1, or set http.allowUnauthenticated=true to let anyone on the network read and write',
+    );
+  }
   if (problems.length > 0) throw new FleetError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`);
   return cfg;
 }

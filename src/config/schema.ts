@@ -55,6 +55,7 @@ export const schema = {
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
+    allowAnonymous: { doc: 'With mqtt.auth off, accept clients from other machines too (default: loopback clients only, "protected mode")', format: Boolean, default: false, env: 'FLEETKV_MQTT_ALLOW_ANONYMOUS' },
   },
   uplink: {
     enabled: { doc: 'Mirror the fleet state into another MQTT broker (cloud side); see docs/scaling.md', format: Boolean, default: false, env: 'FLEETKV_UPLINK_ENABLED' },
@@ -69,6 +70,9 @@ export const schema = {
   http: {
     host: { doc: 'HTTP API address', format: String, default: '127.0.0.1', env: 'FLEETKV_HTTP_HOST', arg: 'http-host' },
     port: { doc: 'HTTP API port (0 = any free port)', format: 'port', default: 7480, env: 'FLEETKV_HTTP_PORT', arg: 'http-port' },
+    token: { doc: 'Bearer token that may read and write every key; empty = none (docs/http-api.md)', format: String, default: '', env: 'FLEETKV_HTTP_TOKEN', sensitive: true },
+    tokens: { doc: 'More tokens: {name: {hash: "sha256:<hex>" (fleetkv token), read: [key prefixes], write: [key prefixes]}}', format: Object, default: {} as Record<string, HttpTokenConfig> },
+    allowUnauthenticated: { doc: 'Allow http.host beyond loopback without a token (anyone on the network may read and write)', format: Boolean, default: false, env: 'FLEETKV_HTTP_ALLOW_UNAUTHENTICATED' },
   },
   log: {
     fsync: { doc: 'fsync policy: always | batch | interval | never', format: ['always', 'batch', 'interval', 'never'], default: 'batch', env: 'FLEETKV_FSYNC', arg: 'fsync' },
@@ -87,6 +91,13 @@ export const schema = {
 /** One MQTT user: a `fleetkv passwd` hash and topic filters it may read (subscribe) and write (publish); absent = all. */
 export interface MqttUserConfig {
   password: string;
+  read?: string[];
+  write?: string[];
+}
+
+/** One HTTP token: the SHA-256 of the token (never the token) and the key prefixes it may read and write ("" = every key). */
+export interface HttpTokenConfig {
+  hash: string;
   read?: string[];
   write?: string[];
 }
@@ -122,9 +133,10 @@ export interface FleetConfig {
     tls: { enabled: boolean; port: number; cert: string; key: string; ca: string };
     ws: { enabled: boolean; port: number };
     auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
+    allowAnonymous: boolean;
   };
   uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
-  http: { host: string; port: number };
+  http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
   limits: { maxValueBytes: number };
   tombstoneRetention: number;

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { HttpAuth, type HttpAccess } from './auth.js';
 import { handleKv, handleList, handleWatch } from './kv.js';
 import { sendError, sendJson } from './respond.js';
 
@@ -11,10 +12,13 @@ import { sendError, sendJson } from './respond.js';
  */
 export class HttpApi {
   private server: http.Server | undefined;
-  /** Extra routes (e.g. /v1/admin/compact), by exact path. */
+  /** Extra routes (e.g. /v1/admin/compact), by exact path; they need an admin token when tokens are on. */
   readonly routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void>();
+  /** Bearer tokens; undefined = open (only allowed on loopback unless http.allowUnauthenticated). */
+  private readonly auth: HttpAuth | undefined;
 
   constructor(private readonly node: FleetNode) {
+    this.auth = HttpAuth.fromConfig(node.config.http);
     this.routes.set('/v1/admin/compact', async (req, res) => {
       if (req.method !== 'POST') throw new FleetError('BAD_REQUEST', 'POST /v1/admin/compact');
       await this.node.compact();
@@ -48,6 +52,11 @@ export class HttpApi {
     });
   }
 
+  /** Throws UNAUTHORIZED/FORBIDDEN unless tokens are off or the request's token allows `access`. */
+  private allow(req: http.IncomingMessage, access: HttpAccess): void {
+    this.auth?.check(req, access);
+  }
+
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fleetkv');
     const path = url.pathname;
@@ -58,16 +67,23 @@ export class HttpApi {
       } catch {
         throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
       }
+      this.allow(req, { kind: req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write', prefix: key });
       return handleKv(this.node, req, res, key);
     }
     const extra = this.routes.get(path);
-    if (extra) return extra(req, res, url);
+    if (extra) {
+      this.allow(req, { kind: 'admin' });
+      return extra(req, res, url);
+    }
     switch (path) {
       case '/v1/kv':
+        this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
         return handleList(this.node, url, res);
       case '/v1/watch':
+        this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
         return handleWatch(this.node, url, req, res);
       case '/v1/status':
+        this.allow(req, { kind: 'any' });
         return sendJson(res, 200, this.node.status());
       case '/healthz':
         return sendJson(res, this.node.state === 'stopped' ? 503 : 200, { ok: this.node.state !== 'stopped', state: this.node.state });
@@ -76,6 +92,7 @@ export class HttpApi {
         return sendJson(res, ready ? 200 : 503, { ready, state: this.node.state });
       }
       case '/metrics': {
+        this.allow(req, { kind: 'any' });
         this.node.refreshGauges();
         const body = await this.node.metrics.registry.metrics();
         res.writeHead(200, { 'content-type': this.node.metrics.registry.contentType });
@@ -83,6 +100,7 @@ export class HttpApi {
         return;
       }
       default:
+        this.allow(req, { kind: 'any' }); // no route map for strangers
         throw new FleetError('NOT_FOUND', `no route ${req.method} ${path}`);
     }
   }

@@ -3,6 +3,7 @@ import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
 import type { MqttMetrics } from './metrics.js';
+import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
 import type { EntryPublisher } from './publisher.js';
 import { statusKeyNode, type Topics } from './topics.js';
 
@@ -42,7 +43,14 @@ export class BrokerGate {
   }
 
   private authenticate(client: Client, username: string | undefined, password: Buffer | undefined, done: (err: AuthenticateError | null, ok: boolean | null) => void): void {
-    if (!this.auth) return done(null, true);
+    if (!this.auth) {
+      if (anonymousClientAllowed(client, this.node.config.mqtt.allowAnonymous)) return done(null, true);
+      this.metrics.authFailures.inc();
+      this.node.logger.warn({ clientId: client.id, remote: clientAddress(client) }, 'mqtt: refused a client from another machine: authentication is off (protected mode); set mqtt.auth or mqtt.allowAnonymous');
+      const err = new Error('protected mode: authentication is off and the client is not on this machine') as AuthenticateError;
+      err.returnCode = 5; // NOT_AUTHORIZED
+      return done(err, null);
+    }
     this.auth.authenticate(username, password).then(
       (user) => {
         if (user) {

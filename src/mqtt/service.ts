@@ -55,6 +55,11 @@ export class MqttService implements NodeService {
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
     this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
+    if (!auth && cfg.allowAnonymous) {
+      this.node.logger.warn('mqtt: authentication is off and mqtt.allowAnonymous is set: anyone who can reach %s:%d may read and write the fleet state', cfg.host, cfg.port);
+    } else if (!auth) {
+      this.node.logger.warn('mqtt: authentication is off: only clients on this machine may connect (protected mode); set mqtt.auth.enabled with users (fleetkv passwd) to let robots and dashboards elsewhere in');
+    }
   }
 
   async stop(): Promise<void> {

@@ -70,6 +70,8 @@ export class NodeProc {
       FLEETKV_NODE_ID: this.opts.nodeId,
       FLEETKV_DATA_DIR: this.opts.dataDir,
       FLEETKV_HTTP_HOST: this.opts.httpHost ?? '127.0.0.1',
+      // A netns node's API listens on the test's own veth, beyond loopback: no token needed there.
+      ...(this.opts.httpHost ? { FLEETKV_HTTP_ALLOW_UNAUTHENTICATED: 'true' } : {}),
       FLEETKV_HTTP_PORT: '0',
       FLEETKV_PEER_HOST: '127.0.0.1',
       FLEETKV_PEER_PORT: '0',
