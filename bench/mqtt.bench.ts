@@ -18,6 +18,7 @@ import mqtt from 'mqtt';
 import { loadConfig } from '../src/config/load.js';
 import { OP_PUT, encodeEntry } from '../src/entry/entry.js';
 import { FleetNode } from '../src/node.js';
+import { defaultServices } from '../src/services.js';
 import { NodeProc, ROOT, tempDir, waitFor } from '../test/helpers/proc.js';
 import type { BenchSection } from './run.js';
 
@@ -177,7 +178,7 @@ async function latencySection(): Promise<BenchSection> {
 async function publishRate(withBridge: boolean, count: number): Promise<{ rate: number; ingestRate: number; peakPending: number }> {
   const dir = tempDir('fleetkv-bench-mqtt-');
   const env = { FLEETKV_NODE_ID: 'bench', FLEETKV_DATA_DIR: dir, FLEETKV_MQTT_ENABLED: String(withBridge), FLEETKV_MQTT_HOST: '127.0.0.1', FLEETKV_MQTT_PORT: '0', FLEETKV_PEER_PORT: '0', FLEETKV_LOG_LEVEL: 'warn' };
-  const node = new FleetNode(loadConfig({ env }));
+  const node = new FleetNode(loadConfig({ env }), { services: defaultServices });
   await node.start();
   let sub: ChildProcess | undefined;
   let subDone: Promise<void> = Promise.resolve();

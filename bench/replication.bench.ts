@@ -10,6 +10,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config/load.js';
 import type { FsyncPolicyName } from '../src/config/schema.js';
 import { FleetNode } from '../src/node.js';
+import { defaultServices } from '../src/services.js';
 import { NodeProc, tempDir, waitFor } from '../test/helpers/proc.js';
 import type { BenchSection } from './run.js';
 
@@ -27,7 +28,7 @@ async function startNode(nodeId: string, peers: string[], fsync: FsyncPolicyName
       log: { fsync, level: 'silent' },
     },
   });
-  const node = new FleetNode(config, { logger: silent });
+  const node = new FleetNode(config, { logger: silent, services: defaultServices });
   await node.start();
   return node;
 }

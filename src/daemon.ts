@@ -3,6 +3,7 @@ import type { FleetConfig } from './config/schema.js';
 import { HttpApi } from './http/server.js';
 import { FleetNode, type FleetNodeOptions } from './node.js';
 import { snapshotRoute } from './ops/snapshot-stream.js';
+import { defaultServices } from './services.js';
 import { createLogger } from './util/logger.js';
 import { SdNotify } from './util/sdnotify.js';
 import { VERSION } from './version.js';
@@ -21,7 +22,7 @@ export interface Daemon {
  */
 export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { handleSignals?: boolean } = {}): Promise<Daemon> {
   const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);
-  const node = new FleetNode(config, { ...opts, logger });
+  const node = new FleetNode(config, { services: defaultServices, ...opts, logger });
   const http = new HttpApi(node);
   http.routes.set('/v1/admin/snapshot', snapshotRoute(node));
   await node.start();

@@ -1,12 +1,25 @@
 /**
- * fleetkv as a library: `import { FleetNode, loadConfig } from 'fleetkv'`.
+ * fleetkv as a library: `import { createFleetNode, loadConfig } from 'fleetkv'`.
  *
- *   const node = new FleetNode(loadConfig({ overrides: { nodeId: 'r1' } }));
+ *   const node = createFleetNode(loadConfig({ overrides: { nodeId: 'r1' } }));
  *   await node.start();
  *   await node.put('robots/r1/status', 'active');
  *   node.get('robots/r1/status')?.value.toString(); // 'active'
  *   await node.stop();
  */
+import type { FleetConfig } from './config/schema.js';
+import { FleetNode, type FleetNodeOptions } from './node.js';
+import { defaultServices } from './services.js';
+
+/**
+ * A node with the services its config enables (replication, MQTT, uplink),
+ * as the daemon runs it. `new FleetNode(config)` is the core alone.
+ */
+export function createFleetNode(config?: FleetConfig, opts: FleetNodeOptions = {}): FleetNode {
+  return new FleetNode(config, { services: defaultServices, ...opts });
+}
+
+export { defaultServices };
 export { FleetNode, type FleetNodeOptions, type WriteResult, type ListOptions, type ApplyListener, type NodeService } from './node.js';
 export { Entry } from './entry/entry.js';
 export { loadConfig, type LoadOptions } from './config/load.js';

@@ -16,10 +16,9 @@ import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
 import type { VectorObject } from './store/vector.js';
-import { lockDataDir, readMeta, writeMeta } from './util/datadir.js';
+import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { VERSION } from './version.js';
 import { unsafeTestBreaks } from './util/test-breaks.js';
-import { defaultServices } from './services.js';
 
 export type Source = 'local' | 'remote';
 export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
@@ -48,8 +47,12 @@ export interface FleetNodeOptions {
   logger?: Logger;
   /** File operations of the log (fault-injection tests). */
   io?: LogIo;
-  /** Build the services (replication, MQTT) for this node; defaults to `defaultServices` (by config). */
-  services?: (node: FleetNode) => NodeService[];
+  /**
+   * The services that run above this core (replication, MQTT, …), built for
+   * this node. The core knows none of them: the daemon and the package entry
+   * pass `defaultServices` (src/services.ts); without it a node is core only.
+   */
+  services?: (node: FleetNode) => NodeService[] | Promise<NodeService[]>;
 }
 
 export interface ListOptions {
@@ -59,10 +62,12 @@ export interface ListOptions {
 
 const TOMBSTONE_GC_MS = 60_000;
 
+const noServices = (): NodeService[] => [];
+
 
 /**
- * FleetNode: one robot's fleetkv. Wires log + store (+ replication and MQTT
- * as services) and is the library API (DESIGN §1):
+ * FleetNode: one robot's fleetkv core. Wires log + store, runs the services
+ * its caller gives it (replication, MQTT) and is the library API:
  *
  *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
  *
@@ -112,7 +117,7 @@ export class FleetNode extends EventEmitter {
     this.state = 'starting';
     try {
       this.openData();
-      for (const s of (this.opts.services ?? defaultServices)(this)) {
+      for (const s of await (this.opts.services ?? noServices)(this)) {
         this.services.push(s);
         await s.start();
       }

@@ -7,7 +7,7 @@ import { runDaemon } from '../daemon.js';
 import { FleetError, isFleetError } from '../errors.js';
 import { maxLogRecordBytes } from '../log/record.js';
 import { repairLog, verifyLog } from '../log/repair.js';
-import { readMeta, writeMeta } from '../util/datadir.js';
+import { readMeta, writeMeta } from '../log/datadir.js';
 import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';

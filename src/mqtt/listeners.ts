@@ -3,7 +3,6 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Aedes, Client } from 'aedes';
-import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError } from '../errors.js';
 
@@ -30,6 +29,7 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
     out.push(await listen('mqtt', net.createServer(handle), cfg.host, cfg.port));
     if (cfg.tls.enabled) out.push(await listen('mqttTls', tls.createServer(tlsOptions(cfg.tls), handle), cfg.host, cfg.tls.port));
     if (cfg.ws.enabled) {
+      const { WebSocketServer, createWebSocketStream } = await import('ws'); // only when configured
       const server = http.createServer((_req, res) => res.writeHead(426, { 'content-type': 'text/plain' }).end('MQTT over WebSocket only\n'));
       const wss = new WebSocketServer({ server });
       wss.on('connection', (ws, req) => {

@@ -6,7 +6,7 @@ import { fsyncDir, snapshotPath } from '../log/files.js';
 import { KIND, parseJsonPayload, scanRecords } from '../log/record.js';
 import type { SnapshotMeta } from '../log/snapshot.js';
 import type { FsyncPolicyName } from '../config/schema.js';
-import { lockDataDir, readMeta, writeMeta } from '../util/datadir.js';
+import { lockDataDir, readMeta, writeMeta } from '../log/datadir.js';
 import { matchOwner } from './offline.js';
 
 const LOCK_FILE = 'LOCK';

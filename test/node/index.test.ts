@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import { expect, it } from 'vitest';
-import { FleetError, FleetNode, loadConfig } from '../../src/index.js';
+import { FleetError, createFleetNode, loadConfig } from '../../src/index.js';
 import { tempDir } from '../helpers/proc.js';
 
 it('the package entry point runs a node as a library, with replication and MQTT services', async () => {
   const dir = tempDir('fleetkv-lib-');
-  const node = new FleetNode(
+  const node = createFleetNode(
     loadConfig({ env: {}, overrides: { nodeId: 'lib1', dataDir: dir, peer: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } } }),
   );
   await node.start();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isFleetError } from '../../src/errors.js';
 import { listLogDir } from '../../src/log/files.js';
 import type { FleetNode } from '../../src/node.js';
-import { readMeta } from '../../src/util/datadir.js';
+import { readMeta } from '../../src/log/datadir.js';
 import { fullDiskIo } from '../helpers/faulty-io.js';
 import { dump, startCoreNode } from '../helpers/node.js';
 import { tempDir, waitFor } from '../helpers/proc.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FleetError } from '../errors.js';
-import { fsyncDir } from '../log/files.js';
+import { fsyncDir } from './files.js';
 import type { FsyncPolicyName } from '../config/schema.js';
 
 /** node.json: who owns this data dir, its incarnation, and whether it stopped cleanly. */
