@@ -24,6 +24,9 @@ export type FleetErrorCode =
   | 'NODE_ID_CLASH'
   | 'TOPIC_FORBIDDEN'
   | 'BAD_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  /** A command line the CLI cannot run (exit 64); never sent over the wire. */
+  | 'USAGE'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -33,6 +36,7 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   BAD_REQUEST: 400,
   TOPIC_FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   VALUE_TOO_LARGE: 413,
   NODE_STOPPED: 503,
   NODE_NOT_READY: 503,
