@@ -62,7 +62,7 @@ const TOMBSTONE_GC_MS = 60_000;
 
 /**
  * FleetNode: one robot's fleetkv. Wires log + store (+ replication and MQTT
- * as services) and is the library API (DESIGN §1):
+ * as services) and is the library API (src/index.ts):
  *
  *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
  *
@@ -382,7 +382,7 @@ export class FleetNode extends EventEmitter {
 
   /**
    * Write a snapshot of the store and delete the segments it covers, beside
-   * ongoing writes (DESIGN §3). One at a time; returns the running one if any.
+   * ongoing writes (docs/adr/0003-log-writer.md). One at a time; returns the running one if any.
    */
   compact(): Promise<void> {
     if (this.compacting) return this.compacting;

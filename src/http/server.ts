@@ -21,7 +21,7 @@ const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly st
 };
 
 /**
- * The HTTP API (DESIGN §6): /v1/kv, /v1/watch, /v1/status, /healthz,
+ * The HTTP API (docs/http-api.md): /v1/kv, /v1/watch, /v1/status, /healthz,
  * /readyz, /metrics. Errors are JSON `{ error: { code, message } }`.
  */
 export class HttpApi {

@@ -41,7 +41,7 @@ export interface PeerStatus {
 const FRAME_TARGET_BYTES = 256 * 1024;
 
 /**
- * Replication (DESIGN §4): the peer listener, one dialer per known peer
+ * Replication (docs/replication.md): the peer listener, one dialer per known peer
  * address, at most one session per peer node, and the routing between them:
  * every applied entry goes to every session whose peer lacks it (relay), and
  * received entries go through node.ingest (catch-up: any order; live: only
