@@ -6,6 +6,8 @@ export default defineConfig({
     testTimeout: 600_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    setupFiles: ['test/helpers/temp-cleanup.ts'],
+    globalSetup: ['test/helpers/temp-check.ts'],
     fileParallelism: false,
   },
 });

@@ -18,6 +18,7 @@ trap 'rm -rf "$stage"' EXIT
 dir=$stage/$name
 mkdir -p "$dir"
 cp -R dist package.json package-lock.json systemd deploy "$dir"/
+rm -f "$dir/dist/.tsbuildinfo"   # the incremental build's state, not part of a release
 for d in config docs; do [[ -d $d ]] && cp -R "$d" "$dir"/; done
 cp LICENSE* README* "$dir"/ 2>/dev/null || true
 

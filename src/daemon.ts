@@ -18,7 +18,7 @@ export interface Daemon {
 /**
  * Run a node as a process: node + HTTP API, a `ready` log line naming the
  * ports (tests and scripts read it), and SIGTERM/SIGINT handling that flushes
- * and fsyncs the log before exit 0 (DESIGN §6).
+ * and fsyncs the log before exit 0 (docs/operating.md).
  */
 export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { handleSignals?: boolean } = {}): Promise<Daemon> {
   const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);

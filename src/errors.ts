@@ -26,6 +26,9 @@ export type FleetErrorCode =
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
   | 'BAD_REQUEST'
+  | 'METHOD_NOT_ALLOWED'
+  /** A command line the CLI cannot run (exit 64); never sent over the wire. */
+  | 'USAGE'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -37,6 +40,7 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   TOPIC_FORBIDDEN: 403,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
   VALUE_TOO_LARGE: 413,
   NODE_STOPPED: 503,
   NODE_NOT_READY: 503,

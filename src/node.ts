@@ -67,7 +67,7 @@ const noServices = (): NodeService[] => [];
 
 /**
  * FleetNode: one robot's fleetkv core. Wires log + store, runs the services
- * its caller gives it (replication, MQTT) and is the library API:
+ * its caller gives it (replication, MQTT) and is the library API (src/index.ts):
  *
  *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
  *
@@ -387,7 +387,7 @@ export class FleetNode extends EventEmitter {
 
   /**
    * Write a snapshot of the store and delete the segments it covers, beside
-   * ongoing writes (DESIGN §3). One at a time; returns the running one if any.
+   * ongoing writes (docs/adr/0003-log-writer.md). One at a time; returns the running one if any.
    */
   compact(): Promise<void> {
     if (this.compacting) return this.compacting;

@@ -2,12 +2,27 @@ import { FleetError } from '../errors.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7480';
 
+/** A node URL must be http(s)://host:port: "127.0.0.1:7480" would otherwise read as "cannot reach". */
+function checkUrl(url: string): string {
+  let scheme: string | undefined;
+  try {
+    scheme = new URL(url).protocol;
+  } catch {
+    /* no scheme at all, or not a URL */
+  }
+  if (scheme !== 'http:' && scheme !== 'https:') {
+    const guess = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? '' : `; did you mean http://${url}?`;
+    throw new FleetError('USAGE', `--url / FLEETKV_URL "${url}" is not an http:// or https:// URL${guess}`);
+  }
+  return url;
+}
+
 /** A small client of a running node's HTTP API, for the CLI commands. */
 export class NodeClient {
   readonly base: string;
 
   constructor(url?: string) {
-    this.base = (url ?? process.env.FLEETKV_URL ?? DEFAULT_URL).replace(/\/+$/, '');
+    this.base = checkUrl(url ?? process.env.FLEETKV_URL ?? DEFAULT_URL).replace(/\/+$/, '');
   }
 
   /** FLEETKV_HTTP_TOKEN from the environment (never a flag: a command line is visible to every user). */
@@ -25,7 +40,8 @@ export class NodeClient {
     try {
       res = await fetch(this.base + path, { method, headers: this.headers(), ...(body ? { body } : {}) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const c = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
+      const cause = c?.code ?? c?.errors?.[0]?.code ?? (err as Error).message;
       throw new FleetError('UNAVAILABLE', `cannot reach fleetkv at ${this.base} (${cause}); is it running? (fleetkv start, or set --url / FLEETKV_URL)`);
     }
     if (res.status >= 400) {

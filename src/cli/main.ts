@@ -1,10 +1,10 @@
 #!/usr/bin/env node
 import fs from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, Option, type CommanderError } from 'commander';
 import { loadConfig } from '../config/load.js';
 import { schema } from '../config/schema.js';
 import { runDaemon } from '../daemon.js';
-import { FleetError, isFleetError } from '../errors.js';
+import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import { maxLogRecordBytes } from '../log/record.js';
 import { repairLog, verifyLog } from '../log/repair.js';
 import { readMeta, writeMeta } from '../log/datadir.js';
@@ -16,16 +16,19 @@ import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
 import { runShell } from './shell.js';
 
-/** Exit codes (sysexits.h where one fits). */
+/** Exit codes (sysexits.h where one fits); `fleetkv --help` lists them. */
 const EXIT = { OK: 0, ERROR: 1, USAGE: 64, NOT_FOUND: 3, UNAVAILABLE: 69, CONFIG: 78 } as const;
+const EXIT_HELP = `
+Exit codes: 0 ok, 1 error (the message names its code, e.g. KEY_INVALID), 3 key not found,
+64 usage (unknown command or option, missing or bad argument), 69 node unreachable, 78 bad configuration.`;
 
 /** The `arg` flags of the config schema, for `fleetkv start --help` and to reject typos. */
-function configFlags(): { flag: string; key: string; doc: string }[] {
-  const out: { flag: string; key: string; doc: string }[] = [];
+function configFlags(): { flag: string; key: string; doc: string; default: unknown }[] {
+  const out: { flag: string; key: string; doc: string; default: unknown }[] = [];
   const walk = (obj: Record<string, any>, prefix: string): void => {
     for (const [k, v] of Object.entries(obj)) {
       if (v && typeof v === 'object' && 'doc' in v) {
-        if (v.arg) out.push({ flag: v.arg as string, key: prefix + k, doc: v.doc as string });
+        if (v.arg) out.push({ flag: v.arg as string, key: prefix + k, doc: v.doc as string, default: v.default });
       } else if (v && typeof v === 'object') walk(v, `${prefix}${k}.`);
     }
   };
@@ -33,11 +36,19 @@ function configFlags(): { flag: string; key: string; doc: string }[] {
   return out;
 }
 
+/** A default as `fleetkv start --help` shows it. */
+function shownDefault(v: unknown): string {
+  if (Array.isArray(v)) return v.length ? v.join(',') : 'none';
+  return v === '' ? 'empty' : String(v);
+}
+
+const EXIT_OF: Partial<Record<FleetErrorCode, number>> = { CONFIG_INVALID: EXIT.CONFIG, NOT_FOUND: EXIT.NOT_FOUND, UNAVAILABLE: EXIT.UNAVAILABLE, USAGE: EXIT.USAGE };
+
+/** Print an error with its stable code (scripts match on it) and exit with its exit code. */
 function fail(err: unknown): never {
   if (isFleetError(err)) {
-    process.stderr.write(`fleetkv: ${err.message}\n`);
-    const code = err.code === 'CONFIG_INVALID' ? EXIT.CONFIG : err.code === 'NOT_FOUND' ? EXIT.NOT_FOUND : err.code === 'UNAVAILABLE' ? EXIT.UNAVAILABLE : EXIT.ERROR;
-    process.exit(code);
+    process.stderr.write(`fleetkv: ${err.message} [${err.code}]\n`);
+    process.exit(EXIT_OF[err.code] ?? EXIT.ERROR);
   }
   process.stderr.write(`fleetkv: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
   process.exit(EXIT.ERROR);
@@ -49,11 +60,20 @@ async function readStdin(): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** commander's own errors (unknown command or option, missing argument) are usage errors: exit 64. */
+function usageExit(err: CommanderError): never {
+  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(EXIT.OK);
+  process.exit(EXIT.USAGE);
+}
+
 export function buildProgram(): Command {
   const program = new Command('fleetkv')
     .description('Replicated key-value store for robot fleets: durable log, peer-to-peer replication, embedded MQTT broker')
     .version(VERSION)
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_HELP)
+    // Set before the commands are added, so that every subcommand inherits it.
+    .exitOverride(usageExit);
   const client = (): NodeClient => new NodeClient(program.opts<{ url?: string }>().url);
   program.addOption(new Option('--url <url>', 'node to talk to (client commands)').env('FLEETKV_URL'));
 
@@ -63,7 +83,7 @@ export function buildProgram(): Command {
     .option('-c, --config <file>', 'config file (JSON)')
     .allowUnknownOption(false);
   const flags = configFlags();
-  for (const f of flags) start.option(`--${f.flag} <value>`, `${f.doc} (${f.key})`);
+  for (const f of flags) start.option(`--${f.flag} <value>`, `${f.doc} (${f.key}; default: ${shownDefault(f.default)})`);
   start.action(async (opts: Record<string, string>) => {
     const args: string[] = [];
     for (const f of flags) {
@@ -82,6 +102,10 @@ export function buildProgram(): Command {
     .command('put <key> [value]')
     .description('store a value (read from stdin when omitted or "-"); answers after it is durable')
     .action(async (key: string, value: string | undefined) => {
+      if (value === undefined && process.stdin.isTTY) {
+        // Reading a terminal would wait silently for Ctrl-D and store whatever was typed.
+        throw new FleetError('USAGE', `no value for ${key}: fleetkv put <key> <value>, or pipe the value in (… | fleetkv put ${key}, or fleetkv put ${key} - to type it, Ctrl-D ends)`);
+      }
       const body = value === undefined || value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
       const r = await client().put(key, body);
       process.stdout.write(`Stored ${key} (seq ${r.seq}, hlc ${r.hlc})\n`);
@@ -191,9 +215,4 @@ export function buildProgram(): Command {
 }
 
 const program = buildProgram();
-program.exitOverride((err) => {
-  // commander: unknown command/option, missing argument → usage error.
-  if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-  process.exit(EXIT.USAGE);
-});
 program.parseAsync(process.argv).catch(fail);

@@ -64,7 +64,7 @@ export function registerOps(program: Command, client: () => NodeClient): void {
     if (!fs.existsSync(file)) throw new FleetError('NOT_FOUND', `snapshot ${file} does not exist`);
     const cfg = offlineConfig(o);
     const min = o.incarnation === undefined ? undefined : Number(o.incarnation);
-    if (min !== undefined && !(Number.isInteger(min) && min >= 1 && min < 2 ** 32)) throw new FleetError('BAD_REQUEST', '--incarnation must be a positive integer');
+    if (min !== undefined && !(Number.isInteger(min) && min >= 1 && min < 2 ** 32)) throw new FleetError('USAGE', '--incarnation must be a positive integer');
     const r = restoreSnapshot(file, { dataDir: cfg.dataDir, nodeId: cfg.nodeId, fsync: cfg.log.fsync, maxRecordBytes: maxLogRecordBytes(cfg.limits.maxValueBytes), ...(min ? { minIncarnation: min } : {}) });
     const s = r.summary;
     process.stdout.write(`Restored ${s.entries - s.tombstones} keys and ${s.tombstones} tombstones (snapshot of ${s.meta.nodeId}, ${s.meta.createdAt}) into ${cfg.dataDir}\n`);

@@ -28,9 +28,9 @@ export function registerPasswd(program: Command): void {
     .option('--write <filters...>', 'topic filters the user may publish to (default: all)')
     .option('--read-only', 'the user may publish nothing (write: [])')
     .action(async (user: string, o: PasswdOptions) => {
-      if (user === '' || /[\s:]/.test(user)) throw new FleetError('BAD_REQUEST', `user name "${user}" must be non-empty, without spaces or ':'`);
+      if (user === '' || /[\s:]/.test(user)) throw new FleetError('USAGE', `user name "${user}" must be non-empty, without spaces or ':'`);
       const password = await readPassword();
-      if (password === '') throw new FleetError('BAD_REQUEST', 'empty password');
+      if (password === '') throw new FleetError('USAGE', 'empty password');
       const hash = await hashPassword(password);
       if (!o.file) {
         process.stdout.write(`${hash}\n`);

@@ -1,12 +1,16 @@
 import readline from 'node:readline';
 import type { NodeClient } from './client.js';
 import { isFleetError } from '../errors.js';
+import { splitWords } from './words.js';
 
 const HELP = `Commands:
   put <key> <value>   store a value          get <key>        read a value
   del <key>           delete a key           ls [prefix]      list keys
   status              node status            help             this text
-  exit | quit         leave the shell`;
+  exit | quit         leave the shell
+Quotes as in a shell: put robots/r1/note "hello world" stores hello world;
+'single quotes' are literal, \\ escapes one character, "" is an empty value.
+Unquoted words after the key are joined with one space.`;
 
 /**
  * An interactive prompt with the feel of the original prototype:
@@ -23,9 +27,9 @@ export async function runShell(client: NodeClient, input: NodeJS.ReadableStream 
   say(`fleetkv shell on ${client.base} — type 'help' for commands`);
   rl.prompt();
   for await (const line of rl) {
-    const [cmd, ...rest] = line.trim().split(/\s+/);
     try {
-      if (!(await runLine(client, cmd ?? '', rest, line, say))) break;
+      const [cmd, ...rest] = splitWords(line);
+      if (!(await runLine(client, cmd ?? '', rest, say))) break;
     } catch (err) {
       say(isFleetError(err) ? `Error (${err.code}): ${err.message}` : `Error: ${(err as Error).message}`);
     }
@@ -34,16 +38,15 @@ export async function runShell(client: NodeClient, input: NodeJS.ReadableStream 
   rl.close();
 }
 
-async function runLine(client: NodeClient, cmd: string, args: string[], line: string, say: (s: string) => void): Promise<boolean> {
+async function runLine(client: NodeClient, cmd: string, args: string[], say: (s: string) => void): Promise<boolean> {
   switch (cmd.toLowerCase()) {
     case '':
       return true;
     case 'put':
     case 'set': {
       const key = args[0];
-      if (!key || args.length < 2) return usage(say, 'put <key> <value>');
-      // The value is the rest of the line, spaces included.
-      const value = line.trim().slice(cmd.length).trimStart().slice(key.length).trimStart();
+      if (key === undefined || args.length < 2) return usage(say, 'put <key> <value> (quote a value with spaces: "hello world")');
+      const value = args.slice(1).join(' ');
       await client.put(key, Buffer.from(value, 'utf8'));
       say(`Stored ${key}=${value}`);
       return true;

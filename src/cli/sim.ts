@@ -20,7 +20,7 @@ export function registerSim(program: Command): void {
     .description('run a simulated fleet on this machine: N nodes with static peers and a robot workload (Ctrl-C stops it)')
     .option('-n, --nodes <n>', 'number of robots', '3')
     .option('--dir <dir>', 'data and log files (default: a temp dir, removed at the end)')
-    .option('--keep', 'keep the temp dir at the end')
+    .option('--keep', 'keep the temp dir (data and logs) at the end; without it, it is removed unless a node failed')
     .option('--http-port <port>', 'HTTP port of robot-1; robot-k uses port+k-1', '7480')
     .option('--peer-port <port>', 'peer port of robot-1', '7400')
     .option('--mqtt-port <port>', 'MQTT port of robot-1', '1883')
@@ -59,7 +59,7 @@ const STOP_TIMEOUT_MS = 20_000;
 
 function positiveInt(v: string, what: string, max: number): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new FleetError('BAD_REQUEST', `${what} must be an integer from 1 to ${max}, not "${v}"`);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new FleetError('USAGE', `${what} must be an integer from 1 to ${max}, not "${v}"`);
   return n;
 }
 
@@ -86,6 +86,7 @@ export async function runSim(o: SimOptions): Promise<number> {
   };
 
   const ownDir = o.dir === undefined;
+  const removeAtExit = ownDir && o.keep !== true;
   const dir = o.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'fleetkv-sim-'));
   fs.mkdirSync(dir, { recursive: true });
   // A config of its own, so that a robot's /etc/fleetkv/fleetkv.json (peers, secret, TLS) never leaks in.
@@ -138,7 +139,7 @@ export async function runSim(o: SimOptions): Promise<number> {
     await waitUntilReady(nodes, () => failing, stopSignal);
     say(
       [
-        `fleetkv sim: ${count} robots on 127.0.0.1 (data and logs in ${dir})`,
+        `fleetkv sim: ${count} robots on 127.0.0.1 (data and logs in ${dir}${removeAtExit ? '; removed when the sim stops cleanly, --keep keeps them' : ''})`,
         ...nodes.map((n) => `  ${n.id.padEnd(10)} http ${n.ports.http}  peer ${n.ports.peer}  mqtt ${n.ports.mqtt}`),
         '',
         'Watch it:',
@@ -146,7 +147,7 @@ export async function runSim(o: SimOptions): Promise<number> {
         `  FLEETKV_URL=${nodes[0]!.url} fleetkv status`,
         'Ctrl-C stops the fleet.',
       ].join('\n'),
-      { event: 'sim-ready', dir, nodes: nodes.map((n) => ({ id: n.id, url: n.url, pid: n.child.pid, ports: n.ports })) },
+      { event: 'sim-ready', dir, removeAtExit, nodes: nodes.map((n) => ({ id: n.id, url: n.url, pid: n.child.pid, ports: n.ports })) },
     );
     workload.start();
     const durationDone = duration === undefined ? new Promise<void>(() => {}) : new Promise<void>((r) => setTimeout(r, duration * 1000).unref());
@@ -186,7 +187,7 @@ export async function runSim(o: SimOptions): Promise<number> {
     exitCode = 1;
   }
   if (unclean.length > 0) exitCode = 1;
-  const keep = !ownDir || o.keep === true || exitCode !== 0;
+  const keep = !removeAtExit || exitCode !== 0;
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
   say(
     `stopped ${count} nodes${unclean.length ? `; not cleanly: ${unclean.map((n) => `${n.id} (${n.exited!.code ?? n.exited!.signal})`).join(', ')}` : ' cleanly'}${keep ? `; files kept in ${dir}` : ''}`,

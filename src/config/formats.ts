@@ -20,6 +20,14 @@ export function parseBytes(v: unknown): number {
   return Number(m[1]) * units[(m[2] ?? 'b').toLowerCase()]!;
 }
 
+/** A TCP port, 0–65535 (0 = any free port); as a number or a string of digits (env, flags). */
+export function parsePort(v: unknown): number {
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (Number.isNaN(n)) throw new Error('must be a port number (0–65535; 0 = any free port)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error('must be a port number from 0 to 65535 (0 = any free port)');
+  return n;
+}
+
 /** "host:port" list, comma-separated (FLEETKV_PEERS) or an array (config file). */
 export function parsePeerList(v: unknown): string[] {
   const list = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : null;
@@ -52,4 +60,6 @@ export function registerFormats(): void {
   convict.addFormat({ name: 'duration', ...wrap(parseDuration) });
   convict.addFormat({ name: 'bytes', ...wrap(parseBytes) });
   convict.addFormat({ name: 'peer-list', ...wrap(parsePeerList) });
+  // Replaces convict's own 'port', which calls "abc" out of range.
+  convict.addFormat({ name: 'port', ...wrap(parsePort) });
 }

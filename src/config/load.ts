@@ -35,8 +35,7 @@ export function loadConfig(opts: LoadOptions = {}): FleetConfig {
     conf = convict(schema, { env, args: opts.args ?? [] });
     const file = opts.file ?? env.FLEETKV_CONFIG ?? (fs.existsSync(SYSTEM_CONFIG) ? SYSTEM_CONFIG : undefined);
     if (file !== undefined) {
-      if (!fs.existsSync(file)) throw new Error(`config file ${file} does not exist`);
-      conf.loadFile(file);
+      conf.load(readConfigFile(file));
     }
     if (opts.overrides) conf.load(opts.overrides);
     conf.validate({ allowed: 'strict' });
@@ -45,6 +44,30 @@ export function loadConfig(opts: LoadOptions = {}): FleetConfig {
   }
   const cfg = conf.getProperties() as unknown as FleetConfig;
   return finishConfig(cfg);
+}
+
+/** A config file's JSON, or an error naming the file, line and column. */
+function readConfigFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? `config file ${file} does not exist` : `config file ${file}: ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const msg = (err as Error).message;
+    const at = /at position (\d+)/.exec(msg);
+    let where = '';
+    if (at) {
+      const before = text.slice(0, Number(at[1]));
+      const line = before.split('\n').length;
+      where = `:${line}:${Number(at[1]) - before.lastIndexOf('\n')}`;
+    }
+    throw new Error(`config file ${file}${where} is not valid JSON: ${msg}`);
+  }
 }
 
 /** Derived defaults and cross-field checks that convict cannot express. */

@@ -1,5 +1,5 @@
 /**
- * The configuration schema. Keys, env names and defaults of DESIGN §6 are a
+ * The configuration schema. Keys, env names and defaults (docs/operating.md, "Configure") are a
  * public contract: scripts and tests use them. `arg` names the `fleetkv start`
  * flag (`--node-id r1`). Durations take "500ms", "60s", "7d" or milliseconds.
  */

@@ -3,7 +3,7 @@ import { reserve, reserved } from './arena.js';
 import { validateKey } from './key.js';
 
 /**
- * The entry: the unit of log, replication and publication (DESIGN §2).
+ * The entry: the unit of log, replication and publication (docs/adr/0001-record-format-and-framing.md).
  *
  * Canonical encoding (big-endian), used unchanged as the log record payload
  * and inside ENTRIES frames, so replication ships what the log holds:

@@ -5,7 +5,7 @@ export const MAX_ORIGIN_BYTES = 64;
 const ORIGIN_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
- * Key rules (DESIGN §2): UTF-8, 1–1024 bytes, '/'-separated levels, no '+',
+ * Key rules (docs/http-api.md, "Keys and values"): UTF-8, 1–1024 bytes, '/'-separated levels, no '+',
  * '#', NUL and no empty level. The rules make every key a valid MQTT topic
  * suffix, so `fleet/state/<key>` works with MQTT wildcards.
  * Returns the key's UTF-8 byte length (callers need it for encoding).

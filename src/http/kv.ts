@@ -4,6 +4,7 @@ import type { Entry } from '../entry/entry.js';
 import { formatHlc } from '../entry/hlc.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { allowMethods } from './checks.js';
 import { sendJson } from './respond.js';
 
 /** `X-Fleetkv-*` headers describing an entry's metadata. */
@@ -87,8 +88,7 @@ export async function handleKv(node: FleetNode, req: IncomingMessage, res: Serve
       return;
     }
     default:
-      res.setHeader('allow', 'GET, HEAD, PUT, DELETE');
-      throw new FleetError('BAD_REQUEST', `method ${req.method} is not allowed on /v1/kv/<key>`);
+      allowMethods(req, res, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
   }
 }
 

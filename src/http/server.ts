@@ -1,13 +1,28 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
+import { allowMethods, allowParams } from './checks.js';
 import { handleKv, handleList, handleWatch } from './kv.js';
 import { sendError, sendJson } from './respond.js';
 
+/** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
+const READ = ['GET', 'HEAD'] as const;
+const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
+  '/v1/kv/<key>': { params: [] },
+  '/v1/kv': { params: ['prefix', 'limit', 'after'], methods: READ },
+  '/v1/watch': { params: ['prefix', 'initial'], methods: READ },
+  '/v1/status': { params: [], methods: READ },
+  '/healthz': { params: [], methods: READ },
+  '/readyz': { params: [], methods: READ },
+  '/metrics': { params: [], methods: READ },
+  '/v1/admin/compact': { params: [] },
+};
+
 /**
- * The HTTP API (DESIGN §6): /v1/kv, /v1/watch, /v1/status, /healthz,
+ * The HTTP API (docs/http-api.md): /v1/kv, /v1/watch, /v1/status, /healthz,
  * /readyz, /metrics. Errors are JSON `{ error: { code, message } }`.
  */
 export class HttpApi {
@@ -20,7 +35,7 @@ export class HttpApi {
   constructor(private readonly node: FleetNode) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.routes.set('/v1/admin/compact', async (req, res) => {
-      if (req.method !== 'POST') throw new FleetError('BAD_REQUEST', 'POST /v1/admin/compact');
+      allowMethods(req, res, ['POST']);
       await this.node.compact();
       sendJson(res, 200, { ok: true, lastCompaction: this.node.lastCompaction });
     });
@@ -33,7 +48,7 @@ export class HttpApi {
     server.keepAliveTimeout = 65_000;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      const onError = (err: Error): void => reject(new FleetError('UNAVAILABLE', `http listener on ${host}:${port}: ${err.message}`, err));
+      const onError = (err: Error): void => reject(new FleetError('UNAVAILABLE', `http listener on ${host}:${port}: ${err.message}${listenHint(err, 'http.port')}`, err));
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);
@@ -60,6 +75,11 @@ export class HttpApi {
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://fleetkv');
     const path = url.pathname;
+    const builtin = path.startsWith('/v1/kv/') ? BUILTIN['/v1/kv/<key>'] : this.routes.has(path) ? undefined : BUILTIN[path];
+    if (builtin) {
+      if (builtin.methods) allowMethods(req, res, builtin.methods);
+      allowParams(url, builtin.params);
+    }
     if (path.startsWith('/v1/kv/')) {
       let key: string;
       try {

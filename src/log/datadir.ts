@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FleetError } from '../errors.js';
 import { fsyncDir } from './files.js';
 import type { FsyncPolicyName } from '../config/schema.js';
+import { processInfo } from './process-info.js';
 
 /** node.json: who owns this data dir, its incarnation, and whether it stopped cleanly. */
 export interface NodeMeta {
@@ -26,12 +27,15 @@ function bootId(): string {
 }
 
 /**
- * Take the data dir's lock file. A lock left by a dead process, or by a
- * previous boot (its pid may belong to someone else now), is taken over.
+ * Take the data dir's lock file, which names its owner: pid, boot id and the
+ * process's start time. A lock is taken over when its owner is gone: dead, a
+ * zombie (killed, not yet reaped by its parent: a restart right after kill -9),
+ * another process that got the pid since (its start time differs), or from a
+ * previous boot.
  */
 export function lockDataDir(dir: string): () => void {
   const file = path.join(dir, LOCK_FILE);
-  const me = `${process.pid} ${bootId()}\n`;
+  const me = `${process.pid} ${bootId()} ${processInfo(process.pid).startTime ?? '-'}\n`;
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       fs.writeFileSync(file, me, { flag: 'wx', mode: 0o640 });
@@ -44,9 +48,9 @@ export function lockDataDir(dir: string): () => void {
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const [pidText, boot] = fs.readFileSync(file, 'utf8').trim().split(' ');
+      const [pidText, boot, started] = fs.readFileSync(file, 'utf8').trim().split(' ');
       const pid = Number(pidText);
-      if (boot === bootId() && pid !== process.pid && isAlive(pid)) {
+      if (boot === bootId() && pid !== process.pid && ownsLock(pid, started)) {
         throw new FleetError('DATA_DIR_LOCKED', `data dir ${dir} is in use by process ${pid}`);
       }
       fs.rmSync(file, { force: true });
@@ -55,14 +59,11 @@ export function lockDataDir(dir: string): () => void {
   throw new FleetError('DATA_DIR_LOCKED', `could not lock data dir ${dir}`);
 }
 
-function isAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+/** Whether the process that wrote a lock still runs (a lock without a start time: any running process with its pid). */
+function ownsLock(pid: number, startTime: string | undefined): boolean {
+  const p = processInfo(pid);
+  if (!p.running) return false;
+  return startTime === undefined || startTime === '-' || p.startTime === undefined || p.startTime === startTime;
 }
 
 export function readMeta(dir: string): NodeMeta | undefined {

@@ -47,7 +47,7 @@ interface Waiter {
 }
 
 /**
- * The append-only log writer with group commit (DESIGN §3).
+ * The append-only log writer with group commit (docs/adr/0003-log-writer.md).
  *
  * Records are copied into one staging buffer; a pump writes the stage to the
  * active segment with positional writes and, under `batch`, one fdatasync for

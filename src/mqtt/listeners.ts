@@ -4,6 +4,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Aedes, Client } from 'aedes';
 import type { FleetConfig } from '../config/schema.js';
+import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
 
 /** One open listener of the broker: its port, and how to close it with every connection it accepted. */
@@ -115,6 +116,9 @@ function tlsOptions(t: FleetConfig['mqtt']['tls']): tls.TlsOptions {
   return opts;
 }
 
+/** The config key of each listener's port, for the hint when it is taken. */
+const PORT_KEY: Record<Listener['name'], string> = { mqtt: 'mqtt.port', mqttTls: 'mqtt.tls.port', mqttWs: 'mqtt.ws.port' };
+
 function listen(name: Listener['name'], server: net.Server, host: string, port: number, beforeClose?: () => void): Promise<Listener> {
   const sockets = new Set<net.Socket>();
   server.on('connection', (s: net.Socket) => {
@@ -122,7 +126,7 @@ function listen(name: Listener['name'], server: net.Server, host: string, port: 
     s.once('close', () => sockets.delete(s));
   });
   return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new FleetError('UNAVAILABLE', `${name} listener on ${host}:${port}: ${err.message}`, err)));
+    server.once('error', (err) => reject(new FleetError('UNAVAILABLE', `${name} listener on ${host}:${port}: ${err.message}${listenHint(err, PORT_KEY[name])}`, err)));
     server.listen(port, host, () => {
       resolve({
         name,

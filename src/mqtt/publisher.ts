@@ -22,7 +22,7 @@ type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
 type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean } | string;
 
 /**
- * Publishes every applied entry, local or replicated, on the broker (DESIGN §5):
+ * Publishes every applied entry, local or replicated, on the broker (docs/mqtt.md, "Topics"):
  * `log/<origin>` always (JSON envelope), `state/<key>` when it won (a delete
  * as an empty payload), `nodes/<id>` for status records, and `conflicts` when
  * LWW decided between writes of two origins. Retained copies of state are

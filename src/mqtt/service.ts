@@ -13,7 +13,7 @@ import { Topics } from './topics.js';
 const DRAIN_TIMEOUT_MS = 10_000;
 
 /**
- * The embedded MQTT broker (DESIGN §5, docs/mqtt.md), started and stopped
+ * The embedded MQTT broker (docs/mqtt.md), started and stopped
  * with the node. Retained state is served from the store on subscribe
  * (StoreRetained), so a subscriber sees the whole fleet state from the first
  * moment the listeners are open, and after every restart.

@@ -1,5 +1,5 @@
 /**
- * The topic contract of the MQTT bridge (DESIGN §5, docs/mqtt.md): which
+ * The topic contract of the MQTT bridge (docs/mqtt.md): which
  * topic carries what, and how a key maps to a topic and back. Keys are valid
  * topic suffixes by construction (src/entry/key.ts), so the mapping is plain
  * concatenation and MQTT wildcards work on keys.

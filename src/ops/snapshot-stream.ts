@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { FleetError } from '../errors.js';
+import { allowMethods } from '../http/checks.js';
 import { KIND, RECORD_HEADER_BYTES, jsonPayload, writeRecord } from '../log/record.js';
 import type { SnapshotMeta } from '../log/snapshot.js';
 import type { FleetNode } from '../node.js';
@@ -74,7 +75,7 @@ function drainOrClose(res: ServerResponse): Promise<void> {
 /** GET /v1/admin/snapshot: stream a snapshot of the running node (backups: `fleetkv snapshot --out FILE`). */
 export function snapshotRoute(node: FleetNode) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    if (req.method !== 'GET') throw new FleetError('BAD_REQUEST', 'GET /v1/admin/snapshot');
+    allowMethods(req, res, ['GET']);
     if (node.state !== 'running') throw new FleetError('NODE_NOT_READY', `node is ${node.state}`);
     res.writeHead(200, {
       'content-type': 'application/octet-stream',

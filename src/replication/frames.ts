@@ -3,7 +3,7 @@ import { FleetError } from '../errors.js';
 import { RECORD_HEADER_BYTES, scanRecords, writeRecord } from '../log/record.js';
 
 /**
- * Peer wire frames (DESIGN §4):   u32 length | u8 type | body
+ * Peer wire frames (docs/replication.md, "Protocol"):   u32 length | u8 type | body
  *
  * `length` counts the type byte and the body. ENTRIES bodies carry the log's
  * own record framing (u32 len | u32 crc32 | canonical entry bytes), so what a

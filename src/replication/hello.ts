@@ -3,7 +3,7 @@ import { FleetError } from '../errors.js';
 import type { VectorObject } from '../store/vector.js';
 import { PROTOCOL_VERSION } from './frames.js';
 
-/** The HELLO each side sends first (DESIGN §4). */
+/** The HELLO each side sends first (docs/replication.md, "Protocol"). */
 export interface Hello {
   protocol: number;
   fleetId: string;

@@ -24,7 +24,7 @@ export interface Outgoing {
  * references, one per key the peer's vector lacks, then SYNC_DONE) followed by
  * the live queue. The live queue is bounded in bytes: past the bound it is
  * dropped and the peer is owed a new catch-up instead, so a slow or dead peer
- * costs at most `maxQueueBytes` (DESIGN §4, flow control).
+ * costs at most `maxQueueBytes` (docs/replication.md, "Protocol": flow control).
  */
 export class Outbox {
   private live: Entry[] = [];

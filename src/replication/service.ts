@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
+import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode, NodeService } from '../node.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
@@ -40,7 +41,7 @@ export interface PeerStatus {
 const FRAME_TARGET_BYTES = 256 * 1024;
 
 /**
- * Replication (DESIGN §4): the peer listener, one dialer per known peer
+ * Replication (docs/replication.md): the peer listener, one dialer per known peer
  * address, at most one session per peer node, and the routing between them:
  * every applied entry goes to every session whose peer lacks it (relay), and
  * received entries go through node.ingest (catch-up: any order; live: only
@@ -118,7 +119,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     try {
       this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
     } catch (err) {
-      throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}`, err);
+      throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}${listenHint(err, 'peer.port')}`, err);
     }
     this.running = true;
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);

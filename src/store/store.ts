@@ -5,7 +5,7 @@ import { VersionVector } from './vector.js';
 export type ApplyResult = 'won' | 'superseded' | 'duplicate';
 
 /**
- * In-memory fleet state: the newest entry per key by LWW (DESIGN §2), with
+ * In-memory fleet state: the newest entry per key by LWW (docs/guarantees.md), with
  * tombstones for deletes, a sorted key index for prefix listing, and the
  * version vector of what has been applied.
  * The store only decides; it does no I/O. The node calls `apply` for every

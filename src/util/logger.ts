@@ -11,7 +11,7 @@ export function createLogger(level: string, nodeId: string): Logger {
     return pino({
       level,
       base: { node: nodeId },
-      transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
+      transport: { target: 'pino-pretty', options: { colorize: process.stdout.isTTY === true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } },
     });
   }
   return pino({ level, base: { node: nodeId } });

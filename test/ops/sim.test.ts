@@ -80,7 +80,9 @@ describe('fleetkv sim', () => {
   it('--nodes 3 starts three nodes with a robot workload and stops them all cleanly on SIGINT', async () => {
     const sim = new Sim(['--nodes', '3']);
     sims.push(sim);
-    const { dir, nodes } = await sim.ready();
+    const ready = await sim.ready();
+    const { dir, nodes } = ready;
+    expect(ready).toMatchObject({ removeAtExit: true });
     expect(nodes.map((n) => n.id)).toEqual(['robot-1', 'robot-2', 'robot-3']);
     expect(new Set(nodes.flatMap((n) => [n.ports.http, n.ports.peer, n.ports.mqtt])).size).toBe(9);
     for (const n of nodes) {
@@ -108,7 +110,8 @@ describe('fleetkv sim', () => {
 
   it('refuses a bad --nodes with a clear message', async () => {
     const sim = new Sim(['--nodes', 'lots']);
-    expect(await sim.exit()).toBe(1);
+    expect(await sim.exit()).toBe(64);
+    expect(sim.stderr).toContain('[USAGE]');
     expect(sim.stderr).toContain('--nodes must be an integer from 1 to 50, not "lots"');
   });
 

@@ -9,6 +9,7 @@ import { FleetNode } from '../../src/node.js';
 import { MemoryNetwork } from '../../src/replication/memory-transport.js';
 import { ReplicationService } from '../../src/replication/service.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
+import { removeTempDir } from '../helpers/temp.js';
 
 export type Op =
   | { t: 'put'; n: number; k: number }
@@ -158,8 +159,10 @@ export class MemFleet {
     );
   }
 
+  /** Stop every node and remove their data dirs (a property test makes hundreds of fleets). */
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
+    for (const d of this.dirs) removeTempDir(d);
   }
 }
 
