@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FleetError } from '../errors.js';
 import { fsyncDir } from './files.js';
 import type { FsyncPolicyName } from '../config/schema.js';
-import { processInfo } from './process-info.js';
+import { processInfo } from '../util/process-info.js';
 
 /** node.json: who owns this data dir, its incarnation, and whether it stopped cleanly. */
 export interface NodeMeta {
