@@ -24,6 +24,8 @@ export type FleetErrorCode =
   | 'NODE_ID_CLASH'
   | 'TOPIC_FORBIDDEN'
   | 'BAD_REQUEST'
+  | 'ROBOT_DOC_INVALID'
+  | 'HISTORY_INVALID'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -31,6 +33,8 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   KEY_INVALID: 400,
   VALUE_INVALID: 400,
   BAD_REQUEST: 400,
+  ROBOT_DOC_INVALID: 400,
+  HISTORY_INVALID: 400,
   TOPIC_FORBIDDEN: 403,
   NOT_FOUND: 404,
   VALUE_TOO_LARGE: 413,

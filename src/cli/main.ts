@@ -13,6 +13,7 @@ import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
 import { registerPasswd } from './passwd.js';
 import { registerOps } from './ops.js';
+import { registerRobots } from './robots.js';
 import { runShell } from './shell.js';
 
 /** Exit codes (sysexits.h where one fits). */
@@ -185,6 +186,7 @@ export function buildProgram(): Command {
     process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
   });
   registerOps(program, client);
+  registerRobots(program, client);
   return program;
 }
 

@@ -1,20 +1,29 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RecentConflicts } from '../conflicts.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { handleHistory } from './history.js';
 import { handleKv, handleList, handleWatch } from './kv.js';
+import { handleFleet, handleRobots } from './robots.js';
+import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
 
 /**
  * The HTTP API (DESIGN §6): /v1/kv, /v1/watch, /v1/status, /healthz,
- * /readyz, /metrics. Errors are JSON `{ error: { code, message } }`.
+ * /readyz, /metrics; the robot model (/v1/robots, /v1/fleet) and the fleet
+ * page (/ui/, docs/robots.md). Errors are JSON `{ error: { code, message } }`.
  */
 export class HttpApi {
   private server: http.Server | undefined;
   /** Extra routes (e.g. /v1/admin/compact), by exact path. */
   readonly routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void>();
 
+  /** Conflicts this node detected lately, for the fleet page. */
+  private readonly conflicts: RecentConflicts;
+
   constructor(private readonly node: FleetNode) {
+    this.conflicts = new RecentConflicts(node);
     this.routes.set('/v1/admin/compact', async (req, res) => {
       if (req.method !== 'POST') throw new FleetError('BAD_REQUEST', 'POST /v1/admin/compact');
       await this.node.compact();
@@ -40,6 +49,7 @@ export class HttpApi {
   }
 
   async close(): Promise<void> {
+    this.conflicts.close();
     const server = this.server;
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -58,8 +68,12 @@ export class HttpApi {
       } catch {
         throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
       }
+      const history = url.searchParams.get('history');
+      if (history !== null) return handleHistory(this.node, req, res, key, history);
       return handleKv(this.node, req, res, key);
     }
+    if (path === '/v1/robots' || path.startsWith('/v1/robots/')) return handleRobots(this.node, req, res, path);
+    if (path === '/' || path === '/ui' || path.startsWith('/ui/')) return handleUi(req, res, path);
     const extra = this.routes.get(path);
     if (extra) return extra(req, res, url);
     switch (path) {
@@ -67,6 +81,8 @@ export class HttpApi {
         return handleList(this.node, url, res);
       case '/v1/watch':
         return handleWatch(this.node, url, req, res);
+      case '/v1/fleet':
+        return handleFleet(this.node, this.conflicts, req, res);
       case '/v1/status':
         return sendJson(res, 200, this.node.status());
       case '/healthz':
