@@ -17,7 +17,7 @@ const STATUS_COLOURS = /** @type {Record<string, string>} */ ({
  * @typedef {{ id: string, pose: Pose | null, status: string | null, battery: number | null, mission: { id: string } | null,
  *   issues: { category: string }[], lastSeen: string, node: string, online: boolean, problems: { key: string, message: string }[] }} Robot
  * @typedef {{ id: string, self: boolean, online: boolean, state: string, address: string | null, lag: { entries: number, ms: number } | null,
- *   peers: { nodeId: string, state: string }[], version: string | null }} FleetNodeInfo
+ *   peers: { nodeId: string, state: string }[], version: string | null, recordAt: string | null }} FleetNodeInfo
  * @typedef {{ origin: string, hlc: string, op: string }} Side
  * @typedef {{ key: string, reason: string, winner: Side, loser: Side, at: string }} Conflict
  * @typedef {{ nodeId: string, fleetId: string, at: string, robots: Robot[], nodes: FleetNodeInfo[], conflicts: Conflict[] }} Fleet
@@ -136,7 +136,7 @@ function renderNodes(nodes) {
       el('td', { class: 'state' }, [n.state]),
       onlineCell(n.online),
       el('td', { class: 'num' }, [n.lag ? `${n.lag.entries} entries / ${n.lag.ms} ms` : '—']),
-      el('td', {}, [n.peers.length ? n.peers.map((p) => `${p.nodeId} (${p.state})`).join(', ') : '—']),
+      el('td', n.self || !n.recordAt ? {} : { title: `from its status record of ${n.recordAt}` }, [n.peers.length ? n.peers.map((p) => `${p.nodeId} (${p.state})`).join(', ') : '—']),
       el('td', {}, [n.version ?? '—']),
     ]),
   );
