@@ -60,6 +60,9 @@ function ago(iso, now) {
   return `${Math.floor(s / 3600)} h ago`;
 }
 
+/** @type {[number, number, number, number] | undefined} the extent of every pose shown so far */
+let seen;
+
 /** @param {Robot[]} robots */
 function renderMap(robots) {
   const map = byId('map');
@@ -72,6 +75,9 @@ function renderMap(robots) {
     x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
   }
   if (placed.length === 0) [x0, x1, y0, y1] = [-5, 5, -5, 5];
+  // The view only grows, so that it stays still while robots move inside it.
+  if (seen) [x0, x1, y0, y1] = [Math.min(x0, seen[0]), Math.max(x1, seen[1]), Math.min(y0, seen[2]), Math.max(y1, seen[3])];
+  if (placed.length > 0) seen = [x0, x1, y0, y1];
   // Scaled to the poses, with a margin, never smaller than 4 units across.
   const span = Math.max(x1 - x0, y1 - y0, 4);
   const pad = span * 0.15;
