@@ -35,13 +35,14 @@ export function handleRobots(node: FleetNode, req: IncomingMessage, res: ServerR
 /** `GET /v1/fleet`: what the fleet page shows, in one document: robots, nodes, recent conflicts. */
 export function handleFleet(node: FleetNode, conflicts: RecentConflicts, req: IncomingMessage, res: ServerResponse): void {
   onlyGet(req, '/v1/fleet');
-  const robots = mergeRobots(node.store.list(ROBOT_PREFIX), onlineNodes(node));
+  const online = onlineNodes(node);
+  const robots = mergeRobots(node.store.list(ROBOT_PREFIX), online);
   sendJson(res, 200, {
     nodeId: node.nodeId,
     fleetId: node.config.fleetId,
     at: new Date().toISOString(),
     robots,
-    nodes: knownNodes(node, robots.map((r) => r.node)),
+    nodes: knownNodes(node, online, robots.map((r) => r.node)),
     conflicts: conflicts.list(),
   });
 }

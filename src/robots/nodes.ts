@@ -1,6 +1,5 @@
 import type { FleetNode } from '../node.js';
 import { STATUS_KEY_PREFIX } from '../mqtt/topics.js';
-import { onlineNodes } from './online.js';
 
 /** One fleet member as this node knows it (for /v1/fleet and the fleet page). */
 export interface KnownNode {
@@ -34,12 +33,12 @@ function peerList(peers: unknown): { nodeId: string; state: string }[] {
 
 /**
  * Every node this one knows of: itself, its peers (/v1/status) and every
- * node with a status record in the store, with `online` from online.ts.
- * `extra` adds ids known otherwise (the writers of robot documents).
+ * node with a status record in the store, with `online` from online.ts
+ * (`onlineNodes(node)`). `extra` adds ids known otherwise (the writers of
+ * robot documents).
  */
-export function knownNodes(node: FleetNode, extra: Iterable<string> = []): KnownNode[] {
+export function knownNodes(node: FleetNode, online: (id: string) => boolean, extra: Iterable<string> = []): KnownNode[] {
   const status = node.status();
-  const online = onlineNodes(node);
   const peers = new Map<string, PeerLike>();
   if (Array.isArray(status.peers)) for (const p of status.peers as PeerLike[]) if (typeof p.nodeId === 'string') peers.set(p.nodeId, p);
   const records = new Map<string, Record<string, unknown>>();

@@ -5,6 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 import { peerAddress, startNode } from '../replication/fleet.js';
 
+/** The little of the DOM these tests touch (the code runs in the page; the test's TS config has no DOM lib). */
+interface El {
+  innerText: string;
+  textContent: string | null;
+  hidden: boolean;
+  className: string;
+  getAttribute(name: string): string | null;
+}
+declare const document: { querySelector(selector: string): El | null };
+declare const window: Record<string, unknown>;
+
 const CHROMIUM = '/usr/bin/chromium';
 /** Set to a file path to save a screenshot of the page (docs/figures/fleet-page.png is made this way). */
 const SCREENSHOT = process.env.FLEETKV_UI_SCREENSHOT;
@@ -30,6 +41,7 @@ describe('the fleet page (/ui/) in Chromium', () => {
   let profile: string;
   const problems: string[] = [];
   const foreign: string[] = [];
+  const streams: string[] = [];
 
   beforeAll(async () => {
     const env = { FLEETKV_MQTT_ENABLED: 'true' };
@@ -56,6 +68,7 @@ describe('the fleet page (/ui/) in Chromium', () => {
     page.on('pageerror', (err) => problems.push(`page error: ${String(err)}`));
     page.on('request', (r) => {
       if (!r.url().startsWith(a.url) && !r.url().startsWith('data:')) foreign.push(r.url());
+      if (r.resourceType() === 'eventsource') streams.push(r.url().slice(a.url.length));
     });
   }, 120_000);
 
@@ -68,7 +81,7 @@ describe('the fleet page (/ui/) in Chromium', () => {
   const robotRow = (id: string): Promise<{ text: string; cls: string } | null> =>
     page.evaluate((rid) => {
       const tr = document.querySelector(`#robots tr[data-robot="${rid}"]`);
-      return tr ? { text: (tr as HTMLElement).innerText, cls: tr.className } : null;
+      return tr ? { text: (tr as unknown as El).innerText, cls: tr.className } : null;
     }, id);
   const nodeOnline = (id: string): Promise<string | null> =>
     page.evaluate((nid) => document.querySelector(`#nodes tr[data-node="${nid}"]`)?.getAttribute('data-online') ?? null, id);
@@ -92,21 +105,36 @@ describe('the fleet page (/ui/) in Chromium', () => {
     expect(await marker('rb')).toMatchObject({ x: '4', y: '2', yaw: '1.57', transform: 'translate(4 2)' });
     // Each node shows its peers (ra from its live sessions, the others from their status records).
     await waitFor(async () => {
-      const t = await page.evaluate(() => (document.querySelector('#nodes tr[data-node="rb"]') as HTMLElement | null)?.innerText ?? '');
+      const t = await page.evaluate(() => (document.querySelector('#nodes tr[data-node="rb"]') as El | null)?.innerText ?? '');
       return /ra \((live|syncing)\)/.test(t) && /rc \((live|syncing)\)/.test(t);
     }, 'rb\'s peers from its status record', 30_000);
     expect(await page.$eval('#live', (e) => e.textContent)).toBe('live');
+    // Live updates come over the node's own watch stream (SSE).
+    expect(streams.sort()).toEqual(['/v1/watch?prefix=_fleetkv%2Fnodes%2F', '/v1/watch?prefix=robots%2F']);
     expect(foreign).toEqual([]);
     expect(problems).toEqual([]);
   }, 90_000);
 
   it('follows a pose change live, without a reload', async () => {
-    await page.evaluate(() => ((window as unknown as { notReloaded: boolean }).notReloaded = true));
+    await page.evaluate(() => (window.notReloaded = true));
     await put(nodes[1]!, 'robots/rb/pose', { x: 7.5, y: -1, yaw: -0.5, map: 'L1' });
     await waitFor(async () => (await marker('rb'))?.x === '7.5', 'rb\'s marker at x=7.5', 30_000);
     expect(await marker('rb')).toMatchObject({ y: '-1', yaw: '-0.5', transform: 'translate(7.5 -1)' });
     expect((await robotRow('rb'))!.text).toContain('7.50, -1.00, -0.50');
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.evaluate(() => window.notReloaded)).toBe(true);
+    expect(problems).toEqual([]);
+  }, 60_000);
+
+  it('lists the conflicts this node detected', async () => {
+    const [a, b] = [nodes[0]!, nodes[1]!];
+    await put(a, 'missions/m-1', { id: 'm-1', assignedTo: 'ra' });
+    await waitFor(async () => (await b.fetch('/v1/kv/missions/m-1')).ok, 'm-1 on rb');
+    await put(b, 'missions/m-1', { id: 'm-1', assignedTo: 'rb' }); // replaces ra's write moments later: reported as concurrent
+    await waitFor(async () => {
+      const rows = await page.$$eval('#conflicts tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText));
+      return rows.some((r) => /missions\/m-1\s+concurrent\s+rb put\s+ra put/.test(r));
+    }, 'the conflict on the page', 30_000);
+    expect(await page.$eval('#no-conflicts', (e) => (e as unknown as El).hidden)).toBe(true);
     expect(problems).toEqual([]);
   }, 60_000);
 
