@@ -29,6 +29,8 @@ export type FleetErrorCode =
   | 'METHOD_NOT_ALLOWED'
   /** A command line the CLI cannot run (exit 64); never sent over the wire. */
   | 'USAGE'
+  | 'ROBOT_DOC_INVALID'
+  | 'HISTORY_INVALID'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -37,6 +39,8 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   VALUE_INVALID: 400,
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
+  ROBOT_DOC_INVALID: 400,
+  HISTORY_INVALID: 400,
   TOPIC_FORBIDDEN: 403,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

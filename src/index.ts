@@ -25,5 +25,7 @@ export { Entry } from './entry/entry.js';
 export { loadConfig, type LoadOptions } from './config/load.js';
 export type { FleetConfig } from './config/schema.js';
 export { FleetError, isFleetError, type FleetErrorCode } from './errors.js';
+export { RobotNode, type RobotNodeOptions } from './robots/robot-node.js';
+export { ROBOT_FIELDS, ROBOT_STATUSES, type Pose, type RobotStatus, type Mission, type Issue, type RobotState, type RobotProblem } from './robots/model.js';
 export { runDaemon, type Daemon } from './daemon.js';
 export { VERSION } from './version.js';

@@ -15,6 +15,7 @@ import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.
 import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
+import { KeyHistory } from './store/history.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { VERSION } from './version.js';
@@ -79,6 +80,8 @@ export class FleetNode extends EventEmitter {
   readonly metrics = new NodeMetrics();
   readonly store = new Store();
   readonly clock: HybridClock;
+  /** The last versions applied per key, in memory (GET /v1/kv/<key>?history=N). */
+  readonly history: KeyHistory;
   readonly services: NodeService[] = [];
   state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
   incarnation = 1;
@@ -104,6 +107,7 @@ export class FleetNode extends EventEmitter {
     this.opts = opts;
     this.logger = opts.logger ?? pino({ level: this.config.log.level, base: { node: this.config.nodeId } });
     this.clock = new HybridClock(this.config.maxClockSkew);
+    this.history = new KeyHistory(this.config.limits.historyBytes);
   }
 
   get nodeId(): string {
@@ -296,6 +300,7 @@ export class FleetNode extends EventEmitter {
     const result = this.store.apply(e);
     const other = this.store.lastOther;
     if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source });
+    if (result === 'won') this.history.record(e);
     for (const l of this.applyListeners) l(e, result, other, source);
     if (result === 'won' && this.watchers.size > 0) {
       for (const w of this.watchers) if (e.key.startsWith(w.prefix)) w.cb(e);

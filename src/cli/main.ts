@@ -14,6 +14,7 @@ import { formatStatus, formatPeer } from './format.js';
 import { registerPasswd } from './passwd.js';
 import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
+import { registerRobots } from './robots.js';
 import { runShell } from './shell.js';
 
 /** Exit codes (sysexits.h where one fits); `fleetkv --help` lists them. */
@@ -211,6 +212,7 @@ export function buildProgram(): Command {
     process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
   });
   registerOps(program, client);
+  registerRobots(program, client);
   return program;
 }
 

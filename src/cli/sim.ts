@@ -7,12 +7,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { FleetError } from '../errors.js';
+import { encodeField, robotKey, type Pose, type RobotStatus } from '../robots/model.js';
 
 /**
  * `fleetkv sim --nodes N`: a fleet on one machine. N nodes as child processes
  * on loopback, each with the others as static peers, and a robot workload
- * written to each robot's own node: a pose at 10 Hz, a status every second,
- * missions handed out by robot-1 and worked on by the robot they name.
+ * written to each robot's own node following the robot model (docs/robots.md):
+ * `robots/<id>/pose` at 10 Hz, `status` and `battery` every second, `mission`
+ * when it changes; missions handed out by robot-1 under `missions/<id>` and
+ * worked on by the robot they name.
  */
 export function registerSim(program: Command): void {
   program
@@ -56,6 +59,8 @@ interface SimNode {
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'main.js');
 const STOP_TIMEOUT_MS = 20_000;
+/** The map every simulated robot drives on. */
+const SIM_MAP = 'sim';
 
 function positiveInt(v: string, what: string, max: number): number {
   const n = Number(v);
@@ -143,6 +148,8 @@ export async function runSim(o: SimOptions): Promise<number> {
         ...nodes.map((n) => `  ${n.id.padEnd(10)} http ${n.ports.http}  peer ${n.ports.peer}  mqtt ${n.ports.mqtt}`),
         '',
         'Watch it:',
+        `  open ${nodes[0]!.url}/ui/ (the fleet page)`,
+        `  FLEETKV_URL=${nodes[0]!.url} fleetkv robots`,
         `  mosquitto_sub -h 127.0.0.1 -p ${nodes[0]!.ports.mqtt} -t 'fleet/state/robots/+/pose' -v`,
         `  FLEETKV_URL=${nodes[0]!.url} fleetkv status`,
         'Ctrl-C stops the fleet.',
@@ -234,6 +241,8 @@ class Workload {
   private errors = 0;
   private lastError: string | undefined;
   private statsSince = Date.now();
+  /** The mission document each robot wrote last, to write it only when it changes. */
+  private lastMission = new Map<number, string>();
 
   constructor(
     private readonly nodes: SimNode[],
@@ -265,7 +274,8 @@ class Workload {
   }
 
   private put(i: number, key: string, value: unknown): Promise<void> {
-    const p = fetch(`${this.nodes[i]!.url}/v1/kv/${key}`, { method: 'PUT', body: JSON.stringify(value) }).then(
+    const body = Buffer.isBuffer(value) ? value : JSON.stringify(value);
+    const p = fetch(`${this.nodes[i]!.url}/v1/kv/${key}`, { method: 'PUT', body }).then(
       async (r) => {
         await r.arrayBuffer();
         if (r.ok) this.writes++;
@@ -291,19 +301,31 @@ class Workload {
       if (this.busyPose.has(i)) return;
       this.busyPose.add(i);
       const phase = (2 * Math.PI * i) / this.nodes.length;
-      const pose = { x: +(10 * Math.cos(t / 10 + phase)).toFixed(3), y: +(5 * Math.sin(t / 5 + phase)).toFixed(3), theta: +((t / 10 + phase) % (2 * Math.PI)).toFixed(3), ts: Date.now() };
-      void this.put(i, `robots/${n.id}/pose`, pose).finally(() => this.busyPose.delete(i));
+      // A figure-of-eight per robot; yaw is the direction of travel (the path's derivative).
+      const [a, b] = [t / 10 + phase, t / 5 + phase];
+      const pose: Pose = { x: +(10 * Math.cos(a)).toFixed(3), y: +(5 * Math.sin(b)).toFixed(3), yaw: +Math.atan2(Math.cos(b), -Math.sin(a)).toFixed(3), map: SIM_MAP };
+      void this.put(i, robotKey(n.id, 'pose'), encodeField('pose', pose)).finally(() => this.busyPose.delete(i));
     });
   }
 
+  /** Once a second each robot writes its status and battery (docs/robots.md), and its mission when it changes. */
   private statuses(): void {
     const now = Date.now();
     this.nodes.forEach((n, i) => {
       const m = this.missions.find((x) => x.robot === i && x.state !== 'done');
       if (m && m.state === 'assigned') this.advance(m, 'active');
       else if (m && now - m.since > 10_000) this.advance(m, 'done');
-      const battery = Math.round(100 - ((now - this.t0) / 1000 / 6 + i * 7) % 80);
-      void this.put(i, `robots/${n.id}/status`, { state: m ? 'moving' : battery < 30 ? 'charging' : 'idle', battery, mission: m?.id ?? null, ts: now });
+      const current = this.missions.find((x) => x.robot === i && x.state !== 'done');
+      const battery = +(1 - (((now - this.t0) / 1000 / 6 + i * 7) % 80) / 100).toFixed(3);
+      const status: RobotStatus = current ? 'moving' : battery < 0.3 ? 'charging' : 'idle';
+      void this.put(i, robotKey(n.id, 'status'), encodeField('status', status));
+      void this.put(i, robotKey(n.id, 'battery'), encodeField('battery', battery));
+      const mission = current ? { id: current.id, state: current.state, goal: current.goal } : null;
+      const text = JSON.stringify(mission);
+      if (this.lastMission.get(i) !== text) {
+        this.lastMission.set(i, text);
+        void this.put(i, robotKey(n.id, 'mission'), encodeField('mission', mission));
+      }
     });
   }
 

@@ -83,6 +83,7 @@ export const schema = {
   },
   limits: {
     maxValueBytes: { doc: 'Largest value accepted', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_MAX_VALUE_BYTES' },
+    historyBytes: { doc: 'Memory for the local version history of keys (GET /v1/kv/<key>?history=N, at most 64 versions a key); 0 = none', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_HISTORY_BYTES' },
   },
   tombstoneRetention: { doc: 'Keep tombstones at most this long', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
   maxClockSkew: { doc: 'Entries further ahead than this are counted and logged', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
@@ -138,7 +139,7 @@ export interface FleetConfig {
   uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
   http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
-  limits: { maxValueBytes: number };
+  limits: { maxValueBytes: number; historyBytes: number };
   tombstoneRetention: number;
   maxClockSkew: number;
 }

@@ -1,17 +1,21 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { listenHint } from '../config/describe.js';
+import { RecentConflicts } from '../conflicts.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
+import { handleHistory } from './history.js';
 import { handleKv, handleList, handleWatch } from './kv.js';
+import { handleFleet, handleRobots } from './robots.js';
+import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
 
 /** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
 const READ = ['GET', 'HEAD'] as const;
 const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
-  '/v1/kv/<key>': { params: [] },
+  '/v1/kv/<key>': { params: ['history'] },
   '/v1/kv': { params: ['prefix', 'limit', 'after'], methods: READ },
   '/v1/watch': { params: ['prefix', 'initial'], methods: READ },
   '/v1/status': { params: [], methods: READ },
@@ -23,7 +27,8 @@ const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly st
 
 /**
  * The HTTP API (docs/http-api.md): /v1/kv, /v1/watch, /v1/status, /healthz,
- * /readyz, /metrics. Errors are JSON `{ error: { code, message } }`.
+ * /readyz, /metrics; the robot model (/v1/robots, /v1/fleet) and the fleet
+ * page (/ui/, docs/robots.md). Errors are JSON `{ error: { code, message } }`.
  */
 export class HttpApi {
   private server: http.Server | undefined;
@@ -32,8 +37,12 @@ export class HttpApi {
   /** Bearer tokens; undefined = open (only allowed on loopback unless http.allowUnauthenticated). */
   private readonly auth: HttpAuth | undefined;
 
+  /** Conflicts this node detected lately, for the fleet page. */
+  private readonly conflicts: RecentConflicts;
+
   constructor(private readonly node: FleetNode) {
     this.auth = HttpAuth.fromConfig(node.config.http);
+    this.conflicts = new RecentConflicts(node);
     this.routes.set('/v1/admin/compact', async (req, res) => {
       allowMethods(req, res, ['POST']);
       await this.node.compact();
@@ -59,6 +68,7 @@ export class HttpApi {
   }
 
   async close(): Promise<void> {
+    this.conflicts.close();
     const server = this.server;
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -88,8 +98,16 @@ export class HttpApi {
         throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
       }
       this.allow(req, { kind: req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write', prefix: key });
+      const history = url.searchParams.get('history');
+      if (history !== null) return handleHistory(this.node, req, res, key, history);
       return handleKv(this.node, req, res, key);
     }
+    if (path === '/v1/robots' || path.startsWith('/v1/robots/')) {
+      this.allow(req, { kind: 'read', prefix: 'robots/' });
+      return handleRobots(this.node, req, res, path);
+    }
+    // The page's static files hold no data; what it shows comes from the routes above and below.
+    if (path === '/' || path === '/ui' || path.startsWith('/ui/')) return handleUi(req, res, path);
     const extra = this.routes.get(path);
     if (extra) {
       this.allow(req, { kind: 'admin' });
@@ -102,6 +120,9 @@ export class HttpApi {
       case '/v1/watch':
         this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
         return handleWatch(this.node, url, req, res);
+      case '/v1/fleet':
+        this.allow(req, { kind: 'read', prefix: 'robots/' });
+        return handleFleet(this.node, this.conflicts, req, res);
       case '/v1/status':
         this.allow(req, { kind: 'any' });
         return sendJson(res, 200, this.node.status());

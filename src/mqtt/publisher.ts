@@ -1,6 +1,6 @@
 import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
-import { formatHlc } from '../entry/hlc.js';
+import { describeConflict } from '../conflicts.js';
 import { entryJson } from '../http/kv.js';
 import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
@@ -60,7 +60,8 @@ export class EntryPublisher {
     if (result === 'duplicate') return;
     this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log');
     if (result === 'won') this.state(e.key);
-    if (other !== undefined && statusKeyNode(e.key) === undefined) this.reportConflict(e, result, other, source);
+    const conflict = describeConflict(this.node, e, result, other, source);
+    if (conflict) this.message(this.topics.conflicts, Buffer.from(JSON.stringify(conflict)), 'conflicts');
   };
 
   /** Resolves once everything queued so far has been delivered by the broker. */
@@ -85,18 +86,6 @@ export class EntryPublisher {
   /** Publish a refusal report on a client's errors topic. */
   publishError(topic: string, report: Record<string, unknown>): void {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
-  }
-
-  /**
-   * An entry that lost LWW, or one that replaced a value another origin wrote
-   * within maxClockSkew (possibly concurrent: one of the two writes is gone).
-   */
-  private reportConflict(e: Entry, result: ApplyResult, other: Entry, source: Source): void {
-    const lost = result === 'superseded';
-    if (!lost && (other.origin === e.origin || Math.abs(e.wall - other.wall) > this.node.config.maxClockSkew)) return;
-    const [winner, loser] = lost ? [other, e] : [e, other];
-    const msg = { key: e.key, reason: lost ? 'superseded' : 'concurrent', winner: side(winner), loser: side(loser), detectedBy: this.node.nodeId, source };
-    this.message(this.topics.conflicts, Buffer.from(JSON.stringify(msg)), 'conflicts');
   }
 
   private message(topic: string, payload: Buffer, kind: Kind): void {
@@ -170,6 +159,3 @@ export class EntryPublisher {
   };
 }
 
-function side(e: Entry): Record<string, unknown> {
-  return { origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical), op: e.isDelete ? 'del' : 'put' };
-}

@@ -60,7 +60,7 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 describe('release tarball', () => {
   it('unpacked into a fresh directory, starts a node that answers /healthz without any dev dependency', async () => {
     const rel = unpacked;
-    for (const dev of ['typescript', 'tsx', 'fast-check', 'vitest', '@vitest/runner']) expect(fs.existsSync(path.join(rel, 'node_modules', dev)), dev).toBe(false);
+    for (const dev of ['typescript', 'tsx', 'fast-check', 'vitest', '@vitest/runner', 'puppeteer-core']) expect(fs.existsSync(path.join(rel, 'node_modules', dev)), dev).toBe(false);
     for (const f of ['node_modules/aedes', 'node_modules/pino', 'systemd/fleetkv.service', 'deploy/install.sh', 'release.json']) expect(fs.existsSync(path.join(rel, f)), f).toBe(true);
     // Nothing above the fresh directory may lend it modules.
     expect(fs.existsSync(path.join(path.dirname(work), 'node_modules'))).toBe(false);
@@ -71,6 +71,8 @@ describe('release tarball', () => {
       expect(((await node.status()) as { version: string }).version).toBe(version);
       expect((await node.put('robots/r1/pose', '{"x":1}')).status).toBe(200);
       expect(await node.get('robots/r1/pose')).toBe('{"x":1}');
+      // The fleet page ships in the tarball (dist/http/ui, copied by the build).
+      for (const f of ['/ui/', '/ui/app.js', '/ui/style.css']) expect((await node.fetch(f)).status, f).toBe(200);
     } finally {
       expect(await node.stop()).toBe(0);
     }

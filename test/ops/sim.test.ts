@@ -95,10 +95,17 @@ describe('fleetkv sim', () => {
       };
       const first = await waitFor(seqOf, `a pose on ${n.id}`);
       await waitFor(async () => (await seqOf()) > first + 3, `${n.id} pose updates`);
+      // The robot model (docs/robots.md): every document valid, merged by /v1/robots.
       const pose = JSON.parse(await (await fetch(`${n.url}/v1/kv/robots/${n.id}/pose`)).text()) as Record<string, number>;
-      expect(Object.keys(pose).sort()).toEqual(['theta', 'ts', 'x', 'y']);
-      const status = JSON.parse(await (await fetch(`${n.url}/v1/kv/robots/${n.id}/status`)).text()) as Record<string, unknown>;
-      expect(status).toHaveProperty('battery');
+      expect(Object.keys(pose).sort()).toEqual(['map', 'x', 'y', 'yaw']);
+      const robot = await waitFor(async () => {
+        const r = (await (await fetch(`${n.url}/v1/robots/${n.id}`)).json()) as Record<string, any>;
+        return r.status !== null && r.battery !== null ? r : undefined;
+      }, `${n.id}'s status and battery`);
+      expect(robot).toMatchObject({ id: n.id, node: n.id, online: true, problems: [], pose: { map: 'sim' } });
+      expect(['idle', 'moving', 'charging']).toContain(robot.status);
+      expect(robot.battery).toBeGreaterThanOrEqual(0);
+      expect(robot.battery).toBeLessThanOrEqual(1);
     }
     await waitFor(async () => (await fetch(`${nodes[0]!.url}/v1/kv/missions/m-1`)).ok, 'the first mission on robot-1 (the dispatcher)');
 

@@ -33,7 +33,7 @@ function layer(mod: string): number {
   if (['errors', 'version', 'entry', 'util', 'config'].includes(top)) return 0;
   if (['log', 'store'].includes(top)) return 1;
   if (['node', 'metrics'].includes(top)) return 2;
-  if (['replication', 'mqtt', 'uplink', 'http', 'ops', 'robots'].includes(top)) return 3;
+  if (['replication', 'mqtt', 'uplink', 'http', 'ops', 'robots', 'conflicts'].includes(top)) return 3;
   if (['services', 'daemon', 'index'].includes(top)) return 4;
   if (top === 'cli') return 5;
   throw new Error(`module ${mod} is in no layer: add its folder to test/structure/layers.test.ts`);
