@@ -22,7 +22,6 @@ const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly st
   '/healthz': { params: [], methods: READ },
   '/readyz': { params: [], methods: READ },
   '/metrics': { params: [], methods: READ },
-  '/v1/admin/compact': { params: [] },
 };
 
 /**
