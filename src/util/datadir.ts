@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FleetError } from '../errors.js';
-import { fsyncDir } from '../log/files.js';
+import { renameDurably } from '../log/files.js';
 import type { FsyncPolicyName } from '../config/schema.js';
 
 /** node.json: who owns this data dir, its incarnation, and whether it stopped cleanly. */
@@ -91,6 +91,5 @@ export function writeMeta(dir: string, meta: NodeMeta): void {
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
+  renameDurably(tmp, file);
 }

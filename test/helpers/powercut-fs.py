@@ -25,6 +25,11 @@ Control file MOUNTPOINT/.powercut (not listed by readdir):
   until the next "cut" (then fails with EIO, without effect), as a disk does
   in the moment before power is lost. Lets a test stop a writer exactly at
   its next disk access.
+- write "freeze-at OP REGEX": freeze when operation OP (create, write,
+  fsync, fsyncdir, rename, unlink, truncate, ...) is next called on a path
+  matching REGEX (either path of a rename): that operation blocks.
+- write "freeze-after OP REGEX": the same, but the operation is done first,
+  then the disk freezes (e.g. after a rename, before the directory fsync).
 - write "thaw": let blocked operations go on (no cut).
 - read: JSON status (dirty files, unsynced directories, counters).
 
@@ -36,6 +41,7 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import sys
@@ -74,6 +80,8 @@ class PowerCutFS(Operations):
         os.makedirs(self.stash)
         self.cond = threading.Condition(threading.RLock())
         self.frozen = False
+        self.blocked = 0
+        self.trigger = None
         self.gen = 0
         self.handles = {}
         self.next_fh = 1
@@ -189,6 +197,8 @@ class PowerCutFS(Operations):
     def status(self):
         return {
             'frozen': self.frozen,
+            'blocked': self.blocked,
+            'armed': self.trigger is not None,
             'dirtyFiles': len(self.dirty),
             'undoBytes': sum(len(b) for d in self.dirty.values() for _, b in d[1]),
             'unsyncedDirs': self.pending_dirs(),
@@ -201,6 +211,7 @@ class PowerCutFS(Operations):
     def cut(self):
         self.gen += 1
         self.frozen = False
+        self.trigger = None
         for h in self.handles.values():
             if not h.control:
                 os.close(h.fd)
@@ -266,16 +277,42 @@ class PowerCutFS(Operations):
 
     # ------------------------------------------------------------ operations
 
+    def wait_thawed(self):
+        gen = self.gen
+        if self.frozen:
+            self.blocked += 1
+            try:
+                while self.frozen and self.gen == gen:
+                    self.cond.wait()
+            finally:
+                self.blocked -= 1
+        if self.gen != gen:
+            raise FuseOSError(errno.EIO)
+
+    def triggered(self, op, args):
+        t = self.trigger
+        if t is None or t[1] != op:
+            return None
+        paths = [a for a in args[:2] if isinstance(a, str)]
+        if not any(t[2].search(p) for p in paths):
+            return None
+        self.trigger = None
+        return t[0]
+
     def __call__(self, op, *args):
         with self.cond:
             path = args[0] if args else None
-            if path != CONTROL:
-                gen = self.gen
-                while self.frozen and self.gen == gen:
-                    self.cond.wait()
-                if self.gen != gen:
-                    raise FuseOSError(errno.EIO)
-            return super().__call__(op, *args)
+            if path == CONTROL:
+                return super().__call__(op, *args)
+            self.wait_thawed()
+            when = self.triggered(op, args)
+            if when == 'at':
+                self.frozen = True
+                self.wait_thawed()
+            result = super().__call__(op, *args)
+            if when == 'after':
+                self.frozen = True
+            return result
 
     def getattr(self, path, fi=None):
         if path == CONTROL:
@@ -395,6 +432,9 @@ class PowerCutFS(Operations):
                 self.cut()
             elif cmd == 'freeze':
                 self.frozen = True
+            elif cmd.startswith('freeze-at ') or cmd.startswith('freeze-after '):
+                when, op, regex = cmd.split(' ', 2)
+                self.trigger = (when[len('freeze-'):], op, re.compile(regex))
             elif cmd == 'thaw':
                 self.frozen = False
                 self.cond.notify_all()

@@ -161,4 +161,27 @@ describe.skipIf(powerCutUnavailable !== undefined)(`power-cut file system${power
     expect(await exited).toBe('SIGKILL');
     expect(fs.readFileSync(f('a'), 'utf8')).toBe('before');
   });
+
+  it('freeze-after rename: the rename happens, the directory fsync after it blocks; cut, it is undone', async () => {
+    fresh();
+    durable(f('node.json'), 'old');
+    pfs.freezeOn('after', 'rename', /node\.json\.tmp$/);
+    const script = [
+      'import os',
+      `d = ${JSON.stringify(dir)}`,
+      "open(d + '/node.json.tmp', 'w').write('new')",
+      "fd = os.open(d + '/node.json.tmp', os.O_RDONLY); os.fsync(fd); os.close(fd)",
+      "os.rename(d + '/node.json.tmp', d + '/node.json')",
+      'fd = os.open(d, os.O_RDONLY); os.fsync(fd)',
+    ].join('\n');
+    const child = spawn('/usr/bin/python3', ['-c', script], { stdio: 'ignore' });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.once('exit', (_code, sig) => r(sig)));
+    await waitFor(() => pfs.status().blocked > 0, 'the directory fsync to block');
+    const st = pfs.status();
+    expect(st.frozen && !st.armed).toBe(true);
+    child.kill('SIGKILL');
+    pfs.cut();
+    expect(await exited).toBe('SIGKILL');
+    expect(fs.readFileSync(f('node.json'), 'utf8')).toBe('old');
+  });
 });

@@ -18,6 +18,10 @@ export const powerCutUnavailable: string | undefined = (() => {
 
 export interface PowerCutStatus {
   frozen: boolean;
+  /** Operations waiting on a frozen disk. */
+  blocked: number;
+  /** A freezeOn trigger is waiting for its operation. */
+  armed: boolean;
   /** Files written since their last fsync. */
   dirtyFiles: number;
   /** Directories whose listing differs from their last fsynced one. */
@@ -66,8 +70,17 @@ export class PowerCutFs {
     return d;
   }
 
-  private control(cmd: 'cut' | 'freeze' | 'thaw'): void {
+  private control(cmd: string): void {
     fs.writeFileSync(path.join(this.dir, '.powercut'), cmd);
+  }
+
+  /**
+   * Freeze the disk at the next `op` (create, write, fsync, fsyncdir, rename,
+   * unlink, truncate…) on a path (relative to the mount, from '/') matching
+   * `re`: 'at' blocks that operation, 'after' lets it happen and blocks the next.
+   */
+  freezeOn(when: 'at' | 'after', op: string, re: RegExp): void {
+    this.control(`freeze-${when} ${op} ${re.source}`);
   }
 
   /** Power cut: every file back to its last fsync, every directory back to its last fsync. */
