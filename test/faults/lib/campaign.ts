@@ -106,6 +106,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
   const notes: string[] = [];
   const workload = new Workload(() => fleet.nodes, s.workload);
   const cuts: CutRecord[] = [];
+  const timings: string[] = [];
   const startedAt = new Map<string, number>();
   const restartAfterCut = async (i: number): Promise<void> => {
     await fleet.restart(i);
@@ -127,13 +128,16 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
       for (const i of which) disks[i]!.freeze();
       if (opts.freeze) await Promise.all(which.map((i) => waitFor(() => disks[i]!.status().blocked > 0, `n${i} to block on its frozen disk`, 30_000, 5)));
       const at = workload.now();
+      workload.phase++;
       for (const i of which) fleet.nodes[i]!.child.kill('SIGKILL');
       for (const i of which) {
         disks[i]!.cut();
         cuts.push({ node: fleet.name(i), at, startedAt: startedAt.get(fleet.name(i)) ?? 0 });
       }
       await Promise.all(which.map((i) => fleet.nodes[i]!.waitExit()));
+      const dead = workload.now();
       if (opts.restart !== false) await Promise.all(which.map((i) => restartAfterCut(i)));
+      timings.push(`${which.map((i) => fleet.name(i)).join('+')} exit ${Math.round(dead - at)} ms, restart ${Math.round(workload.now() - dead)} ms`);
     },
     restartAfterCut,
   };
@@ -145,7 +149,8 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     const healedAt = performance.now();
     if (s.heal) await s.heal(ctx);
     else fleet.heal();
-    const finals = await waitConverged(fleet, s.broken ? 10_000 : 60_000);
+    const finals = await waitConverged(fleet, s.broken ? 5_000 : 60_000);
+    if (process.env.FLEETKV_CAMPAIGN_TIMINGS) notes.push(...timings);
     const healToConvergedMs = Math.round(performance.now() - healedAt);
     const { lostWrites, ...report } = check(workload.ops, finals);
     const lostInWindow = lostWrites.filter((w) => mayLose(s.fsync ?? 'batch', w, cuts)).length;

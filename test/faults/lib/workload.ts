@@ -27,6 +27,11 @@ export class Workload {
   private agents = new Map<string, http.Agent>();
   /** Node ids whose writers hold off (e.g. while an operator repairs the node). */
   readonly paused = new Set<string>();
+  /**
+   * Key space of new writes: bumped at each power cut, so writes after it go to
+   * keys of their own and cannot replace (and so hide) a write the cut lost.
+   */
+  phase = 0;
 
   constructor(
     private readonly nodes: () => NodeProc[],
@@ -69,7 +74,7 @@ export class Workload {
         continue;
       }
       const n = this.seq++;
-      const key = `campaign/k${n % keys}`;
+      const key = `campaign/${this.phase > 0 ? `p${this.phase}/` : ''}k${n % keys}`;
       const value = `${node.opts.nodeId}-w${writer}-${n}`;
       const start = this.now();
       const { outcome, stamp } = await this.put(node, key, value);
