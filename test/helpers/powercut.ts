@@ -97,6 +97,15 @@ export class PowerCutFs {
     this.control('thaw');
   }
 
+  /** Thaw if frozen; a no-op when the file system is gone. */
+  thawIfFrozen(): void {
+    try {
+      if (this.status().frozen) this.thaw();
+    } catch {
+      /* not mounted any more */
+    }
+  }
+
   status(): PowerCutStatus {
     return JSON.parse(fs.readFileSync(path.join(this.dir, '.powercut'), 'utf8')) as PowerCutStatus;
   }

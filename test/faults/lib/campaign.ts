@@ -157,7 +157,7 @@ export async function runScenario(s: Scenario): Promise<ScenarioResult> {
     for (const d of disks) if (d.log) notes.push(`powercut-fs: ${d.log.trim().slice(0, 300)}`);
     return { scenario: s.name, ...report, lostInWindow, healToConvergedMs, notes };
   } finally {
-    for (const d of disks) if (d.status().frozen) d.thaw(); // a scenario that failed between freeze and cut
+    for (const d of disks) d.thawIfFrozen(); // a scenario that failed between freeze and cut
     await workload.stop();
     await fleet.stop();
     await cleanup();
