@@ -62,6 +62,8 @@ export interface ListOptions {
 }
 
 const TOMBSTONE_GC_MS = 60_000;
+/** FLEETKV_UNSAFE_TEST_BREAK=ack-before-staged: a broken build for the campaign (see util/test-breaks.ts). */
+const ACK_BEFORE_STAGED = unsafeTestBreaks.has('ack-before-staged');
 
 const noServices = (): NodeService[] => [];
 
@@ -261,6 +263,12 @@ export class FleetNode extends EventEmitter {
     } catch (err) {
       this.countError(err);
       throw err;
+    }
+    if (ACK_BEFORE_STAGED) {
+      const raw = e.raw;
+      setImmediate(() => this.log.append(raw).catch((err: unknown) => this.countError(err)));
+      this.applyEntry(e, 'local');
+      return { key, origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical) };
     }
     try {
       await this.log.append(e.raw);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { FleetError } from '../errors.js';
-import { fsyncDir } from './files.js';
+import { renameDurably } from './files.js';
 import type { FsyncPolicyName } from '../config/schema.js';
 import { processInfo } from '../util/process-info.js';
 
@@ -92,6 +92,5 @@ export function writeMeta(dir: string, meta: NodeMeta): void {
   } finally {
     fs.closeSync(fd);
   }
-  fs.renameSync(tmp, file);
-  fsyncDir(dir);
+  renameDurably(tmp, file);
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { unsafeTestBreaks } from '../util/test-breaks.js';
 
 /** Segment and snapshot file names: 20-digit, zero-padded, so they sort by name. */
 const SEG_RE = /^(\d{20})\.seg$/;
@@ -39,6 +40,15 @@ export function fsyncDir(dir: string): void {
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** FLEETKV_UNSAFE_TEST_BREAK=skip-dir-fsync: a broken build for the campaign (see util/test-breaks.ts). */
+const SKIP_DIR_FSYNC = unsafeTestBreaks.has('skip-dir-fsync');
+
+/** Rename `from` over `to` and fsync the directory, so the new name survives a power cut. */
+export function renameDurably(from: string, to: string): void {
+  fs.renameSync(from, to);
+  if (!SKIP_DIR_FSYNC) fsyncDir(path.dirname(to));
 }
 
 export function segmentPath(dir: string, index: number): string {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { fsyncDir, listLogDir, segmentPath, snapshotPath } from './files.js';
+import { fsyncDir, listLogDir, renameDurably, segmentPath, snapshotPath } from './files.js';
 import { KIND, RECORD_HEADER_BYTES, jsonPayload, writeRecord } from './record.js';
 
 /** What a snapshot holds besides entries. */
@@ -74,8 +74,7 @@ export async function writeSnapshot(
     throw err;
   }
   await fh.close();
-  await fs.promises.rename(tmp, file);
-  fsyncDir(dir);
+  renameDurably(tmp, file);
   return { file, bytes, entries: count };
 }
 

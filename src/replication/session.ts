@@ -12,6 +12,8 @@ import { Outbox } from './outbox.js';
 
 /** FLEETKV_UNSAFE_TEST_BREAK=no-anti-entropy: live streaming only (see node.ts). */
 const NO_ANTI_ENTROPY = unsafeTestBreaks.has('no-anti-entropy');
+/** FLEETKV_UNSAFE_TEST_BREAK=early-vector-merge: merge the peer's vector before its catch-up is done (see util/test-breaks.ts). */
+const EARLY_VECTOR_MERGE = unsafeTestBreaks.has('early-vector-merge');
 
 export interface ReplicationSettings {
   fleetId: string;
@@ -279,6 +281,7 @@ export class PeerSession {
       this.ackVector = VersionVector.from(this.peer.vector);
       this.ackAt = Date.now();
       if (!this.host.authenticated(this)) return;
+      if (EARLY_VECTOR_MERGE) this.host.node.store.vector.merge(this.peer.vector);
       this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
       this.tickTimer.unref();
       this.beginCatchup(this.host.needsFullSync(this));

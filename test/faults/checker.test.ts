@@ -55,3 +55,21 @@ describe('campaign checker: deletes', () => {
     expect(r.examples.join()).toContain('<delete>');
   });
 });
+
+describe('campaign checker: renumbered entries', () => {
+  it('reports one (origin, inc, seq) acknowledged for two different writes', () => {
+    const a = { ...op('k', 'v1', 0, 1), stamp: 'n0:1:7' };
+    const b = { ...op('j', 'v2', 2, 3), stamp: 'n0:1:7' };
+    const c = { ...op('k', 'v3', 4, 5), stamp: 'n0:2:7' };
+    const finals = { a: new Map([['k', 'v3'], ['j', 'v2']]) };
+    expect(check([a, c], finals).reused).toBe(0);
+    const r = check([a, b, c], finals);
+    expect(r.reused).toBe(1);
+    expect(r.examples.join()).toContain('reused n0:1:7');
+  });
+
+  it('returns the lost writes themselves', () => {
+    const r = check([op('k', 'v1', 0, 1), op('k', 'v2', 2, 3)], { a: new Map([['k', 'v1']]) });
+    expect(r.lostWrites.map((w) => w.value)).toEqual(['v2']);
+  });
+});

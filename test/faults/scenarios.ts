@@ -5,6 +5,7 @@ import { runCli, tempDir, waitFor } from '../helpers/proc.js';
 import { NetNs, canNetns } from '../helpers/netns.js';
 import { TinyFs, canUnshare } from '../helpers/tinyfs.js';
 import type { Scenario, ScenarioContext } from './lib/campaign.js';
+import { powerScenarios } from './scenarios-power.js';
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => fs.existsSync(p));
 const NO_ENV: Record<string, string> = {};
@@ -251,38 +252,8 @@ export const scenarios: Scenario[] = [
       await ctx.progress(200);
     },
   },
-  {
-    name: 'BROKEN BUILD: anti-entropy disabled, one node isolated',
-    ci: false,
-    broken: true,
-    fleet: { env: { FLEETKV_UNSAFE_TEST_BREAK: 'no-anti-entropy' } },
-    async inject(ctx) {
-      ctx.fleet.isolate(0);
-      await ctx.progress(400);
-    },
-  },
-  {
-    name: 'BROKEN BUILD: fsync skipped, then a power cut',
-    ci: false,
-    broken: true,
-    fleet: { nodeEnv: (i) => (i === 0 ? { FLEETKV_UNSAFE_TEST_BREAK: 'skip-fsync' } : NO_ENV) },
-    async inject(ctx) {
-      await ctx.progress(400);
-      const node = ctx.fleet.nodes[0]!;
-      await node.kill9();
-      // A power cut loses everything written since the last real fsync: with fsync
-      // skipped, that is every record since the node started.
-      const dir = ctx.fleet.dirs[0]!;
-      for (const s of listLogDir(dir).segments) fs.truncateSync(segmentPath(dir, s), 0);
-      ctx.note('n0 lost its unsynced log');
-      await ctx.fleet.restart(0);
-      // Let n0 write alone for a while, so later writes elsewhere do not overwrite
-      // (and so hide) what its reused sequence numbers kept from its peers.
-      ctx.workload.paused.add('n1');
-      ctx.workload.paused.add('n2');
-      await ctx.progress(200);
-    },
-  },
+  // Power cuts of the real build, and the deliberately broken builds the campaign must catch.
+  ...powerScenarios,
 ];
 
 let jumpFile = '';

@@ -14,6 +14,8 @@
  *   it; a delete undone by an older value (a resurrection). Must be 0.
  * - phantom: a final value nobody wrote. Must be 0.
  * - replicas equal: every node's final state is the same.
+ * - reused: an (origin, incarnation, seq) acknowledged for two different
+ *   writes (a node renumbered after losing its log tail). Must be 0.
  *
  * Under clock skew the same "lost" count measures the writes that a skewed
  * clock let an earlier write override: reported, not required to be 0.
@@ -29,6 +31,8 @@ export interface WriteOp {
   /** ms since the campaign's epoch (performance.now based) */
   start: number;
   end: number;
+  /** The entry's identity, "origin:inc:seq", from the acknowledgement (when the writer learns it). */
+  stamp?: string;
 }
 
 export interface CheckReport {
@@ -39,7 +43,11 @@ export interface CheckReport {
   lost: number;
   phantom: number;
   replicasEqual: boolean;
+  /** Stamps (origin:inc:seq) acknowledged for two different writes. */
+  reused: number;
   keys: number;
+  /** The lost writes themselves (for loss-window checks). */
+  lostWrites: WriteOp[];
   /** A few examples, for the log when something is wrong. */
   examples: string[];
 }
@@ -101,6 +109,17 @@ export function check(ops: WriteOp[], finals: Record<string, Map<string, string>
       }
     }
   }
+  const stamps = new Map<string, WriteOp>();
+  let reused = 0;
+  for (const op of ops) {
+    if (op.outcome !== 'ok' || op.stamp === undefined) continue;
+    const first = stamps.get(op.stamp);
+    if (!first) stamps.set(op.stamp, op);
+    else if (first !== op) {
+      reused++;
+      if (examples.length < 10) examples.push(`reused ${op.stamp}: ${first.key}=${first.value ?? '<delete>'} (on ${first.node}) and ${op.key}=${op.value ?? '<delete>'} (on ${op.node})`);
+    }
+  }
   return {
     attempted: ops.length,
     acknowledged: ops.filter((o) => o.outcome === 'ok').length,
@@ -109,7 +128,9 @@ export function check(ops: WriteOp[], finals: Record<string, Map<string, string>
     lost: lost.size,
     phantom,
     replicasEqual,
+    reused,
     keys: seenKeys.size,
+    lostWrites: [...lost],
     examples,
   };
 }

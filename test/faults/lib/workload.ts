@@ -27,6 +27,11 @@ export class Workload {
   private agents = new Map<string, http.Agent>();
   /** Node ids whose writers hold off (e.g. while an operator repairs the node). */
   readonly paused = new Set<string>();
+  /**
+   * Key space of new writes: bumped at each power cut, so writes after it go to
+   * keys of their own and cannot replace (and so hide) a write the cut lost.
+   */
+  phase = 0;
 
   constructor(
     private readonly nodes: () => NodeProc[],
@@ -55,6 +60,11 @@ export class Workload {
     return this.ops.filter((o) => o.outcome === 'ok').length;
   }
 
+  /** Writes acknowledged by one node, answered after `since` (workload time). */
+  acknowledgedOn(nodeId: string, since = -Infinity): number {
+    return this.ops.filter((o) => o.outcome === 'ok' && o.node === nodeId && o.end > since).length;
+  }
+
   private async loop(index: number, writer: number): Promise<void> {
     const keys = this.opts.keys ?? 20;
     while (this.running) {
@@ -64,31 +74,38 @@ export class Workload {
         continue;
       }
       const n = this.seq++;
-      const key = `campaign/k${n % keys}`;
+      const key = `campaign/${this.phase > 0 ? `p${this.phase}/` : ''}k${n % keys}`;
       const value = `${node.opts.nodeId}-w${writer}-${n}`;
       const start = this.now();
-      const outcome = await this.put(node, key, value);
-      this.ops.push({ node: node.opts.nodeId, key, value, outcome, start, end: this.now() });
+      const { outcome, stamp } = await this.put(node, key, value);
+      this.ops.push({ node: node.opts.nodeId, key, value, outcome, start, end: this.now(), ...(stamp ? { stamp } : {}) });
       if (outcome !== 'ok') await new Promise((r) => setTimeout(r, 20)); // a down node: do not spin
       else if (this.opts.pauseMs) await new Promise((r) => setTimeout(r, this.opts.pauseMs));
     }
   }
 
-  private put(node: NodeProc, key: string, value: string): Promise<Outcome> {
+  /** One PUT: its outcome and, when acknowledged, the entry's stamp (origin:inc:seq) from the answer. */
+  private put(node: NodeProc, key: string, value: string): Promise<{ outcome: Outcome; stamp?: string }> {
     const port = node.ports.http;
-    if (port === undefined || node.exitCode !== undefined) return Promise.resolve('failed');
+    if (port === undefined || node.exitCode !== undefined) return Promise.resolve({ outcome: 'failed' });
     let agent = this.agents.get(node.opts.nodeId);
     if (!agent) this.agents.set(node.opts.nodeId, (agent = new http.Agent({ keepAlive: true })));
-    return new Promise<Outcome>((resolve) => {
+    return new Promise((resolve) => {
       let sent = false;
       const req = http.request({ host: node.opts.httpHost ?? '127.0.0.1', port, path: `/v1/kv/${key}`, method: 'PUT', agent, timeout: this.opts.timeoutMs ?? 2000 }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode === 200 ? 'ok' : 'failed'));
-        res.on('error', () => resolve('unknown'));
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (body += d));
+        res.on('end', () => {
+          if (res.statusCode !== 200) return resolve({ outcome: 'failed' });
+          const r = JSON.parse(body) as { origin: string; inc: number; seq: number };
+          resolve({ outcome: 'ok', stamp: `${r.origin}:${r.inc}:${r.seq}` });
+        });
+        res.on('error', () => resolve({ outcome: 'unknown' }));
       });
       req.on('timeout', () => req.destroy(new Error('timeout')));
       // Refused before the request left: failed. After it left: unknown (it may have been applied).
-      req.on('error', (err: NodeJS.ErrnoException) => resolve(!sent || err.code === 'ECONNREFUSED' ? 'failed' : 'unknown'));
+      req.on('error', (err: NodeJS.ErrnoException) => resolve({ outcome: !sent || err.code === 'ECONNREFUSED' ? 'failed' : 'unknown' }));
       req.on('finish', () => (sent = true));
       req.end(value);
     });
