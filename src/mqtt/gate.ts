@@ -4,7 +4,7 @@ import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
 import type { MqttMetrics } from './metrics.js';
 import type { EntryPublisher } from './publisher.js';
-import { statusKeyNode, type Topics } from './topics.js';
+import type { Topics } from './topics.js';
 
 /**
  * Refusals the client cannot fix by retrying. The publish is acknowledged (it
@@ -80,9 +80,6 @@ export class BrokerGate {
     }
     const cmd = this.topics.command(topic);
     if (!cmd) return done(null);
-    if (statusKeyNode(cmd.key) !== undefined) {
-      return this.refuse(client, packet, new FleetError('KEY_INVALID', `key "${cmd.key}" is reserved for node status records`), done);
-    }
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const write = cmd.op === 'set' ? this.node.put(cmd.key, packet.payload) : this.node.delete(cmd.key);
