@@ -1,7 +1,8 @@
-import type { AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
+import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
 import type { MqttMetrics } from './metrics.js';
 import type { EntryPublisher } from './publisher.js';
 import type { Topics } from './topics.js';
@@ -20,10 +21,13 @@ type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | '
  * The broker's gate: who may connect, subscribe and publish, and what a
  * publish to a command topic does. A QoS 1 `set`/`delete` is written before
  * Aedes sends PUBACK (it sends it when this hook calls back), so PUBACK means
- * durable under the fsync policy.
+ * durable under the fsync policy; a QoS 2 one before PUBREC, and once per
+ * packet id (ExactlyOnce: this hook runs before Aedes' duplicate check).
  */
 export class BrokerGate {
   private readonly users = new WeakMap<Client, MqttUser>();
+  /** QoS 2 commands already run, per session and packet id; `service` connects it to the broker's persistence. */
+  readonly exactlyOnce = new ExactlyOnce();
 
   constructor(
     private readonly node: FleetNode,
@@ -32,6 +36,14 @@ export class BrokerGate {
     private readonly metrics: MqttMetrics,
     private readonly auth: MqttAuth | undefined,
   ) {}
+
+  /** Follow the broker's sessions (after `broker.listen()`, which sets up its persistence). */
+  attach(broker: Aedes): void {
+    this.exactlyOnce.watch((broker as unknown as { persistence: IncomingStore }).persistence);
+    broker.on('clientDisconnect', (client) => {
+      if (client.clean) this.exactlyOnce.clean(client.id); // a clean session ends with its connection
+    });
+  }
 
   hooks(): Hooks {
     return {
@@ -82,10 +94,14 @@ export class BrokerGate {
     if (!cmd) return done(null);
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
-    const write = cmd.op === 'set' ? this.node.put(cmd.key, packet.payload) : this.node.delete(cmd.key);
-    write.then(
-      () => {
-        this.metrics.commands.inc({ op: cmd.op });
+    const payload = packet.payload;
+    const write = (): Promise<unknown> => (cmd.op === 'set' ? this.node.put(cmd.key, payload) : this.node.delete(cmd.key));
+    // QoS 1 is at-least-once (MQTT 3.1.1 §4.3.2): a retransmit is a new publication and runs again.
+    const run = packet.qos === 2 && client && packet.messageId !== undefined ? this.exactlyOnce.run(client.id, packet.messageId, write) : write().then(() => 'executed' as const);
+    run.then(
+      (outcome) => {
+        if (outcome === 'executed') this.metrics.commands.inc({ op: cmd.op });
+        else this.node.logger.debug({ clientId: client?.id, topic, messageId: packet.messageId }, 'mqtt: QoS 2 retransmit of a command already applied: not applied again');
         done(null);
       },
       (err: unknown) => {

@@ -37,10 +37,12 @@ export class MqttService implements NodeService {
     const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
     const publisher = new EntryPublisher(broker, topics, this.node, metrics);
     this.publisher = publisher;
-    Object.assign(broker, new BrokerGate(this.node, topics, publisher, metrics, auth).hooks());
+    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth);
+    Object.assign(broker, gate.hooks());
     broker.on('clientError', (client, err) => this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error'));
     broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
     await broker.listen();
+    gate.attach(broker);
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
     broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
