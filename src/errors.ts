@@ -23,6 +23,8 @@ export type FleetErrorCode =
   | 'AUTH_FAILED'
   | 'NODE_ID_CLASH'
   | 'TOPIC_FORBIDDEN'
+  | 'CLIENT_ID_REJECTED'
+  | 'MQTT_UTF8_INVALID'
   | 'BAD_REQUEST'
   | 'UNAVAILABLE';
 

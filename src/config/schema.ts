@@ -53,7 +53,7 @@ export const schema = {
     auth: {
       enabled: { doc: 'Require a username and password (users: mqtt.auth.users and/or mqtt.auth.usersFile)', format: Boolean, default: false, env: 'FLEETKV_MQTT_AUTH_ENABLED' },
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
-      users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
+      users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
   },
   uplink: {
@@ -89,6 +89,8 @@ export interface MqttUserConfig {
   password: string;
   read?: string[];
   write?: string[];
+  /** Client ids the user may connect with: patterns with `*` (any characters) and `%u` (the user name). */
+  clientIds?: string[];
 }
 
 export type FsyncPolicyName = 'always' | 'batch' | 'interval' | 'never';

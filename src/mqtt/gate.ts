@@ -2,6 +2,7 @@ import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket, Sub
 import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
+import { ClientIdOwners } from './client-ids.js';
 import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
 import type { MqttMetrics } from './metrics.js';
 import type { EntryPublisher } from './publisher.js';
@@ -28,6 +29,8 @@ export class BrokerGate {
   private readonly users = new WeakMap<Client, MqttUser>();
   /** QoS 2 commands already run, per session and packet id; `service` connects it to the broker's persistence. */
   readonly exactlyOnce = new ExactlyOnce();
+  /** With auth on: which user holds which client id. */
+  private readonly owners = new ClientIdOwners();
 
   constructor(
     private readonly node: FleetNode,
@@ -42,6 +45,7 @@ export class BrokerGate {
     this.exactlyOnce.watch((broker as unknown as { persistence: IncomingStore }).persistence);
     broker.on('clientDisconnect', (client) => {
       if (client.clean) this.exactlyOnce.clean(client.id); // a clean session ends with its connection
+      this.owners.release(client);
     });
   }
 
@@ -58,6 +62,14 @@ export class BrokerGate {
     this.auth.authenticate(username, password).then(
       (user) => {
         if (user) {
+          const refusal = this.clientIdRefusal(client, user);
+          if (refusal) {
+            this.metrics.refused.inc({ code: refusal.code });
+            this.node.logger.warn({ clientId: client.id, username: user.name, remote: remoteOf(client), code: refusal.code }, 'mqtt: refused connection: %s', refusal.message);
+            const err = new Error(refusal.message) as AuthenticateError;
+            err.returnCode = 2; // IDENTIFIER_REJECTED; checked before Aedes takes over a session with this id
+            return done(err, null);
+          }
           this.users.set(client, user);
           return done(null, true);
         }
@@ -69,6 +81,18 @@ export class BrokerGate {
       },
       (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, null),
     );
+  }
+
+  /** Why this user may not connect with this client id, or undefined (then the id is now the user's). */
+  private clientIdRefusal(client: Client, user: MqttUser): FleetError | undefined {
+    if (!this.auth!.mayUseClientId(user, client.id)) {
+      return new FleetError('CLIENT_ID_REJECTED', `user "${user.name}" may not use client id "${client.id}" (outside its clientIds)`);
+    }
+    const holder = this.owners.claim(client.id, user.name, client);
+    if (holder !== undefined) {
+      return new FleetError('CLIENT_ID_REJECTED', `client id "${client.id}" is held by another user's session; user "${user.name}" may not take it over`);
+    }
+    return undefined;
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
