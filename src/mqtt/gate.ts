@@ -111,6 +111,10 @@ export class BrokerGate {
     if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, topic))) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `user "${user?.name ?? ''}" may not publish to ${topic}`), done);
     }
+    // Aedes' default hook refused these; this one replaces it. `$` topics are the broker's (MQTT 3.1.1 §4.7.2).
+    if (topic.startsWith('$')) {
+      return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic}: topics starting with $ are published by the broker only`), done);
+    }
     if (this.topics.isDerived(topic)) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
     }

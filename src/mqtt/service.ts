@@ -53,6 +53,10 @@ export class MqttService implements NodeService {
         metrics.refused.inc({ code: 'VALUE_TOO_LARGE' });
         this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
       },
+      onIllFormedUtf8: (client) => {
+        metrics.refused.inc({ code: 'MQTT_UTF8_INVALID' });
+        this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
+      },
     });
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();

@@ -99,6 +99,19 @@ describe('MQTT client ids belong to users', () => {
     await dash.end();
   });
 
+  it('hides $SYS/# from every user whose read rules do not name it (a "#" rule does not cover $ topics)', async () => {
+    const admin = await connect('admin', 'admin-sys');
+    const suback = new Promise<number[]>((resolve) => admin.client.once('packetreceive', (p) => resolve((p as { granted: number[] }).granted)));
+    await expect(admin.client.subscribeAsync(['$SYS/#', '#'])).rejects.toThrow(/Subscribe error/);
+    expect(await suback).toEqual([128, 0]);
+    // Aedes publishes $SYS/<broker>/new/clients for every connection: none reaches the "#" subscriber.
+    const other = await connect('admin', 'admin-sys-2');
+    await other.client.publishAsync('fleet/set/sys/marker', 'm', { qos: 1 });
+    await admin.waitMessage((m) => m.topic === 'fleet/state/sys/marker', 'the marker');
+    expect(admin.messages.filter((m) => m.topic.startsWith('$'))).toEqual([]);
+    await Promise.all([admin.end(), other.end()]);
+  });
+
   it('refuses to start with %c in an ACL and no clientIds (exit 78)', async () => {
     const conf = path.join(dir, 'pc.json');
     const hash = JSON.parse(fs.readFileSync(users, 'utf8')).users.admin.password as string;
