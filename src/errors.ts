@@ -25,6 +25,8 @@ export type FleetErrorCode =
   | 'TOPIC_FORBIDDEN'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'CLIENT_ID_REJECTED'
+  | 'MQTT_UTF8_INVALID'
   | 'BAD_REQUEST'
   | 'METHOD_NOT_ALLOWED'
   /** A command line the CLI cannot run (exit 64); never sent over the wire. */

@@ -5,7 +5,7 @@ import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
 import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
 import { HybridClock, formatHlc } from './entry/hlc.js';
-import { validateKey } from './entry/key.js';
+import { STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
 import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
@@ -250,11 +250,21 @@ export class FleetNode extends EventEmitter {
     return this.writeLocal(OP_DEL, key, undefined);
   }
 
-  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined): Promise<WriteResult> {
+  /**
+   * Write this node's own status record, `_fleetkv/nodes/<nodeId>` (docs/adr/0200):
+   * the one way into the reserved keys, and only for the node's own record.
+   */
+  async putStatusRecord(value: Uint8Array): Promise<WriteResult> {
+    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true);
+  }
+
+  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false): Promise<WriteResult> {
     let e: Entry;
     try {
       this.assertWritable();
-      const keyBytes = validateKey(key);
+      const keyBytes = validateNewKey(key);
+      // Every writer (HTTP, MQTT, uplink, library) comes through here: a status record could be forged otherwise.
+      if (!reserved && isReservedKey(key)) throw new FleetError('KEY_INVALID', `key "${key}" is reserved: keys under _fleetkv/ are written by fleetkv only`);
       if (value && value.length > this.config.limits.maxValueBytes) {
         throw new FleetError('VALUE_TOO_LARGE', `value is ${value.length} bytes; the limit is ${this.config.limits.maxValueBytes} (limits.maxValueBytes)`);
       }

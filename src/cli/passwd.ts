@@ -11,6 +11,7 @@ interface PasswdOptions {
   read?: string[];
   write?: string[];
   readOnly?: boolean;
+  clientId?: string[];
 }
 
 /**
@@ -27,6 +28,7 @@ export function registerPasswd(program: Command): void {
     .option('--read <filters...>', 'topic filters the user may subscribe to (default: all)')
     .option('--write <filters...>', 'topic filters the user may publish to (default: all)')
     .option('--read-only', 'the user may publish nothing (write: [])')
+    .option('--client-id <patterns...>', "client ids the user may connect with ('*' any characters, %u the user name); needed for %c in --read/--write")
     .action(async (user: string, o: PasswdOptions) => {
       if (user === '' || /[\s:]/.test(user)) throw new FleetError('USAGE', `user name "${user}" must be non-empty, without spaces or ':'`);
       const password = await readPassword();
@@ -41,6 +43,7 @@ export function registerPasswd(program: Command): void {
       if (o.read) entry.read = o.read;
       if (o.write) entry.write = o.write;
       if (o.readOnly) entry.write = [];
+      if (o.clientId) entry.clientIds = o.clientId;
       users[user] = entry;
       const tmp = `${o.file}.tmp-${process.pid}`;
       fs.writeFileSync(tmp, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });

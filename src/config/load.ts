@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import convict from 'convict';
-import { nodeIdFromHostname, validateNodeId } from '../entry/key.js';
+import { MAX_KEY_LEVELS, nodeIdFromHostname, validateNodeId } from '../entry/key.js';
 import { FleetError } from '../errors.js';
 import { isLoopback } from '../util/address.js';
 import { registerFormats } from './formats.js';
@@ -71,6 +71,13 @@ function readConfigFile(file: string): unknown {
 }
 
 /** Derived defaults and cross-field checks that convict cannot express. */
+/** `<prefix>/state/<key>` must fit MQTT's 100 topic levels for the deepest key (MAX_KEY_LEVELS). */
+const MAX_PREFIX_LEVELS = 100 - 1 - MAX_KEY_LEVELS;
+
+function validTopicPrefix(prefix: string): boolean {
+  return prefix !== '' && !/[+#]/.test(prefix) && prefix.split('/').length <= MAX_PREFIX_LEVELS;
+}
+
 export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (cfg.nodeId === '') cfg.nodeId = nodeIdFromHostname(os.hostname());
   validateNodeId(cfg.nodeId);
@@ -81,9 +88,9 @@ export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (cfg.log.segmentBytes < 4096) problems.push('log.segmentBytes: must be at least 4 KiB');
   if (cfg.log.compactRatio < 1.5) problems.push('log.compactRatio: must be at least 1.5');
   if (!/^[A-Za-z0-9_.-]{1,64}$/.test(cfg.fleetId)) problems.push('fleetId: must be 1–64 of [A-Za-z0-9_.-]');
-  if (cfg.mqtt.prefix === '' || /[+#]/.test(cfg.mqtt.prefix)) problems.push('mqtt.prefix: must be non-empty without + or #');
+  if (!validTopicPrefix(cfg.mqtt.prefix)) problems.push(`mqtt.prefix: must be non-empty without + or #, at most ${MAX_PREFIX_LEVELS} levels`);
   if (cfg.uplink.enabled && cfg.uplink.url === '') problems.push('uplink.url: required when uplink.enabled');
-  if (cfg.uplink.prefix === '' || /[+#]/.test(cfg.uplink.prefix)) problems.push('uplink.prefix: must be non-empty without + or #');
+  if (!validTopicPrefix(cfg.uplink.prefix)) problems.push(`uplink.prefix: must be non-empty without + or #, at most ${MAX_PREFIX_LEVELS} levels`);
   const httpTokens = cfg.http.token !== '' || Object.keys(cfg.http.tokens).length > 0;
   if (!isLoopback(cfg.http.host) && !httpTokens && !cfg.http.allowUnauthenticated) {
     problems.push(

@@ -53,7 +53,7 @@ export const schema = {
     auth: {
       enabled: { doc: 'Require a username and password (users: mqtt.auth.users and/or mqtt.auth.usersFile)', format: Boolean, default: false, env: 'FLEETKV_MQTT_AUTH_ENABLED' },
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
-      users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
+      users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
     allowAnonymous: { doc: 'With mqtt.auth off, accept clients from other machines too (default: loopback clients only, "protected mode")', format: Boolean, default: false, env: 'FLEETKV_MQTT_ALLOW_ANONYMOUS' },
   },
@@ -94,6 +94,8 @@ export interface MqttUserConfig {
   password: string;
   read?: string[];
   write?: string[];
+  /** Client ids the user may connect with: patterns with `*` (any characters) and `%u` (the user name). */
+  clientIds?: string[];
 }
 
 /** One HTTP token: the SHA-256 of the token (never the token) and the key prefixes it may read and write ("" = every key). */

@@ -1,6 +1,18 @@
 import { FleetError } from '../errors.js';
 
 export const MAX_KEY_BYTES = 1024;
+/**
+ * Most '/'-separated levels in a key. A key is published as
+ * `<prefix>/state/<key>`, and MQTT brokers bound a topic's depth (Aedes: 100
+ * levels, a hard ceiling of its topic matcher): a deeper key could be stored but
+ * never published, and its subscribers would silently miss it. 64 leaves room
+ * for `mqtt.prefix` (config refuses a prefix that would not fit).
+ */
+export const MAX_KEY_LEVELS = 64;
+/** Keys under this prefix are fleetkv's own (node status records, docs/adr/0200): no client writes them. */
+export const RESERVED_KEY_PREFIX = '_fleetkv/';
+/** Key prefix of the node status records: `_fleetkv/nodes/<nodeId>`, written by each node for itself. */
+export const STATUS_KEY_PREFIX = `${RESERVED_KEY_PREFIX}nodes/`;
 export const MAX_ORIGIN_BYTES = 64;
 const ORIGIN_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 
@@ -9,8 +21,24 @@ const ORIGIN_RE = /^[A-Za-z0-9_.-]{1,64}$/;
  * '#', NUL and no empty level. The rules make every key a valid MQTT topic
  * suffix, so `fleet/state/<key>` works with MQTT wildcards.
  * Returns the key's UTF-8 byte length (callers need it for encoding).
+ *
+ * This is what every stored or received entry must satisfy (decoding checks
+ * it). A new write must also satisfy validateNewKey.
  */
 export function validateKey(key: unknown): number {
+  return scanKey(key, Infinity);
+}
+
+/**
+ * The rules for a key being written now (every writer: HTTP, MQTT, uplink,
+ * library): validateKey's, and at most MAX_KEY_LEVELS levels. Entries already
+ * stored or written by an older node are not refused for their depth.
+ */
+export function validateNewKey(key: unknown): number {
+  return scanKey(key, MAX_KEY_LEVELS);
+}
+
+function scanKey(key: unknown, maxLevels: number): number {
   if (typeof key !== 'string' || key.length === 0) {
     throw new FleetError('KEY_INVALID', 'key must be a non-empty string');
   }
@@ -20,10 +48,12 @@ export function validateKey(key: unknown): number {
   }
   // One pass over the characters; no regex allocation on the hot path.
   let levelStart = true;
+  let levels = 1;
   for (let i = 0; i < key.length; i++) {
     const c = key.charCodeAt(i);
     if (c === 0x2f /* / */) {
       if (levelStart) throw new FleetError('KEY_INVALID', `key "${printable(key)}" has an empty level`);
+      if (++levels > maxLevels) throw new FleetError('KEY_INVALID', `key "${printable(key)}" has more than ${maxLevels} levels (MQTT topics are at most 100 levels deep)`);
       levelStart = true;
       continue;
     }
@@ -41,6 +71,11 @@ export function validateKey(key: unknown): number {
   }
   if (levelStart) throw new FleetError('KEY_INVALID', `key "${printable(key)}" has an empty level`);
   return bytes;
+}
+
+/** Is this key fleetkv's own (under `_fleetkv/`)? Such keys are refused for every writer but the node itself. */
+export function isReservedKey(key: string): boolean {
+  return key.startsWith(RESERVED_KEY_PREFIX);
 }
 
 export function isValidKey(key: unknown): boolean {

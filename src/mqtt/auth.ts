@@ -4,12 +4,18 @@ import { FleetError } from '../errors.js';
 import { parseHash, verifyPassword } from './password.js';
 import { filterWithin, topicLevel, topicMatches } from './topics.js';
 
-/** A user after validation; ACL filters may hold %u (user name) and %c (client id). */
+/**
+ * A user after validation; ACL filters may hold %u (user name) and %c (client
+ * id). `%c` is allowed only for a user with `clientIds`: a client chooses its
+ * id, so `%c` must range over ids the operator gave that user, not over any.
+ */
 export interface MqttUser {
   name: string;
   password: string;
   read: string[];
   write: string[];
+  /** The client ids this user may connect with; undefined: any id no other user holds. */
+  clientIds: RegExp | undefined;
 }
 
 // Checked for unknown users too, so a wrong name costs as long as a wrong password.
@@ -40,7 +46,15 @@ export class MqttAuth {
       for (const [what, list] of Object.entries(lists)) {
         if (!Array.isArray(list) || !list.every(validFilter)) problems.push(`user "${name}": ${what} must be a list of MQTT topic filters`);
       }
-      users.set(name, { name, password: u.password, ...lists });
+      const ids = u.clientIds;
+      if (ids !== undefined && (!Array.isArray(ids) || ids.length === 0 || !ids.every((p) => typeof p === 'string' && p !== ''))) {
+        problems.push(`user "${name}": clientIds must be a non-empty list of client id patterns ('*' matches any characters, %u is the user name)`);
+        continue;
+      }
+      if (ids === undefined && [...lists.read, ...lists.write].some((f) => typeof f === 'string' && f.includes('%c'))) {
+        problems.push(`user "${name}": %c in an ACL needs clientIds (a client chooses its own id: without clientIds, %c would give it the rights of any id it names)`);
+      }
+      users.set(name, { name, password: u.password, ...lists, clientIds: ids === undefined ? undefined : clientIdPattern(ids, name) });
     }
     if (problems.length > 0) throw new FleetError('CONFIG_INVALID', `invalid configuration: mqtt.auth: ${problems.join('; ')}`);
     if (users.size === 0) throw new FleetError('CONFIG_INVALID', 'invalid configuration: mqtt.auth.enabled but no users (mqtt.auth.users or mqtt.auth.usersFile)');
@@ -56,6 +70,11 @@ export class MqttAuth {
     const u = name === undefined ? undefined : this.users.get(name);
     const ok = await verifyPassword(password ?? '', u?.password ?? DUMMY_HASH);
     return ok && u ? u : undefined;
+  }
+
+  /** May `user` connect with this client id (its `clientIds` patterns; any id without them)? */
+  mayUseClientId(user: MqttUser, clientId: string): boolean {
+    return user.clientIds === undefined || user.clientIds.test(clientId);
   }
 
   /** May `user` subscribe to `filter`? Every topic the filter matches must be within one read rule. */
@@ -86,6 +105,13 @@ function validFilter(f: unknown): boolean {
   if (typeof f !== 'string' || f === '') return false;
   const levels = f.split('/');
   return levels.every((l, i) => (l === '#' ? i === levels.length - 1 : l === '+' || !/[+#]/.test(l)));
+}
+
+/** One anchored regular expression for a user's client id patterns: `*` any characters, `%u` the user name. */
+function clientIdPattern(patterns: string[], user: string): RegExp {
+  const escape = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const one = (p: string): string => p.split('*').map((part) => escape(part.replaceAll('%u', user))).join('.*');
+  return new RegExp(`^(?:${patterns.map(one).join('|')})$`, 's');
 }
 
 function expand(rule: string, user: string, clientId: string): string {

@@ -1,11 +1,13 @@
-import type { AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
+import { ClientIdOwners } from './client-ids.js';
+import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
 import type { MqttMetrics } from './metrics.js';
 import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
 import type { EntryPublisher } from './publisher.js';
-import { statusKeyNode, type Topics } from './topics.js';
+import type { Topics } from './topics.js';
 
 /**
  * Refusals the client cannot fix by retrying. The publish is acknowledged (it
@@ -21,10 +23,15 @@ type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | '
  * The broker's gate: who may connect, subscribe and publish, and what a
  * publish to a command topic does. A QoS 1 `set`/`delete` is written before
  * Aedes sends PUBACK (it sends it when this hook calls back), so PUBACK means
- * durable under the fsync policy.
+ * durable under the fsync policy; a QoS 2 one before PUBREC, and once per
+ * packet id (ExactlyOnce: this hook runs before Aedes' duplicate check).
  */
 export class BrokerGate {
   private readonly users = new WeakMap<Client, MqttUser>();
+  /** QoS 2 commands already run, per session and packet id; `service` connects it to the broker's persistence. */
+  readonly exactlyOnce = new ExactlyOnce();
+  /** With auth on: which user holds which client id. */
+  private readonly owners = new ClientIdOwners();
 
   constructor(
     private readonly node: FleetNode,
@@ -33,6 +40,15 @@ export class BrokerGate {
     private readonly metrics: MqttMetrics,
     private readonly auth: MqttAuth | undefined,
   ) {}
+
+  /** Follow the broker's sessions (after `broker.listen()`, which sets up its persistence). */
+  attach(broker: Aedes): void {
+    this.exactlyOnce.watch((broker as unknown as { persistence: IncomingStore }).persistence);
+    broker.on('clientDisconnect', (client) => {
+      if (client.clean) this.exactlyOnce.clean(client.id); // a clean session ends with its connection
+      this.owners.release(client);
+    });
+  }
 
   hooks(): Hooks {
     return {
@@ -54,6 +70,14 @@ export class BrokerGate {
     this.auth.authenticate(username, password).then(
       (user) => {
         if (user) {
+          const refusal = this.clientIdRefusal(client, user);
+          if (refusal) {
+            this.metrics.refused.inc({ code: refusal.code });
+            this.node.logger.warn({ clientId: client.id, username: user.name, remote: remoteOf(client), code: refusal.code }, 'mqtt: refused connection: %s', refusal.message);
+            const err = new Error(refusal.message) as AuthenticateError;
+            err.returnCode = 2; // IDENTIFIER_REJECTED; checked before Aedes takes over a session with this id
+            return done(err, null);
+          }
           this.users.set(client, user);
           return done(null, true);
         }
@@ -65,6 +89,18 @@ export class BrokerGate {
       },
       (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, null),
     );
+  }
+
+  /** Why this user may not connect with this client id, or undefined (then the id is now the user's). */
+  private clientIdRefusal(client: Client, user: MqttUser): FleetError | undefined {
+    if (!this.auth!.mayUseClientId(user, client.id)) {
+      return new FleetError('CLIENT_ID_REJECTED', `user "${user.name}" may not use client id "${client.id}" (outside its clientIds)`);
+    }
+    const holder = this.owners.claim(client.id, user.name, client);
+    if (holder !== undefined) {
+      return new FleetError('CLIENT_ID_REJECTED', `client id "${client.id}" is held by another user's session; user "${user.name}" may not take it over`);
+    }
+    return undefined;
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
@@ -83,20 +119,25 @@ export class BrokerGate {
     if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, topic))) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `user "${user?.name ?? ''}" may not publish to ${topic}`), done);
     }
+    // Aedes' default hook refused these; this one replaces it. `$` topics are the broker's (MQTT 3.1.1 §4.7.2).
+    if (topic.startsWith('$')) {
+      return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic}: topics starting with $ are published by the broker only`), done);
+    }
     if (this.topics.isDerived(topic)) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
     }
     const cmd = this.topics.command(topic);
     if (!cmd) return done(null);
-    if (statusKeyNode(cmd.key) !== undefined) {
-      return this.refuse(client, packet, new FleetError('KEY_INVALID', `key "${cmd.key}" is reserved for node status records`), done);
-    }
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
-    const write = cmd.op === 'set' ? this.node.put(cmd.key, packet.payload) : this.node.delete(cmd.key);
-    write.then(
-      () => {
-        this.metrics.commands.inc({ op: cmd.op });
+    const payload = packet.payload;
+    const write = (): Promise<unknown> => (cmd.op === 'set' ? this.node.put(cmd.key, payload) : this.node.delete(cmd.key));
+    // QoS 1 is at-least-once (MQTT 3.1.1 §4.3.2): a retransmit is a new publication and runs again.
+    const run = packet.qos === 2 && client && packet.messageId !== undefined ? this.exactlyOnce.run(client.id, packet.messageId, write) : write().then(() => 'executed' as const);
+    run.then(
+      (outcome) => {
+        if (outcome === 'executed') this.metrics.commands.inc({ op: cmd.op });
+        else this.node.logger.debug({ clientId: client?.id, topic, messageId: packet.messageId }, 'mqtt: QoS 2 retransmit of a command already applied: not applied again');
         done(null);
       },
       (err: unknown) => {

@@ -6,6 +6,7 @@ import type { Aedes, Client } from 'aedes';
 import type { FleetConfig } from '../config/schema.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
+import { refuseIllFormedUtf8 } from './utf8-guard.js';
 
 /** One open listener of the broker: its port, and how to close it with every connection it accepted. */
 export interface Listener {
@@ -25,7 +26,9 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
     const handle = (socket: net.Socket): void => {
       socket.setNoDelay(true);
       batchWrites(socket);
-      limitPacketSize(broker.handle(socket), socket, guard);
+      const client = broker.handle(socket);
+      limitPacketSize(client, socket, guard);
+      refuseIllFormedUtf8(client, guard.onIllFormedUtf8);
     };
     out.push(await listen('mqtt', net.createServer(handle), cfg.host, cfg.port));
     if (cfg.tls.enabled) out.push(await listen('mqttTls', tls.createServer(tlsOptions(cfg.tls), handle), cfg.host, cfg.tls.port));
@@ -36,7 +39,9 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
       wss.on('connection', (ws, req) => {
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(ws);
-        limitPacketSize(broker.handle(stream, req), stream, guard);
+        const client = broker.handle(stream, req);
+        limitPacketSize(client, stream, guard);
+        refuseIllFormedUtf8(client, guard.onIllFormedUtf8);
       });
       out.push(await listen('mqttWs', server, cfg.host, cfg.ws.port, () => wss.close()));
     }
@@ -51,6 +56,8 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
 export interface PacketGuard {
   maxPacketBytes: number;
   onOversize(bytes: number, client: Client): void;
+  /** A string in a packet is not UTF-8: the connection is closed (MQTT-1.5.3-1). */
+  onIllFormedUtf8(client: Client): void;
 }
 
 /**

@@ -37,10 +37,12 @@ export class MqttService implements NodeService {
     const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
     const publisher = new EntryPublisher(broker, topics, this.node, metrics);
     this.publisher = publisher;
-    Object.assign(broker, new BrokerGate(this.node, topics, publisher, metrics, auth).hooks());
+    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth);
+    Object.assign(broker, gate.hooks());
     broker.on('clientError', (client, err) => this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error'));
     broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
     await broker.listen();
+    gate.attach(broker);
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
     broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
@@ -50,6 +52,10 @@ export class MqttService implements NodeService {
       onOversize: (bytes, client) => {
         metrics.refused.inc({ code: 'VALUE_TOO_LARGE' });
         this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
+      },
+      onIllFormedUtf8: (client) => {
+        metrics.refused.inc({ code: 'MQTT_UTF8_INVALID' });
+        this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
       },
     });
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);

@@ -1,7 +1,7 @@
 import type { FleetNode } from '../node.js';
 import { VERSION } from '../version.js';
 import type { EntryPublisher } from './publisher.js';
-import { STATUS_KEY_PREFIX } from './topics.js';
+import { STATUS_KEY_PREFIX } from '../entry/key.js';
 
 const CHANGE_CHECK_MS = 1000;
 
@@ -67,7 +67,7 @@ export class NodeStatusWriter {
     }
     this.writing = true;
     this.node
-      .put(this.key, record)
+      .putStatusRecord(record)
       .catch((err: unknown) => this.node.logger.warn({ err }, 'mqtt: could not write the node status record'))
       .finally(() => {
         this.writing = false;

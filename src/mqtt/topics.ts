@@ -5,8 +5,10 @@
  * concatenation and MQTT wildcards work on keys.
  */
 
+import { STATUS_KEY_PREFIX } from '../entry/key.js';
+
 /** Key prefix of the node status records (docs/adr/0200): published on `nodes/`, never on `state/`. */
-export const STATUS_KEY_PREFIX = '_fleetkv/nodes/';
+export { STATUS_KEY_PREFIX };
 
 /** Topic kinds only the bridge publishes; a client publish to one is refused. */
 const DERIVED = ['state', 'log', 'nodes', 'errors', 'conflicts'] as const;

@@ -68,7 +68,7 @@ describe('passwords and ACLs', () => {
     const auth = MqttAuth.fromConfig({
       enabled: true,
       usersFile: '',
-      users: { dash: { password, read: ['fleet/state/#', 'fleet/errors/%c'], write: [] }, robot: { password, write: ['fleet/set/robots/%u/#'] } },
+      users: { dash: { password, read: ['fleet/state/#', 'fleet/errors/%c'], write: [], clientIds: ['c*'] }, robot: { password, write: ['fleet/set/robots/%u/#'] } },
     });
     expect(await auth.authenticate('dash', Buffer.from('nope'))).toBeUndefined();
     expect(await auth.authenticate('ghost', Buffer.from('pw'))).toBeUndefined();
@@ -83,6 +83,24 @@ describe('passwords and ACLs', () => {
     expect(auth.canWrite(robot, 'c', 'fleet/set/robots/robot/pose')).toBe(true);
     expect(auth.canWrite(robot, 'c', 'fleet/set/robots/other/pose')).toBe(false);
     expect(auth.canRead(robot, 'c', '#')).toBe(true);
+    // clientIds bind ids to users; a user without them may use any id.
+    expect(auth.mayUseClientId(dash, 'c1')).toBe(true);
+    expect(auth.mayUseClientId(dash, 'r1')).toBe(false);
+    expect(auth.mayUseClientId(robot, 'anything')).toBe(true);
+  });
+
+  it('client id patterns: * is any characters, %u the user name, everything else literal', async () => {
+    const password = await hashPassword('pw');
+    const auth = MqttAuth.fromConfig({ enabled: true, usersFile: '', users: { 'r.1': { password, clientIds: ['%u', '%u-*', 'fixed(id)'] } } });
+    const u = (await auth.authenticate('r.1', Buffer.from('pw')))!;
+    for (const id of ['r.1', 'r.1-', 'r.1-cam/0', 'fixed(id)']) expect(auth.mayUseClientId(u, id), id).toBe(true);
+    for (const id of ['rx1', 'r.1x', 'xr.1', 'fixedid', 'r.2-a', '']) expect(auth.mayUseClientId(u, id), id).toBe(false);
+  });
+
+  it('refuses %c in an ACL without clientIds (a client would choose whose rights it gets), and empty clientIds', async () => {
+    const password = await hashPassword('pw');
+    expect(() => MqttAuth.fromConfig({ enabled: true, usersFile: '', users: { robot: { password, write: ['fleet/set/robots/%c/#'] } } })).toThrow(/user "robot": %c in an ACL needs clientIds/);
+    expect(() => MqttAuth.fromConfig({ enabled: true, usersFile: '', users: { robot: { password, clientIds: [] } } })).toThrow(/clientIds must be a non-empty list/);
   });
 
   it('refuses a config with a plain-text password or a bad filter', () => {
