@@ -15,7 +15,7 @@ export class NodeMetrics {
   readonly keys: Gauge;
   readonly tombstones: Gauge;
   readonly compactions: Counter;
-  readonly clockSkewed: Counter;
+  readonly clockSkewed: Counter<'origin'>;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
@@ -33,6 +33,6 @@ export class NodeMetrics {
     this.keys = new Gauge({ name: 'fleetkv_keys', help: 'Live keys', registers });
     this.tombstones = new Gauge({ name: 'fleetkv_tombstones', help: 'Tombstones held', registers });
     this.compactions = new Counter({ name: 'fleetkv_compactions_total', help: 'Snapshots written by compaction', registers });
-    this.clockSkewed = new Counter({ name: 'fleetkv_clock_skewed_entries_total', help: 'Entries seen with an hlc further ahead than maxClockSkew', registers });
+    this.clockSkewed = new Counter({ name: 'fleetkv_clock_skewed_entries_total', help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them', labelNames: ['origin'], registers });
   }
 }
