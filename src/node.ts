@@ -481,7 +481,11 @@ export class FleetNode extends EventEmitter {
       const s = this.tombstoneStable(e);
       return s === 'held' || (s === 'unknown' && e.wall < expired);
     });
-    if (n > 0) this.logger.debug({ dropped: n }, 'collected tombstones');
+    this.metrics.tombstoneGcRuns.inc();
+    if (n > 0) {
+      this.metrics.tombstonesCollected.inc(n);
+      this.logger.debug({ dropped: n }, 'collected tombstones');
+    }
     return n;
   }
 }
