@@ -1,5 +1,6 @@
 import { afterEach, expect, test } from 'vitest';
 import { waitFor, type NodeProc } from '../helpers/proc.js';
+import { TestClient } from '../mqtt/mqtt-helpers.js';
 import { metric, peerAddress, readState, restart, startNode, stopAll, waitConverged } from './fleet.js';
 
 /**
@@ -96,4 +97,34 @@ test('after a node a year ahead has been seen and left, the others stamp real ti
   await writeHlc(c, 'drag/x', 'c-later');
   await waitFor(async () => (await a2.get('drag/x')) === 'c-later' && (await c.get('drag/x')) === 'c-later', 'c\'s later write to win everywhere', 20_000);
   await waitConverged([a2, c]);
+});
+
+test('after a node a year ahead has been seen, writes to one key seconds apart are not reported as concurrent conflicts; writes that race still are', async () => {
+  const env = { FLEETKV_MAX_CLOCK_SKEW: '1s' };
+  const a = await startNode('a', { env: { ...env, FLEETKV_MQTT_ENABLED: 'true' } });
+  nodes.push(a);
+  const b = await startNode('b', { peers: [peerAddress(a)], env });
+  nodes.push(b);
+  const fast = await startNode('fast', { peers: [peerAddress(a)], env: { ...env, ...YEAR_AHEAD } });
+  nodes.push(fast);
+  await writeHlc(fast, 'cf/f', 'from-the-future');
+  await waitFor(async () => (await b.get('cf/f')) === 'from-the-future', 'b to apply the fast node\'s entry');
+  const sub = await TestClient.connect(`mqtt://127.0.0.1:${a.ports.mqtt}`, { clientId: 'conflicts-watch' });
+  try {
+    await sub.client.subscribeAsync('fleet/conflicts', { qos: 1 });
+    await writeHlc(a, 'cf/k', 'a-first');
+    const t0 = Date.now();
+    await waitFor(async () => (await b.get('cf/k')) === 'a-first', 'b to hold a\'s write');
+    await waitFor(() => Date.now() - t0 > 3000, 'three times maxClockSkew to pass', 10_000, 50);
+    await writeHlc(b, 'cf/k', 'b-later');
+    await waitFor(async () => (await a.get('cf/k')) === 'b-later', 'b\'s later write to win on a');
+    // A real race on another key, as a control: reported (concurrent on one side or superseded).
+    await Promise.all([writeHlc(a, 'cf/race', 'a-race'), writeHlc(b, 'cf/race', 'b-race')]);
+    const race = await sub.waitMessage((m) => (JSON.parse(m.payload) as { key: string }).key === 'cf/race', 'a conflict report for the race');
+    expect(['concurrent', 'superseded']).toContain((JSON.parse(race.payload) as { reason: string }).reason);
+    const onK = sub.on('fleet/conflicts').map((m) => JSON.parse(m.payload) as { key: string; reason: string }).filter((m) => m.key === 'cf/k');
+    expect(onK).toEqual([]);
+  } finally {
+    await sub.end();
+  }
 });
