@@ -128,3 +128,27 @@ test('after a node a year ahead has been seen, writes to one key seconds apart a
     await sub.end();
   }
 });
+
+test('a node whose clock was a year ahead when it last synced, then fixed, does not know it was away longer than tombstoneRetention: its peer, which has not seen it within the retention, sends a full resync and the deleted key does not come back', async () => {
+  const env = { ...GC, FLEETKV_TOMBSTONE_RETENTION: '2s' };
+  const a = await startNode('a', { env });
+  nodes.push(a);
+  const x = await startNode('x', { peers: [peerAddress(a)], env: { ...env, ...YEAR_AHEAD } });
+  nodes.push(x);
+  await writeHlc(a, 'away/k', 'alive');
+  await writeHlc(a, 'away/keep', 'kept');
+  await waitConverged([a, x]);
+  await x.stop(); // its peer book says it last synced a year from now
+  const r = await a.fetch('/v1/kv/away/k', { method: 'DELETE' });
+  expect(r.status).toBe(200);
+  // x is no longer seen within the retention: a collects the tombstone x never got.
+  await waitFor(async () => (await a.status()).tombstones === 0, 'a to collect the tombstone', 20_000);
+  // x comes back with its clock fixed: by its own book it was never away.
+  const x2 = await startNode('x', { dataDir: x.opts.dataDir, peers: [peerAddress(a)], env });
+  nodes.push(x2);
+  expect(x2.logsMatching(/away longer than tombstoneRetention/).length).toBe(0);
+  await waitFor(async () => (await x2.get('away/k')) === undefined, 'the deleted key dropped on x by a full resync from a', 20_000);
+  expect(x2.logsMatching(/dropping 1 keys deleted in the fleet/).length).toBe(1);
+  expect(await x2.get('away/keep')).toBe('kept');
+  await waitConverged([a, x2]);
+});
