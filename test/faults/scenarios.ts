@@ -5,6 +5,7 @@ import { runCli, tempDir, waitFor } from '../helpers/proc.js';
 import { NetNs, canNetns } from '../helpers/netns.js';
 import { TinyFs, canUnshare } from '../helpers/tinyfs.js';
 import type { Scenario, ScenarioContext } from './lib/campaign.js';
+import { scenarios as clockScenarios } from './scenarios-clocks.js';
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => fs.existsSync(p));
 const NO_ENV: Record<string, string> = {};
@@ -283,6 +284,7 @@ export const scenarios: Scenario[] = [
       await ctx.progress(200);
     },
   },
+  ...clockScenarios,
 ];
 
 let jumpFile = '';

@@ -11,6 +11,8 @@ export interface WorkloadOptions {
   timeoutMs?: number;
   /** Pause between a writer's writes (ms), to pace the load. */
   pauseMs?: number;
+  /** Node ids whose writers are paused from the start (see `paused`). */
+  paused?: string[];
 }
 
 /**
@@ -26,12 +28,14 @@ export class Workload {
   private seq = 0;
   private agents = new Map<string, http.Agent>();
   /** Node ids whose writers hold off (e.g. while an operator repairs the node). */
-  readonly paused = new Set<string>();
+  readonly paused: Set<string>;
 
   constructor(
     private readonly nodes: () => NodeProc[],
     private readonly opts: WorkloadOptions = {},
-  ) {}
+  ) {
+    this.paused = new Set(opts.paused ?? []);
+  }
 
   now(): number {
     return performance.now() - this.epoch;
