@@ -15,7 +15,9 @@ export class NodeMetrics {
   readonly keys: Gauge;
   readonly tombstones: Gauge;
   readonly compactions: Counter;
-  readonly clockSkewed: Counter;
+  readonly clockSkewed: Counter<'origin'>;
+  readonly tombstoneGcRuns: Counter;
+  readonly tombstonesCollected: Counter;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
@@ -33,6 +35,8 @@ export class NodeMetrics {
     this.keys = new Gauge({ name: 'fleetkv_keys', help: 'Live keys', registers });
     this.tombstones = new Gauge({ name: 'fleetkv_tombstones', help: 'Tombstones held', registers });
     this.compactions = new Counter({ name: 'fleetkv_compactions_total', help: 'Snapshots written by compaction', registers });
-    this.clockSkewed = new Counter({ name: 'fleetkv_clock_skewed_entries_total', help: 'Entries seen with an hlc further ahead than maxClockSkew', registers });
+    this.tombstoneGcRuns = new Counter({ name: 'fleetkv_tombstone_gc_runs_total', help: 'Tombstone collection passes', registers });
+    this.tombstonesCollected = new Counter({ name: 'fleetkv_tombstones_collected_total', help: 'Tombstones dropped because every peer that counts holds them (or none is left to ask)', registers });
+    this.clockSkewed = new Counter({ name: 'fleetkv_clock_skewed_entries_total', help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them', labelNames: ['origin'], registers });
   }
 }

@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
 import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
-import { HybridClock, formatHlc } from './entry/hlc.js';
+import { HybridClock, after, formatHlc } from './entry/hlc.js';
 import { STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
 import { listLogDir, segmentPath } from './log/files.js';
@@ -61,12 +61,13 @@ export interface ListOptions {
   after?: string;
 }
 
-const TOMBSTONE_GC_MS = 60_000;
 /** FLEETKV_UNSAFE_TEST_BREAK=ack-before-staged: a broken build for the campaign (see util/test-breaks.ts). */
 const ACK_BEFORE_STAGED = unsafeTestBreaks.has('ack-before-staged');
 
 const noServices = (): NodeService[] => [];
 
+/** At most one clock-skew warning per origin in this time (each entry is still counted). */
+const SKEW_WARN_EVERY_MS = 10_000;
 
 /**
  * FleetNode: one robot's fleetkv core. Wires log + store, runs the services
@@ -91,8 +92,13 @@ export class FleetNode extends EventEmitter {
   selfStream = '';
   lastCompaction: { at: string; bytesFreed: number; entries: number; ms: number } | undefined;
   lastRecovery: { records: number; ms: number; tornTail?: unknown } | undefined;
-  /** Predicate from replication: may this tombstone go before its retention ends? */
-  tombstoneCovered: (e: Entry) => boolean = () => false;
+  /**
+   * From replication: do the peers this node must wait for hold this
+   * tombstone? `held`: every one does; `missing`: one does not (keep it);
+   * `unknown`: none to ask (no peer seen within tombstoneRetention, or a
+   * configured peer never met), and any peer met later gets a full resync.
+   */
+  tombstoneStable: (e: Entry) => 'held' | 'missing' | 'unknown' = () => 'unknown';
 
   private log!: Log;
   private nextSeq = 1;
@@ -101,6 +107,9 @@ export class FleetNode extends EventEmitter {
   private watchers = new Set<{ prefix: string; cb: (e: Entry) => void }>();
   private compacting: Promise<void> | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
+  private readonly skewWarnedAt = new Map<string, number>();
+  /** Entries recovered from the log stamped beyond maxClockSkew (not adopted by the clock). */
+  private recoveredSkewed = { entries: 0, maxAheadMs: 0, origins: new Set<string>() };
   private readonly opts: FleetNodeOptions;
 
   constructor(config?: FleetConfig, opts: FleetNodeOptions = {}) {
@@ -131,7 +140,7 @@ export class FleetNode extends EventEmitter {
       await this.stop().catch(() => {});
       throw err;
     }
-    this.gcTimer = setInterval(() => this.collectTombstones(), TOMBSTONE_GC_MS);
+    this.gcTimer = setInterval(() => this.collectTombstones(), this.config.tombstoneGcInterval);
     this.gcTimer.unref();
     this.state = 'running';
     this.emit('ready');
@@ -185,6 +194,16 @@ export class FleetNode extends EventEmitter {
       this.logger.warn({ ...rec.tornTail }, 'torn write at the log tail: cut %d bytes at offset %d of %s', rec.tornTail.bytes, rec.tornTail.offset, rec.tornTail.file);
     }
     this.logger.info({ records: rec.records, keys: this.store.size, ms: Math.round(ms) }, 'recovered log');
+    const sk = this.recoveredSkewed;
+    if (sk.entries > 0) {
+      this.logger.warn(
+        { entries: sk.entries, maxAheadMs: sk.maxAheadMs, origins: [...sk.origins] },
+        'the log holds %d entries stamped more than maxClockSkew ahead of this clock (up to %d ms, by %s): kept, but this clock does not follow them',
+        sk.entries,
+        sk.maxAheadMs,
+        [...sk.origins].join(', '),
+      );
+    }
     this.nextSeq = this.store.vector.get(this.selfStream) + 1;
 
     let closedBytes = 0;
@@ -218,7 +237,15 @@ export class FleetNode extends EventEmitter {
     switch (p[0]) {
       case KIND.ENTRY: {
         const e = decodeEntryCopy(p);
-        this.clock.observe(e.wall, e.logical);
+        // An entry from the far future (a clock that was wrong) must not set
+        // this clock for good: not adopted, as when received (docs/adr/0103).
+        const ahead = this.clock.observe(e.wall, e.logical);
+        if (ahead > 0) {
+          const sk = this.recoveredSkewed;
+          sk.entries++;
+          sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
+          if (sk.origins.size < 10) sk.origins.add(e.origin);
+        }
         this.store.apply(e);
         break;
       }
@@ -268,7 +295,8 @@ export class FleetNode extends EventEmitter {
       if (value && value.length > this.config.limits.maxValueBytes) {
         throw new FleetError('VALUE_TOO_LARGE', `value is ${value.length} bytes; the limit is ${this.config.limits.maxValueBytes} (limits.maxValueBytes)`);
       }
-      const ts = this.clock.tick();
+      // After the value held for the key, even one stamped by a clock ours did not follow.
+      const ts = after(this.clock.tick(), this.store.getAny(key));
       e = encodeEntry({ origin: this.nodeId, inc: this.incarnation, seq: this.nextSeq++, wall: ts.wall, logical: ts.logical, op, key, value }, keyBytes);
     } catch (err) {
       this.countError(err);
@@ -297,15 +325,38 @@ export class FleetNode extends EventEmitter {
    * Apply an entry received from a peer: log it durably, then apply it.
    * An entry whose (stream, seq) the vector covers was applied before: skipped.
    */
-  async ingest(e: Entry): Promise<ApplyResult> {
+  async ingest(e: Entry, from?: string): Promise<ApplyResult> {
     if (this.state !== 'running' && this.state !== 'starting') throw new FleetError('NODE_STOPPED', 'node is stopping');
     if (this.store.vector.covers(e.stream, e.seq)) return 'duplicate';
-    if (this.clock.observe(e.wall, e.logical)) {
-      this.metrics.clockSkewed.inc();
-      this.logger.warn({ origin: e.origin, key: e.key, aheadMs: e.wall - Date.now() }, 'entry from %s is ahead of the local clock by more than maxClockSkew', e.origin);
-    }
+    const ahead = this.clock.observe(e.wall, e.logical);
+    if (ahead > 0) this.noteSkewed(e, ahead, from);
     await this.log.append(e.raw);
     return this.applyEntry(e, 'remote');
+  }
+
+  /**
+   * An entry stamped more than maxClockSkew ahead of this clock: applied (every
+   * replica must apply the same entries to converge), not adopted by the
+   * clock, counted by origin, and logged at most once per origin per
+   * SKEW_WARN_EVERY_MS. The origin is the node that stamped it: with bounded
+   * adoption no node stamps more than maxClockSkew ahead of its own clock, so
+   * the origin's clock is the one that is off.
+   */
+  private noteSkewed(e: Entry, aheadMs: number, from: string | undefined): void {
+    this.metrics.clockSkewed.inc({ origin: e.origin });
+    const now = performance.now();
+    const last = this.skewWarnedAt.get(e.origin);
+    if (last !== undefined && now - last < SKEW_WARN_EVERY_MS) return;
+    if (this.skewWarnedAt.size > 1000) this.skewWarnedAt.clear();
+    this.skewWarnedAt.set(e.origin, now);
+    this.logger.warn(
+      { origin: e.origin, from, key: e.key, aheadMs, maxClockSkew: this.config.maxClockSkew },
+      'the clock of node %s is off: its entry (key %s%s) is stamped %d ms ahead of this clock, more than maxClockSkew; applied, but this clock does not follow it',
+      e.origin,
+      e.key,
+      from !== undefined && from !== e.origin ? `, relayed by ${from}` : '',
+      Math.round(aheadMs),
+    );
   }
 
   /** Durably merge a peer's vector after a complete catch-up (SYNC_DONE). */
@@ -445,11 +496,25 @@ export class FleetNode extends EventEmitter {
     return this.log.flush();
   }
 
+  /**
+   * Drop tombstones that are causally stable: every peer this node must wait
+   * for holds it (docs/adr/0101, 0103). While a peer seen within
+   * tombstoneRetention lacks one, it is kept, whatever its age: its age is
+   * measured by the clock that stamped it, which may be far from this one.
+   * With no peer to ask, it goes once its hlc is tombstoneRetention old by
+   * this clock (safe at any clock: a peer met later gets a full resync).
+   */
   collectTombstones(): number {
-    const now = Date.now();
-    const expired = now - this.config.tombstoneRetention;
-    const n = this.store.collectTombstones(now, (e) => e.wall < expired || this.tombstoneCovered(e));
-    if (n > 0) this.logger.debug({ dropped: n }, 'collected tombstones');
+    const expired = Date.now() - this.config.tombstoneRetention;
+    const n = this.store.collectTombstones((e) => {
+      const s = this.tombstoneStable(e);
+      return s === 'held' || (s === 'unknown' && e.wall < expired);
+    });
+    this.metrics.tombstoneGcRuns.inc();
+    if (n > 0) {
+      this.metrics.tombstonesCollected.inc(n);
+      this.logger.debug({ dropped: n }, 'collected tombstones');
+    }
     return n;
   }
 }

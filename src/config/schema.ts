@@ -85,8 +85,9 @@ export const schema = {
     maxValueBytes: { doc: 'Largest value accepted', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_MAX_VALUE_BYTES' },
     historyBytes: { doc: 'Memory for the local version history of keys (GET /v1/kv/<key>?history=N, at most 64 versions a key); 0 = none', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_HISTORY_BYTES' },
   },
-  tombstoneRetention: { doc: 'Keep tombstones at most this long', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
-  maxClockSkew: { doc: 'Entries further ahead than this are counted and logged', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
+  tombstoneRetention: { doc: 'Wait at most this long for a peer that lacks a tombstone before it is dropped (the peer then gets a full resync)', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
+  tombstoneGcInterval: { doc: 'How often tombstones are collected', format: 'duration', default: 60_000, env: 'FLEETKV_TOMBSTONE_GC_INTERVAL' },
+  maxClockSkew: { doc: 'Entries stamped further ahead of this clock are applied, counted and logged, but do not move this clock', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
 };
 
 /** One MQTT user: a `fleetkv passwd` hash and topic filters it may read (subscribe) and write (publish); absent = all. */
@@ -143,5 +144,6 @@ export interface FleetConfig {
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
   limits: { maxValueBytes: number; historyBytes: number };
   tombstoneRetention: number;
+  tombstoneGcInterval: number;
   maxClockSkew: number;
 }

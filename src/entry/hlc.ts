@@ -1,8 +1,11 @@
 /**
  * Hybrid logical clock (Kulkarni et al.): 48 bits of wall-clock milliseconds
  * and a 16-bit logical counter. It never goes backwards on one node, even when
- * the wall clock jumps back, and it moves past every timestamp it has seen,
- * so a write always orders after what its writer had observed.
+ * the wall clock jumps back, and it moves past every timestamp it has seen
+ * that is at most `maxSkewMs` ahead of this node's wall clock. A timestamp
+ * further ahead (a peer's clock is wrong) is counted but not adopted: one bad
+ * clock must not drag every clock it reaches into the future for good
+ * (docs/adr/0103). Per-key order over such an entry is kept by `after`.
  */
 export const MAX_LOGICAL = 0xffff;
 
@@ -48,18 +51,32 @@ export class HybridClock {
   }
 
   /**
-   * Observe a remote timestamp (a received or recovered entry).
-   * Returns true when the timestamp is further ahead than the allowed skew;
-   * it is still observed, so ordering stays correct, but callers count and log it.
+   * Observe a remote timestamp (a received or recovered entry): the clock
+   * moves past it, unless it is more than maxSkewMs ahead of this node's wall
+   * clock. Returns how far ahead it is then (ms; callers count and log it),
+   * or 0 when it was within the skew and observed.
    */
-  observe(wall: number, logical: number): boolean {
-    const pt = this.now();
-    const skewed = wall - pt > this.maxSkewMs;
-    if (skewed) this.skewedSeen++;
+  observe(wall: number, logical: number): number {
+    const ahead = wall - this.now();
+    if (ahead > this.maxSkewMs) {
+      this.skewedSeen++;
+      return ahead;
+    }
     if (compareTs(wall, logical, this.wall, this.logical) > 0) {
       this.wall = wall;
       this.logical = logical;
     }
-    return skewed;
+    return 0;
   }
+}
+
+/**
+ * A timestamp for a write that replaces `held`: the clock's `ts` if it
+ * orders after `held`, else the smallest timestamp after `held`. A write
+ * then always wins over the value its node held for the key (read, then
+ * write), even when that value came from a clock the HLC did not follow.
+ */
+export function after(ts: Timestamp, held: Timestamp | undefined): Timestamp {
+  if (held === undefined || compareTs(ts.wall, ts.logical, held.wall, held.logical) > 0) return ts;
+  return held.logical < MAX_LOGICAL ? { wall: held.wall, logical: held.logical + 1 } : { wall: held.wall + 1, logical: 0 };
 }

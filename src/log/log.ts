@@ -13,6 +13,9 @@ export interface LogIo {
   fdatasyncSync: (fd: number) => void;
   ftruncateSync: (fd: number, len: number) => void;
   closeSync: (fd: number) => void;
+  fstatSync: (fd: number) => fs.Stats;
+  /** fsync a directory (a segment's creation is durable only after it). */
+  fsyncDir: (dir: string) => void;
 }
 
 export const defaultIo: LogIo = {
@@ -22,7 +25,13 @@ export const defaultIo: LogIo = {
   fdatasyncSync: fs.fdatasyncSync,
   ftruncateSync: fs.ftruncateSync,
   closeSync: fs.closeSync,
+  fstatSync: (fd) => fs.fstatSync(fd),
+  fsyncDir,
 };
+
+/** Automatic rolls after a failed one wait this long, doubling up to ROLL_RETRY_MAX_MS (one error line per try). */
+const ROLL_RETRY_MIN_MS = 1000;
+const ROLL_RETRY_MAX_MS = 10_000;
 
 export interface LogOptions {
   dir: string;
@@ -82,6 +91,12 @@ export class Log {
   lastError: FleetError | undefined;
   /** Set when the log had to stop taking writes (a failed write it could not cut). */
   broken: FleetError | undefined;
+  /** Failed segment rolls since start; the last one's error until a roll succeeds. */
+  rollFailures = 0;
+  rollError: FleetError | undefined;
+  /** No automatic roll before this time (performance.now) after a failed one. */
+  private rollRetryAt = 0;
+  private rollRetryMs = ROLL_RETRY_MIN_MS;
 
   constructor(
     private readonly opts: LogOptions,
@@ -92,7 +107,7 @@ export class Log {
     const file = segmentPath(opts.dir, this.segment);
     const existed = fs.existsSync(file);
     this.fd = this.io.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT, 0o640);
-    if (!existed) fsyncDir(opts.dir);
+    if (!existed) this.io.fsyncDir(opts.dir);
     this.fileSize = opts.activeSize;
     this.durableSize = opts.activeSize;
     this.totalBytes = closedSegmentBytes + opts.activeSize;
@@ -148,12 +163,8 @@ export class Log {
   roll(): Promise<number> {
     if (this.closed) return Promise.reject(new FleetError('NODE_STOPPED', 'the log is closed'));
     if (!this.pumping && !this.scheduled && this.waiters.length === 0) {
-      try {
-        this.rollNow();
-      } catch (err) {
-        return Promise.reject(fromIoError(err, 'segment roll'));
-      }
-      return Promise.resolve(this.segment);
+      const err = this.tryRoll();
+      return err ? Promise.reject(err) : Promise.resolve(this.segment);
     }
     return new Promise((resolve, reject) => this.rollWaiters.push({ resolve, reject }));
   }
@@ -228,14 +239,11 @@ export class Log {
     this.lastError = undefined;
     const rollers = this.rollWaiters;
     let rollError: FleetError | undefined;
-    if (this.fileSize >= this.opts.segmentBytes || rollers.length > 0) {
+    // A size-triggered roll after a failed one waits for its retry time (the
+    // segment grows meanwhile, the log keeps working); a requested roll always tries.
+    if (rollers.length > 0 || (this.fileSize >= this.opts.segmentBytes && performance.now() >= this.rollRetryAt)) {
       this.rollWaiters = [];
-      try {
-        this.rollNow();
-      } catch (err) {
-        rollError = fromIoError(err, 'segment roll');
-        this.opts.onBackgroundError?.(rollError);
-      }
+      rollError = this.tryRoll();
     }
     for (const w of batch) w.resolve();
     // After the batch: a roller's continuation runs after the writers' continuations.
@@ -286,20 +294,72 @@ export class Log {
     this.notifyIdle();
   }
 
+  /** Roll now; on failure note it (rate-limited retries, one error report per try) and return the error. */
+  private tryRoll(): FleetError | undefined {
+    try {
+      this.rollNow();
+    } catch (err) {
+      const e = fromIoError(err, 'segment roll');
+      this.rollFailures++;
+      this.rollError = e;
+      this.rollRetryAt = performance.now() + this.rollRetryMs;
+      this.opts.onBackgroundError?.(new FleetError(e.code, `${e.message} (roll failure ${this.rollFailures}; the log keeps appending to segment ${this.segment}; next automatic try in ${this.rollRetryMs} ms)`, err));
+      this.rollRetryMs = Math.min(this.rollRetryMs * 2, ROLL_RETRY_MAX_MS);
+      return e;
+    }
+    this.rollError = undefined;
+    this.rollRetryMs = ROLL_RETRY_MIN_MS;
+    this.rollRetryAt = 0;
+    return undefined;
+  }
+
+  /**
+   * Close the active segment and switch to the next. Retryable: a failure at
+   * any step leaves the active segment as it was and no descriptor open; the
+   * next segment's file, if a failed try left it behind empty, is reused.
+   */
   private rollNow(): void {
     if (this.dirty) {
       this.io.fdatasyncSync(this.fd);
       this.dirty = false;
     }
     const next = this.segment + 1;
-    const fd = this.io.openSync(segmentPath(this.opts.dir, next), fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640);
-    fsyncDir(this.opts.dir);
+    const fd = this.openNextSegment(segmentPath(this.opts.dir, next));
+    try {
+      // The new file's directory entry must be durable before records go into it.
+      this.io.fsyncDir(this.opts.dir);
+    } catch (err) {
+      this.io.closeSync(fd);
+      throw err;
+    }
     this.io.closeSync(this.fd);
     this.fd = fd;
     this.segment = next;
     this.fileSize = 0;
     this.durableSize = 0;
     this.opts.onRoll?.(next);
+  }
+
+  private openNextSegment(file: string): number {
+    try {
+      return this.io.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    // Left by a roll that failed after creating it: reuse it if it holds nothing.
+    const fd = this.io.openSync(file, fs.constants.O_WRONLY, 0o640);
+    let size: number;
+    try {
+      size = this.io.fstatSync(fd).size;
+    } catch (err) {
+      this.io.closeSync(fd);
+      throw err;
+    }
+    if (size !== 0) {
+      this.io.closeSync(fd);
+      throw new FleetError('LOG_CORRUPT', `segment roll: the next segment ${file} already exists and holds ${size} bytes; the log keeps appending to segment ${this.segment} (run \`fleetkv verify\`)`);
+    }
+    return fd;
   }
 
   private backgroundSync(): void {

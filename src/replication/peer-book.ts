@@ -76,15 +76,21 @@ export class PeerBook {
     this.scheduleSave();
   }
 
-  /** Every peer seen within tombstoneRetention has this tombstone (and there is at least one). */
-  allHave(e: Entry): boolean {
+  /**
+   * Who holds this entry among the peers that count: those seen within
+   * tombstoneRetention and those `connected` says are (a live session
+   * counts whatever the clock says of when it was last seen). `missing`: one
+   * of them lacks it; `held`: there is at least one and all have it;
+   * `unknown`: none counts.
+   */
+  holders(e: Entry, connected: (nodeId: string) => boolean = () => false): 'held' | 'missing' | 'unknown' {
     let any = false;
     for (const [id, v] of this.vectors) {
-      if (!this.isRecent(id)) continue;
-      if (!v.covers(e.stream, e.seq)) return false;
+      if (!connected(id) && !this.isRecent(id)) continue;
+      if (!v.covers(e.stream, e.seq)) return 'missing';
       any = true;
     }
-    return any;
+    return any ? 'held' : 'unknown';
   }
 
   /** The last failed background save (a full disk); cleared by the next success. */

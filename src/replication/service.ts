@@ -65,6 +65,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
   private readonly claimed = new Map<string, number>();
   private readonly fullKeys = new Map<PeerSession, Set<string>>();
+  /** Sessions whose peer was not seen within tombstoneRetention before this connection (judged before it counts as seen). */
+  private readonly unrecent = new WeakSet<PeerSession>();
   private book!: PeerBook;
   private listener: Listener | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -112,7 +114,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
     this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
-    this.node.tombstoneCovered = (e) => this.tombstoneCovered(e);
+    this.node.tombstoneStable = (e) => this.tombstoneStable(e);
     this.unsubscribe = this.node.onApplied((e, result) => {
       if (result !== 'duplicate') this.route(e);
     });
@@ -251,6 +253,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     }
     this.byNode.set(id, s);
     this.dialerOf.get(s)?.authenticated(s);
+    if (!this.book.isRecent(id)) this.unrecent.add(s); // before seen(): it makes every peer recent
     this.book.seen(id, s.peer!.vector, s.direction === 'out' ? s.address : undefined);
     this.logger.info({ peer: id, remote: s.address, direction: s.direction }, 'peer %s connected (%s)', id, s.direction === 'out' ? `dialled ${s.address}` : `from ${s.address}`);
     return true;
@@ -276,8 +279,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       this.logger.info({ peer: p.nodeId }, 'peer %s asked for a full resync', p.nodeId);
       return true;
     }
-    // A peer unseen for tombstoneRetention may hold keys whose tombstones we dropped.
-    return !this.book.isRecent(p.nodeId) && Object.keys(p.vector).length > 0;
+    // A peer unseen for tombstoneRetention (or never met) may hold keys whose tombstones we dropped.
+    return this.unrecent.has(s) && Object.keys(p.vector).length > 0;
   }
 
   closed(s: PeerSession): void {
@@ -330,7 +333,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       if (catchup) {
         if (vector.covers(e.stream, e.seq)) continue;
         this.fromSession.set(e, s);
-        work.push(this.node.ingest(e));
+        work.push(this.node.ingest(e, s.peerId));
         continue;
       }
       s.peerKnown.advance(e.stream, e.seq);
@@ -344,7 +347,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       this.fromSession.set(e, s);
       const stream = e.stream;
       work.push(
-        this.node.ingest(e).catch((err: unknown) => {
+        this.node.ingest(e, s.peerId).catch((err: unknown) => {
           this.claimed.delete(stream); // every later claim of this stream failed with it (the log fails the batch)
           throw err;
         }),
@@ -401,9 +404,17 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (s.inboundSynced && !this.fullResyncPending) this.book.synced();
   }
 
-  private tombstoneCovered(e: Entry): boolean {
-    for (const d of this.dialers.values()) if (d.nodeId === undefined) return false; // a configured peer never met yet
-    return this.book.allHave(e);
+  /**
+   * Tombstone GC by causal stability (docs/adr/0101, 0103): `missing` while a
+   * connected peer or one seen within tombstoneRetention lacks it; `held`
+   * once every such peer has it; `unknown` with none to ask, or while a
+   * configured peer was never met (it gets a full resync when it is).
+   */
+  private tombstoneStable(e: Entry): 'held' | 'missing' | 'unknown' {
+    const s = this.book.holders(e, (id) => this.byNode.has(id));
+    if (s !== 'held') return s;
+    for (const d of this.dialers.values()) if (d.nodeId === undefined) return 'unknown';
+    return 'held';
   }
 
   private updateGauges(): void {

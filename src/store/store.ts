@@ -94,13 +94,13 @@ export class Store {
   }
 
   /**
-   * Drop tombstones that `canDrop` allows, oldest first, stopping at the
-   * first one written at or after `notAfterWall` (younger ones are kept anyway).
+   * Drop the tombstones `canDrop` allows, oldest applied first. No early stop
+   * by timestamp: one tombstone stamped by a clock far ahead must not keep
+   * every tombstone applied after it.
    */
-  collectTombstones(notAfterWall: number, canDrop: (e: Entry) => boolean): number {
+  collectTombstones(canDrop: (e: Entry) => boolean): number {
     let dropped = 0;
     for (const [key, e] of this.tombstones) {
-      if (e.wall >= notAfterWall) break;
       if (!canDrop(e)) continue;
       this.tombstones.delete(key);
       this.entries.delete(key);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HybridClock, MAX_LOGICAL, compareTs } from '../../src/entry/hlc.js';
+import { HybridClock, MAX_LOGICAL, after, compareTs } from '../../src/entry/hlc.js';
 
 describe('hybrid logical clock', () => {
   it('never goes backwards when the wall clock jumps back', () => {
@@ -20,11 +20,31 @@ describe('hybrid logical clock', () => {
   it('moves past observed remote timestamps and counts those beyond the allowed skew', () => {
     const now = 1_000_000;
     const clock = new HybridClock(60_000, () => now);
-    expect(clock.observe(now + 1000, 7)).toBe(false);
+    expect(clock.observe(now + 1000, 7)).toBe(0);
     const t = clock.tick();
     expect(compareTs(t.wall, t.logical, now + 1000, 7)).toBeGreaterThan(0);
-    expect(clock.observe(now + 120_000, 0)).toBe(true);
+    expect(clock.observe(now + 120_000, 0)).toBe(120_000);
     expect(clock.skewedSeen).toBe(1);
+  });
+
+  it('does not follow a timestamp further ahead than maxSkew: one fast clock cannot drag it into the future', () => {
+    let now = 1_000_000;
+    const clock = new HybridClock(60_000, () => now);
+    const year = 365 * 86_400_000;
+    expect(clock.observe(now + year, 3)).toBe(year);
+    expect(clock.tick().wall).toBe(now); // still stamps its own time
+    now += 70_000;
+    expect(clock.tick().wall).toBe(now); // and keeps following it: writes 70 s apart are 70 s apart
+    expect(clock.observe(now + 60_000, 0)).toBe(0); // within the skew: adopted
+    expect(clock.tick().wall).toBe(now + 60_000);
+  });
+
+  it('after(): a write orders after the value held for its key, even one from a clock it did not follow', () => {
+    expect(after({ wall: 10, logical: 0 }, undefined)).toEqual({ wall: 10, logical: 0 });
+    expect(after({ wall: 10, logical: 0 }, { wall: 9, logical: 5 })).toEqual({ wall: 10, logical: 0 });
+    expect(after({ wall: 10, logical: 0 }, { wall: 10, logical: 0 })).toEqual({ wall: 10, logical: 1 });
+    expect(after({ wall: 10, logical: 0 }, { wall: 99, logical: 4 })).toEqual({ wall: 99, logical: 5 });
+    expect(after({ wall: 10, logical: 0 }, { wall: 99, logical: MAX_LOGICAL })).toEqual({ wall: 100, logical: 0 });
   });
 
   it('borrows the next millisecond when the logical counter is exhausted', () => {

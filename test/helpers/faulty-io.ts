@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { defaultIo, type LogIo } from '../../src/log/log.js';
 
 /**
@@ -15,4 +16,35 @@ export function fullDiskIo(budget: { bytes: number }): LogIo {
       return defaultIo.writeSync(fd, buf, off, n, pos);
     },
   };
+}
+
+/**
+ * The log's file layer with a switch per operation: while `faults.fsyncDir`
+ * (or `faults.openNext`, for opens that create a file) is set, that call
+ * throws it. Counts descriptors the log opened and has not closed (`open`).
+ */
+export function switchableIo(faults: { fsyncDir?: NodeJS.ErrnoException; openCreate?: NodeJS.ErrnoException }): LogIo & { open: Set<number> } {
+  const open = new Set<number>();
+  return {
+    ...defaultIo,
+    open,
+    openSync: ((file: string, flags: number, mode?: number) => {
+      if (faults.openCreate && flags & fs.constants.O_CREAT) throw faults.openCreate;
+      const fd = defaultIo.openSync(file, flags, mode);
+      open.add(fd);
+      return fd;
+    }) as LogIo['openSync'],
+    closeSync: (fd) => {
+      open.delete(fd);
+      defaultIo.closeSync(fd);
+    },
+    fsyncDir: (dir) => {
+      if (faults.fsyncDir) throw faults.fsyncDir;
+      defaultIo.fsyncDir(dir);
+    },
+  };
+}
+
+export function ioError(code: string, syscall: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: i/o error, ${syscall}`), { code, syscall });
 }

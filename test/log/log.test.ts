@@ -5,7 +5,8 @@ import { isFleetError } from '../../src/errors.js';
 import { listLogDir, segmentPath } from '../../src/log/files.js';
 import { Log, defaultIo, type FsyncPolicy, type LogIo } from '../../src/log/log.js';
 import { recoverLog } from '../../src/log/recovery.js';
-import { fullDiskIo } from '../helpers/faulty-io.js';
+import { fullDiskIo, ioError, switchableIo } from '../helpers/faulty-io.js';
+import { waitFor } from '../helpers/proc.js';
 import { tempDir } from '../helpers/proc.js';
 
 const MAX = 1 << 20;
@@ -101,6 +102,83 @@ describe('log: faults', () => {
     await log.append(Buffer.from('three'));
     await log.close();
     expect(payloads(dir)).toEqual(['one', 'three']);
+  });
+
+  it('a failed directory fsync during a roll leaks no descriptor, keeps the log appending, is retried (rate-limited) and the roll then succeeds', async () => {
+    const dir = freshDir();
+    const faults: { fsyncDir?: NodeJS.ErrnoException } = {};
+    const io = switchableIo(faults);
+    const reports: string[] = [];
+    const rec = recoverLog(dir, MAX, () => {});
+    const log = new Log(
+      { dir, fsync: 'batch', fsyncIntervalMs: 5, segmentBytes: 4096, activeSegment: rec.activeSegment, activeSize: rec.activeSize, io, onBackgroundError: (e) => reports.push(e.message) },
+      0,
+    );
+    const first = log.activeSegment;
+    faults.fsyncDir = ioError('EIO', 'fsync');
+    const written: string[] = [];
+    const write = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const p = `rec-${written.length}-${'x'.repeat(200)}`;
+        written.push(p);
+        await log.append(Buffer.from(p)); // every append still succeeds
+      }
+    };
+    await write(200); // ~45 KB: the 4 KiB segment is due to roll at almost every batch
+    expect(log.activeSegment).toBe(first);
+    expect(log.rollFailures).toBeGreaterThanOrEqual(1);
+    expect(log.rollFailures).toBeLessThanOrEqual(3); // retried after a backoff, not at every batch
+    expect(reports.length).toBe(log.rollFailures);
+    expect(reports[0]).toMatch(/segment roll.*keeps appending to segment/);
+    expect(io.open.size).toBe(1); // only the active segment: the half-made one's descriptor was closed
+    expect(listLogDir(dir).segments).toEqual([first, first + 1]); // left behind, empty
+    // The fault clears: the next try (here a requested roll) reuses the empty file and switches.
+    delete faults.fsyncDir;
+    expect(await log.roll()).toBe(first + 1);
+    expect(log.rollError).toBeUndefined();
+    await write(100);
+    await waitFor(() => log.activeSegment > first + 1, 'automatic rolls to work again');
+    expect(io.open.size).toBe(1);
+    await log.close();
+    expect(io.open.size).toBe(0);
+    expect(payloads(dir)).toEqual(written);
+  });
+
+  it('an automatic roll that failed is retried by itself once the fault is gone', async () => {
+    const dir = freshDir();
+    const faults: { fsyncDir?: NodeJS.ErrnoException } = {};
+    const io = switchableIo(faults);
+    const rec = recoverLog(dir, MAX, () => {});
+    const log = new Log({ dir, fsync: 'batch', fsyncIntervalMs: 5, segmentBytes: 1024, activeSegment: rec.activeSegment, activeSize: rec.activeSize, io }, 0);
+    faults.fsyncDir = ioError('EIO', 'fsync');
+    const first = log.activeSegment;
+    const written: string[] = [];
+    const put = async (): Promise<void> => {
+      const p = `r${written.length}-${'y'.repeat(300)}`;
+      written.push(p);
+      await log.append(Buffer.from(p));
+    };
+    for (let i = 0; i < 10; i++) await put();
+    expect(log.rollFailures).toBe(1);
+    delete faults.fsyncDir;
+    await waitFor(async () => (await put(), log.activeSegment > first), 'the retried roll to switch segments', 10_000, 50);
+    expect(log.rollError).toBeUndefined();
+    await log.close();
+    expect(io.open.size).toBe(0);
+    expect(payloads(dir)).toEqual(written);
+  });
+
+  it('a roll refuses to reuse a next segment that holds data, and the log keeps appending to the active one', async () => {
+    const dir = freshDir();
+    const log = openLog(dir, 'batch', undefined, 1 << 20);
+    await log.append(Buffer.from('a'));
+    fs.writeFileSync(segmentPath(dir, log.activeSegment + 1), 'not empty');
+    const err = await log.roll().catch((e: unknown) => e);
+    expect(isFleetError(err, 'LOG_CORRUPT')).toBe(true);
+    await log.append(Buffer.from('b'));
+    await log.close();
+    fs.rmSync(segmentPath(dir, log.activeSegment + 1));
+    expect(payloads(dir)).toEqual(['a', 'b']);
   });
 });
 

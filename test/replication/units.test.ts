@@ -112,12 +112,12 @@ test('peer book: tombstones may go only when every recent peer has them; stalene
   let now = 1_000_000;
   const book = new PeerBook(dir, 10_000, () => now);
   const t = entry(5);
-  expect(book.allHave(t)).toBe(false); // no peer known
+  expect(book.holders(t)).toBe('unknown'); // no peer known
   book.seen('b', { 'a:1': 5 });
   book.seen('c', { 'a:1': 4 });
-  expect(book.allHave(t)).toBe(false);
+  expect(book.holders(t)).toBe('missing');
   book.seen('c', { 'a:1': 5 });
-  expect(book.allHave(t)).toBe(true);
+  expect(book.holders(t)).toBe('held');
   expect(book.staleness(true).stale).toBe(true); // data but never synced
   book.synced();
   book.save();
@@ -125,6 +125,8 @@ test('peer book: tombstones may go only when every recent peer has them; stalene
   const again = new PeerBook(dir, 10_000, () => now);
   expect(again.staleness(true)).toEqual({ stale: true, awayMs: 20_000 });
   expect(again.isRecent('b')).toBe(false);
+  expect(again.holders(t)).toBe('unknown'); // nobody seen within the retention
+  expect(again.holders(entry(6), (id) => id === 'c')).toBe('missing'); // but c is connected, and lacks seq 6
   expect(fs.existsSync(`${dir}/peers.json`)).toBe(true);
 });
 

@@ -11,6 +11,8 @@ export interface WorkloadOptions {
   timeoutMs?: number;
   /** Pause between a writer's writes (ms), to pace the load. */
   pauseMs?: number;
+  /** Node ids whose writers are paused from the start (see `paused`). */
+  paused?: string[];
 }
 
 /**
@@ -26,7 +28,7 @@ export class Workload {
   private seq = 0;
   private agents = new Map<string, http.Agent>();
   /** Node ids whose writers hold off (e.g. while an operator repairs the node). */
-  readonly paused = new Set<string>();
+  readonly paused: Set<string>;
   /**
    * Key space of new writes: bumped at each power cut, so writes after it go to
    * keys of their own and cannot replace (and so hide) a write the cut lost.
@@ -36,7 +38,9 @@ export class Workload {
   constructor(
     private readonly nodes: () => NodeProc[],
     private readonly opts: WorkloadOptions = {},
-  ) {}
+  ) {
+    this.paused = new Set(opts.paused ?? []);
+  }
 
   now(): number {
     return performance.now() - this.epoch;
