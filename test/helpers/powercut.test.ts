@@ -154,7 +154,7 @@ describe.skipIf(powerCutUnavailable !== undefined)(`power-cut file system${power
     await waitFor(() => pfs.status().frozen, 'the freeze');
     let done = false;
     void exited.then(() => (done = true));
-    await new Promise((r) => setTimeout(r, 300)); // a write that would land takes milliseconds
+    await waitFor(() => pfs.status().blocked > 0, "the writer's request held by the frozen disk");
     expect(done, 'a writer on a frozen disk does not finish').toBe(false);
     child.kill('SIGKILL'); // it dies once the blocked request is answered: by the cut
     pfs.cut();
