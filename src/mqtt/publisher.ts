@@ -5,6 +5,7 @@ import { entryJson } from '../http/kv.js';
 import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
 import type { MqttMetrics } from './metrics.js';
+import { entryProperties } from './mqtt5.js';
 import { statusKeyNode, type Topics } from './topics.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -19,7 +20,8 @@ const MAX_QUEUED_MESSAGES = 100_000;
 
 type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
 /** A message to send, or a key whose current state is to be published. */
-type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean } | string;
+type Properties = PublishPacket['properties'];
+type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties } | string;
 
 /**
  * Publishes every applied entry, local or replicated, on the broker (docs/mqtt.md, "Topics"):
@@ -58,7 +60,7 @@ export class EntryPublisher {
 
   readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
     if (result === 'duplicate') return;
-    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log');
+    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
     if (result === 'won') this.state(e.key);
     const conflict = describeConflict(this.node, e, result, other, source);
     if (conflict) this.message(this.topics.conflicts, Buffer.from(JSON.stringify(conflict)), 'conflicts');
@@ -88,13 +90,13 @@ export class EntryPublisher {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
   }
 
-  private message(topic: string, payload: Buffer, kind: Kind): void {
+  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties): void {
     if (this.messagesQueued >= MAX_QUEUED_MESSAGES) {
       this.metrics.dropped.inc({ topic: kind });
       return;
     }
     this.messagesQueued++;
-    this.push({ topic, payload, kind });
+    this.push({ topic, payload, kind, properties });
   }
 
   private state(key: string): void {
@@ -115,7 +117,7 @@ export class EntryPublisher {
       if (typeof job === 'string') this.sendState(job);
       else {
         if (job.retain !== true) this.messagesQueued--;
-        this.send(job.topic, job.payload, job.kind, job.retain === true);
+        this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties);
       }
     }
     if (this.head === this.queue.length) {
@@ -136,14 +138,15 @@ export class EntryPublisher {
     const e = this.node.store.getAny(key);
     const payload = e === undefined || e.isDelete ? EMPTY : e.value;
     const node = statusKeyNode(key);
-    if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes');
-    else this.send(this.topics.state(key), payload, 'state');
+    const properties = e === undefined ? undefined : entryProperties(e);
+    if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes', false, properties);
+    else this.send(this.topics.state(key), payload, 'state', false, properties);
   }
 
-  private send(topic: string, payload: Buffer, kind: Kind, retain = false): void {
+  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties): void {
     this.inFlight++;
     this.metrics.published.inc({ topic: kind });
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain, dup: false };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain, dup: false, ...(properties ? { properties } : {}) };
     this.broker.publish(packet, this.done);
   }
 

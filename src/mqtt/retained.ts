@@ -1,6 +1,7 @@
 import type { Client, Subscription } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import type { FleetNode } from '../node.js';
+import { entryProperties } from './mqtt5.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
 
 /**
@@ -28,7 +29,7 @@ export class StoreRetained {
       if ((sub.qos as number) === 128) continue;
       for (const e of this.matching(sub.topic)) {
         const topic = this.topicOf(e);
-        client.publish({ cmd: 'publish', topic, payload: e.value, qos: 0, retain: true, dup: false }, noop);
+        client.publish({ cmd: 'publish', topic, payload: e.value, qos: 0, retain: true, dup: false, properties: entryProperties(e) }, noop);
       }
     }
   };
