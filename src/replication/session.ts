@@ -413,6 +413,7 @@ export class PeerSession {
   private write(frame: Buffer): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.host.metrics.bytesSent.inc(frame.length);
+    this.host.metrics.framesSent.inc({ type: FRAME_NAMES[frame[4]!] ?? 'unknown' });
     this.socket.write(frame);
   }
 
