@@ -1,5 +1,6 @@
 import { compareEntries, type Entry } from '../entry/entry.js';
 import { SortedKeys } from './sorted-keys.js';
+import { StreamIndex } from './stream-index.js';
 import { VersionVector } from './vector.js';
 
 export type ApplyResult = 'won' | 'superseded' | 'duplicate';
@@ -17,6 +18,8 @@ export class Store {
   /** Tombstones in the order they were written, oldest first, for GC without a scan. */
   private readonly tombstones = new Map<string, Entry>();
   readonly vector = new VersionVector();
+  /** Current entries by stream and seq: a catch-up visits only what a peer lacks. */
+  readonly byStream = new StreamIndex((e) => this.entries.get(e.key) === e);
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
   lastOther: Entry | undefined;
   private liveCount = 0;
@@ -43,10 +46,13 @@ export class Store {
       this.heldBytes -= cur.byteLength;
       if (cur.isDelete) this.tombstones.delete(cur.key);
       else this.liveCount--;
+      this.entries.set(e.key, e);
+      this.byStream.remove(cur);
     } else {
       this.keys.add(e.key);
+      this.entries.set(e.key, e);
     }
-    this.entries.set(e.key, e);
+    this.byStream.add(e);
     this.heldBytes += e.byteLength;
     if (e.isDelete) this.tombstones.set(e.key, e);
     else this.liveCount++;
@@ -78,6 +84,15 @@ export class Store {
   }
 
   /**
+   * Entries held (tombstones included) that a peer whose vector is `peer`
+   * lacks: for each stream, those above the peer's seq. Visits only those
+   * (and entries of them since replaced), not every key.
+   */
+  *missing(peer: VersionVector): Generator<Entry> {
+    for (const stream of this.byStream.streamIds()) yield* this.byStream.since(stream, peer.get(stream));
+  }
+
+  /**
    * Drop a key and its entry entirely, as if its tombstone had been collected
    * here too (a full resync proved the fleet deleted it). Not logged: the
    * caller compacts afterwards to make it durable.
@@ -87,6 +102,7 @@ export class Store {
     if (e === undefined) return false;
     this.entries.delete(key);
     this.keys.delete(key);
+    this.byStream.remove(e);
     this.heldBytes -= e.raw.length;
     if (e.isDelete) this.tombstones.delete(key);
     else this.liveCount--;
@@ -105,6 +121,7 @@ export class Store {
       this.tombstones.delete(key);
       this.entries.delete(key);
       this.keys.delete(key);
+      this.byStream.remove(e);
       this.heldBytes -= e.byteLength;
       dropped++;
     }
