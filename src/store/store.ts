@@ -23,6 +23,9 @@ export class Store {
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
   lastOther: Entry | undefined;
   private liveCount = 0;
+  /** Keys new since beginBulk, not yet in `keys` (recovery builds the index once, at the end). */
+  private bulkKeys: string[] | undefined;
+  private bulkSorted = true;
   /** Sum of the encoded sizes of every entry held (live and tombstones). */
   heldBytes = 0;
 
@@ -49,7 +52,12 @@ export class Store {
       this.entries.set(e.key, e);
       this.byStream.remove(cur);
     } else {
-      this.keys.add(e.key);
+      const bulk = this.bulkKeys;
+      if (bulk === undefined) this.keys.add(e.key);
+      else {
+        if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
+        bulk.push(e.key);
+      }
       this.entries.set(e.key, e);
     }
     this.byStream.add(e);
@@ -57,6 +65,47 @@ export class Store {
     if (e.isDelete) this.tombstones.set(e.key, e);
     else this.liveCount++;
     return 'won';
+  }
+
+  /**
+   * Bulk loading (recovery): new keys are collected and the sorted key index
+   * is built once by endBulk (one sort, already sorted for a snapshot written
+   * in key order) instead of one insert per key. Only apply may be called
+   * in between.
+   */
+  beginBulk(): void {
+    if (this.bulkKeys !== undefined) return;
+    this.bulkKeys = [];
+    this.bulkSorted = true;
+  }
+
+  endBulk(): void {
+    const bulk = this.bulkKeys;
+    if (bulk === undefined) return;
+    this.bulkKeys = undefined;
+    if (bulk.length === 0) return;
+    let all = bulk;
+    let sorted = this.bulkSorted;
+    if (this.keys.size > 0) {
+      const old = this.keys.toArray();
+      sorted = sorted && old[old.length - 1]! < bulk[0]!;
+      all = old.concat(bulk);
+    }
+    if (!sorted) all.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.keys.resetSorted(all);
+  }
+
+  /**
+   * Every entry held, tombstones included, in key order (snapshots: a
+   * snapshot in key order lets recovery build the key index without a sort).
+   * The key list is taken when called; keys added later are not visited,
+   * keys dropped meanwhile are skipped.
+   */
+  *allInKeyOrder(): Generator<Entry> {
+    for (const k of this.keys.toArray()) {
+      const e = this.entries.get(k);
+      if (e !== undefined) yield e;
+    }
   }
 
   /** The live entry for a key (undefined for absent or deleted keys). */
