@@ -336,17 +336,7 @@ export class Log {
     this.written = [];
     this.waiters = [];
     this.stageLen = 0;
-    try {
-      this.io.ftruncateSync(this.fd, startSize);
-      this.totalBytes -= this.fileSize - startSize;
-      this.fileSize = startSize;
-      this.durableSize = Math.min(this.durableSize, startSize);
-    } catch (truncErr) {
-      // Cannot cut the bad bytes: refuse further writes rather than write after them.
-      this.closed = true;
-      this.broken = fromIoError(truncErr, 'the log could not cut a failed write and refuses writes until restarted');
-      this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
-    }
+    this.cutBack(startSize);
     for (const w of failed) w.reject(err);
     for (const r of rollers) r.reject(err);
     this.notifyIdle();
@@ -366,20 +356,30 @@ export class Log {
     const failed = batch.concat(this.waiters);
     this.waiters = [];
     this.stageLen = 0;
-    try {
-      this.io.ftruncateSync(this.fd, startSize);
-      this.totalBytes -= this.fileSize - startSize;
-      this.fileSize = startSize;
-    } catch (truncErr) {
-      this.closed = true;
-      this.broken = fromIoError(truncErr, 'the log could not cut a failed write and refuses writes until restarted');
-      this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
+    if (!this.cutBack(startSize)) {
       // Nothing after the bad bytes can be trusted: what waits for the running fsync fails too.
       for (const w of this.written) failed.push(w);
       this.written = [];
     }
     for (const w of failed) w.reject(err);
     this.notifyIdle();
+  }
+
+  /** Truncate the segment back to `startSize`; if that fails the log refuses further writes (returns false). */
+  private cutBack(startSize: number): boolean {
+    try {
+      this.io.ftruncateSync(this.fd, startSize);
+      this.totalBytes -= this.fileSize - startSize;
+      this.fileSize = startSize;
+      this.durableSize = Math.min(this.durableSize, startSize);
+      return true;
+    } catch (truncErr) {
+      // Cannot cut the bad bytes: refuse further writes rather than write after them.
+      this.closed = true;
+      this.broken = fromIoError(truncErr, 'the log could not cut a failed write and refuses writes until restarted');
+      this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
+      return false;
+    }
   }
 
   /** Roll now; on failure note it (rate-limited retries, one error report per try) and return the error. */
