@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { NodeProc } from '../test/helpers/proc.js';
-import { BENCH_NODE_ID, BENCH_VALUE, benchKey, closedLoop, rawAppendFsync } from './core/load.js';
+import { BENCH_NODE_ID, BENCH_VALUE, benchKey, closedLoop, rawAppendFsync, type LoadFigures } from './core/load.js';
 import { benchNode } from './core/node.js';
 import { Redis, ensureDebian, redisBenchmarkSet, redisPipe, respSets, startBareServer, wrkPut } from './refs/tools.js';
 import type { BenchRow, BenchSection } from './run.js';
@@ -105,7 +105,7 @@ async function p2(tmp: string): Promise<BenchSection> {
   const raw1a = rawAppendFsync(tmp, 1, ms / 2);
   const node = benchNode(path.join(tmp, 'lib'), 'batch');
   await node.start();
-  let lib256, lib1;
+  let lib256: LoadFigures, lib1: LoadFigures;
   try {
     lib256 = await closedLoop(256, ms, (w, i) => node.put(benchKey(w, i), BENCH_VALUE));
     lib1 = await closedLoop(1, ms, (w, i) => node.put(benchKey(w, i), BENCH_VALUE));

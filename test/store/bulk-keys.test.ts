@@ -54,9 +54,9 @@ describe('store: bulk key index', () => {
     const dir = tempDir('fleetkv-snaporder-');
     dirs.push(dir);
     const store = new Store();
-    shuffled(3000, 11).forEach((key, i) =>
-      store.apply(encodeEntry({ origin: 'a', inc: 1, seq: i + 1, wall: 1, logical: 0, op: i % 5 === 0 ? OP_DEL : OP_PUT, key, value: i % 5 === 0 ? undefined : Buffer.from('v') })),
-    );
+    for (const [i, key] of shuffled(3000, 11).entries()) {
+      store.apply(encodeEntry({ origin: 'a', inc: 1, seq: i + 1, wall: 1, logical: 0, op: i % 5 === 0 ? OP_DEL : OP_PUT, key, value: i % 5 === 0 ? undefined : Buffer.from('v') }));
+    }
     const snap = await writeSnapshot(dir, 2, { format: 1, nodeId: 'a', vector: store.vector.toObject(), hlc: { wall: 1, logical: 0 }, createdAt: new Date().toISOString() }, store.allInKeyOrder());
     const keys: string[] = [];
     scanFile(snap.file, 1 << 20, (p) => {
