@@ -6,7 +6,6 @@ import { presence } from './presence.js';
 import type { EntryPublisher } from './publisher.js';
 
 const CHECK_MS = 1000;
-const EMPTY = Buffer.alloc(0);
 
 /** `<interface>/<version>/<manufacturer>/<serialNumber>/connection` (VDA 5050 2.x, §6.14). */
 export function isConnectionTopic(topic: string): boolean {
@@ -24,16 +23,21 @@ export function isConnectionTopic(topic: string): boolean {
  * JSON object is shown as written.
  */
 export function connectionView(e: Entry, online: (nodeId: string) => boolean): Buffer {
-  if (online(e.origin)) return e.value;
+  return brokenConnection(e, online) ?? e.value;
+}
+
+/** The CONNECTIONBROKEN form of a mirrored entry when it is to be shown so, or undefined (shown as written). */
+function brokenConnection(e: Entry, online: (nodeId: string) => boolean): Buffer | undefined {
+  if (online(e.origin)) return undefined;
   const topic = mirrorTopic(e.key);
-  if (topic === undefined || !isConnectionTopic(topic)) return e.value;
+  if (topic === undefined || !isConnectionTopic(topic)) return undefined;
   let msg: unknown;
   try {
     msg = JSON.parse(e.value.toString('utf8'));
   } catch {
-    return e.value;
+    return undefined;
   }
-  if (msg === null || typeof msg !== 'object' || (msg as { connectionState?: unknown }).connectionState !== 'ONLINE') return e.value;
+  if (msg === null || typeof msg !== 'object' || (msg as { connectionState?: unknown }).connectionState !== 'ONLINE') return undefined;
   return Buffer.from(JSON.stringify({ ...msg, connectionState: 'CONNECTIONBROKEN' }));
 }
 
@@ -57,10 +61,10 @@ export class ConnectionPresence {
 
   /** The view of a mirrored entry published to every subscriber (what they were last told). */
   readonly published = (e: Entry): Buffer => {
-    const v = connectionView(e, presence(this.node));
-    if (v !== e.value) this.broken.add(e.key);
+    const v = brokenConnection(e, presence(this.node));
+    if (v) this.broken.add(e.key);
     else this.broken.delete(e.key);
-    return v;
+    return v ?? e.value;
   };
 
   start(): void {
@@ -78,12 +82,11 @@ export class ConnectionPresence {
       if (!e.key.endsWith('/connection')) continue;
       const topic = mirrorTopic(e.key)!;
       if (!isConnectionTopic(topic)) continue;
-      const v = connectionView(e, online);
-      const isBroken = v !== e.value;
-      if (isBroken === this.broken.has(e.key)) continue;
-      if (isBroken) this.broken.add(e.key);
+      const v = brokenConnection(e, online);
+      if ((v !== undefined) === this.broken.has(e.key)) continue;
+      if (v) this.broken.add(e.key);
       else this.broken.delete(e.key);
-      this.publisher.publishMirrored(topic, v.length === 0 ? EMPTY : v, 1);
+      this.publisher.publishMirrored(topic, v ?? e.value, 1);
     }
     for (const k of this.broken) if (this.node.store.get(k) === undefined) this.broken.delete(k);
   }
