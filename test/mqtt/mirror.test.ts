@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 import { TestClient, mosquitto } from './mqtt-helpers.js';
 
-const MIRROR = { FLEETKV_MQTT_MIRROR: 'uagv/#,odd/#' };
+const MIRROR = { FLEETKV_MQTT_MIRROR: 'uagv/#,odd/#', FLEETKV_MAX_VALUE_BYTES: '4096' };
 
 /** Two robots mirroring `uagv/#` and `odd/#`: retained messages stored fleet-wide, live ones forwarded once. */
 describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
@@ -112,5 +112,24 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     // Not stored: a new subscriber gets no retained order.
     const late = await mosquitto('mosquitto_sub', ['-p', port(b), '-t', 'uagv/+/+/+/order', '-v', '-W', '1'], 10_000);
     expect(late.stdout).toBe('');
+  }, 60_000);
+
+  it('refusals are reported on errors/<clientId> and nothing of them is stored or forwarded', async () => {
+    const [a, b] = nodes as [NodeProc, NodeProc];
+    const bad = await TestClient.connect(`mqtt://127.0.0.1:${a.ports.mqtt}`, { clientId: 'bad' });
+    const watchB = await TestClient.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'watch-b' });
+    clients.push(bad, watchB);
+    await bad.client.subscribeAsync('fleet/errors/bad');
+    await watchB.client.subscribeAsync('uagv/#');
+    const deep = `uagv/${Array(70).fill('x').join('/')}`;
+    await bad.client.publishAsync(deep, 'deep', { qos: 1, retain: true });
+    const e1 = JSON.parse((await bad.waitMessage((m) => m.payload.includes(deep.slice(0, 20)), 'the deep topic refusal')).payload) as { code: string };
+    expect(e1.code).toBe('KEY_INVALID');
+    await bad.client.publishAsync('uagv/v2/acme/agv1/state', Buffer.alloc(5000, 97), { qos: 1 });
+    await bad.client.publishAsync('uagv/v2/acme/agv1/factsheet', Buffer.alloc(5000, 97), { qos: 1, retain: true });
+    await waitFor(() => bad.messages.filter((m) => m.payload.includes('VALUE_TOO_LARGE')).length === 2, 'two VALUE_TOO_LARGE refusals');
+    await bad.client.publishAsync('uagv/zz', 'end', { qos: 1 });
+    await watchB.waitMessage((m) => m.topic === 'uagv/zz', 'the sentinel on B');
+    expect(watchB.messages.map((m) => m.topic)).toEqual(['uagv/zz']);
   }, 60_000);
 });
