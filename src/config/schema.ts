@@ -56,6 +56,10 @@ export const schema = {
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
     mirror: { doc: 'Topic filters (comma-separated) mirrored across the fleet: retained messages stored and replicated, live ones forwarded to every peer broker (docs/mqtt.md)', format: 'filter-list', default: [] as string[], env: 'FLEETKV_MQTT_MIRROR', arg: 'mqtt-mirror' },
+    homeAssistant: {
+      enabled: { doc: 'Publish Home Assistant MQTT discovery configs for every robot (status, battery; availability from presence)', format: Boolean, default: false, env: 'FLEETKV_MQTT_HOME_ASSISTANT' },
+      prefix: { doc: 'Home Assistant discovery prefix', format: String, default: 'homeassistant', env: 'FLEETKV_MQTT_HOME_ASSISTANT_PREFIX' },
+    },
     allowAnonymous: { doc: 'With mqtt.auth off, accept clients from other machines too (default: loopback clients only, "protected mode")', format: Boolean, default: false, env: 'FLEETKV_MQTT_ALLOW_ANONYMOUS' },
   },
   uplink: {
@@ -142,6 +146,7 @@ export interface FleetConfig {
     auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
     allowAnonymous: boolean;
     mirror: string[];
+    homeAssistant: { enabled: boolean; prefix: string };
   };
   uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
   http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };

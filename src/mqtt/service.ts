@@ -3,6 +3,7 @@ import type { FleetNode, NodeService } from '../node.js';
 import { MqttAuth } from './auth.js';
 import { MirrorForwarder } from './forward.js';
 import { BrokerGate } from './gate.js';
+import { HomeAssistantDiscovery } from './home-assistant.js';
 import { openListeners, type Listener } from './listeners.js';
 import { MqttMetrics } from './metrics.js';
 import { MirrorTopics } from './mirror.js';
@@ -30,6 +31,7 @@ export class MqttService implements NodeService {
   private statusWriter: NodeStatusWriter | undefined;
   private connections: ConnectionPresence | undefined;
   private stopForwarded: (() => void) | undefined;
+  private homeAssistant: HomeAssistantDiscovery | undefined;
 
   constructor(private readonly node: FleetNode) {}
 
@@ -72,6 +74,14 @@ export class MqttService implements NodeService {
         this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
       },
     });
+    if (cfg.homeAssistant.enabled) {
+      const ha = new HomeAssistantDiscovery(this.node, publisher, topics, cfg.homeAssistant.prefix);
+      this.homeAssistant = ha;
+      broker.on('publish', (packet, client) => {
+        if (client && packet.topic === ha.statusTopic && packet.payload.toString() === 'online') ha.announceAgain();
+      });
+      ha.start();
+    }
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
     this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off', mirror: cfg.mirror }, 'mqtt: broker up');
@@ -85,6 +95,7 @@ export class MqttService implements NodeService {
   async stop(): Promise<void> {
     this.statusWriter?.stop();
     this.connections?.stop();
+    this.homeAssistant?.stop();
     this.stopForwarded?.();
     this.unsubscribe?.();
     this.publisher?.close();
