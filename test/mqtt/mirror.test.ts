@@ -96,6 +96,10 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     await pubA.client.publishAsync('uagv/v2/acme/agv1/order', 'o1', { qos: 1 });
     await pubA.client.publishAsync('local/x', 'stays', { qos: 1 });
     await pubB.client.publishAsync('uagv/v2/acme/agv2/order', 'o2', { qos: 0 });
+    // A retained one as well: once on each broker (on A from the broker itself, not again from the store).
+    await pubA.client.publishAsync('uagv/v2/acme/agv3/order', 'r1', { qos: 1, retain: true });
+    await subs[1]!.waitMessage((m) => m.payload === 'r1', 'the retained order on B'); // before the clear: B publishes a key's latest value
+    await pubA.client.publishAsync('uagv/v2/acme/agv3/order', '', { qos: 1, retain: true });
     // A sentinel from B after the others: anything looping or late would have come by then.
     await pubB.client.publishAsync('uagv/v2/acme/zz/order', 'end', { qos: 1 });
     for (const s of subs) await s.waitMessage((m) => m.payload === 'end', 'the sentinel');
@@ -105,6 +109,7 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     for (const s of subs) {
       expect(s.messages.filter((m) => m.payload === 'o1').length).toBe(1);
       expect(s.messages.filter((m) => m.payload === 'o2').length).toBe(1);
+      expect(s.messages.filter((m) => m.payload === 'r1').length).toBe(1);
       expect(s.messages.every((m) => !m.retain)).toBe(true);
     }
     expect(subs[0]!.on('local/x').length).toBe(1);
@@ -132,4 +137,40 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     await watchB.waitMessage((m) => m.topic === 'uagv/zz', 'the sentinel on B');
     expect(watchB.messages.map((m) => m.topic)).toEqual(['uagv/zz']);
   }, 60_000);
+
+  it('a peer too slow to read (SIGSTOP) gets live publishes dropped and counted, not queued without bound; it is served again once it reads', async () => {
+    const [a, b] = nodes as [NodeProc, NodeProc];
+    const metric = async (n: NodeProc, name: string): Promise<number> => {
+      const text = await (await n.fetch('/metrics')).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
+    };
+    const pub = await TestClient.connect(`mqtt://127.0.0.1:${a.ports.mqtt}`, { clientId: 'flood-a' });
+    clients.push(pub);
+    const before = await metric(a, 'fleetkv_replication_forward_dropped_total');
+    process.kill(b.pid, 'SIGSTOP');
+    try {
+      // 4 KiB each, under limits.forwardRate (2000/s): only the peer's unsent bytes bound it.
+      const payload = Buffer.alloc(4000, 98);
+      for (let round = 0; round < 40 && (await metric(a, 'fleetkv_replication_forward_dropped_total')) === before; round++) {
+        for (let i = 0; i < 200; i++) await pub.client.publishAsync('uagv/v2/acme/agv1/visualization', payload, { qos: 0 });
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(await metric(a, 'fleetkv_replication_forward_dropped_total')).toBeGreaterThan(before);
+      // What A holds for B is bounded: its queue says so.
+      const peer = ((await a.status()).peers as { nodeId: string; queue?: { bytes: number } }[]).find((p) => p.nodeId === 'b');
+      expect(peer?.queue?.bytes ?? 0).toBeLessThan(4 * 1024 * 1024);
+    } finally {
+      process.kill(b.pid, 'SIGCONT');
+    }
+    const sub = await TestClient.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'after-b' });
+    clients.push(sub);
+    await sub.client.subscribeAsync('uagv/after');
+    await waitFor(async () => {
+      await pub.client.publishAsync('uagv/after', 'again', { qos: 1 });
+      return sub.on('uagv/after').length > 0;
+    }, 'forwarding to B again after SIGCONT', 20_000, 300);
+  }, 90_000);
 });
