@@ -173,4 +173,23 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
       return sub.on('uagv/after').length > 0;
     }, 'forwarding to B again after SIGCONT', 20_000, 300);
   }, 90_000);
+
+  it('a QoS 1 retained publish is acknowledged only once durable: acknowledged ones survive kill -9', async () => {
+    const opts = { nodeId: 'c', dataDir: path.join(dir, 'c'), env: { ...MIRROR, FLEETKV_FSYNC: 'batch' } };
+    let c = await new NodeProc(opts).start();
+    nodes.push(c);
+    const pub = await TestClient.connect(`mqtt://127.0.0.1:${c.ports.mqtt}`, { clientId: 'durable' });
+    const acked: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      await pub.client.publishAsync(`uagv/v2/acme/d${i}/connection`, `{"n":${i}}`, { qos: 1, retain: true });
+      acked.push(`uagv/v2/acme/d${i}/connection`);
+    }
+    await c.kill9();
+    await pub.end().catch(() => {});
+    nodes.pop();
+    c = await new NodeProc(opts).start();
+    nodes.push(c);
+    const r = await mosquitto('mosquitto_sub', ['-p', String(c.ports.mqtt), '-t', 'uagv/v2/acme/+/connection', '-v', '-W', '2'], 10_000);
+    for (const t of acked) expect(r.stdout).toContain(`${t} {`);
+  }, 60_000);
 });
