@@ -30,6 +30,7 @@ export type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] exte
 export function loadConfig(opts: LoadOptions = {}): FleetConfig {
   registerFormats();
   const env = opts.env ?? process.env;
+  // biome-ignore lint/suspicious/noImplicitAnyLet: convict's own inferred type (naming it is 'excessively deep' for tsc)
   let conf;
   try {
     conf = convict(schema, { env, args: opts.args ?? [] });

@@ -109,8 +109,8 @@ function validFilter(f: unknown): boolean {
 
 /** One anchored regular expression for a user's client id patterns: `*` any characters, `%u` the user name. */
 function clientIdPattern(patterns: string[], user: string): RegExp {
-  const escape = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const one = (p: string): string => p.split('*').map((part) => escape(part.replaceAll('%u', user))).join('.*');
+  const escapeRegex = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const one = (p: string): string => p.split('*').map((part) => escapeRegex(part.replaceAll('%u', user))).join('.*');
   return new RegExp(`^(?:${patterns.map(one).join('|')})$`, 's');
 }
 

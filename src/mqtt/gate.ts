@@ -1,10 +1,12 @@
 import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import mqttPacket from 'mqtt-packet';
 import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import type { MqttAuth, MqttUser } from './auth.js';
 import { ClientIdOwners } from './client-ids.js';
 import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
 import type { MqttMetrics } from './metrics.js';
+import { pubackReasonCode } from './mqtt5.js';
 import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
 import type { MirrorForwarder } from './forward.js';
 import { mirrorKey, type MirrorTopics } from './mirror.js';
@@ -199,9 +201,37 @@ export class BrokerGate {
     this.metrics.refused.inc({ code: err.code });
     this.node.logger.warn({ clientId: client?.id, topic: packet.topic, code: err.code }, 'mqtt: refused publish: %s', err.message);
     const report = this.errorReport(client, packet.topic, err);
+    if (client?.version === 5 && packet.qos > 0) return this.refuseWithReasonCode(client, packet, err, report, done);
     packet.topic = this.topics.errors(client?.id ?? '');
     packet.payload = Buffer.from(JSON.stringify(report));
     packet.retain = false;
+    done(null);
+  }
+
+  /**
+   * MQTT 5: the PUBACK (QoS 1) or PUBREC (QoS 2) carries the refusal's reason
+   * code and, unless the client asked not to get problem information, the
+   * message as its reason string; the report still goes to `errors/<clientId>`.
+   * Aedes 2 answers an authorizePublish error with 0x87 (Not authorized)
+   * whatever the cause, so the acknowledgement is written here and the packet
+   * marked as Aedes marks the ones it refused: neither acknowledged again nor
+   * published (its `_notAuthorized`, pinned by test/mqtt/mqtt5.test.ts).
+   */
+  private refuseWithReasonCode(client: Client, packet: PublishPacket, err: FleetError, report: Record<string, unknown>, done: (err?: Error | null) => void): void {
+    this.publisher.publishError(this.topics.errors(client.id), report);
+    const problemInfo = (client as unknown as { _requestProblemInformation?: boolean })._requestProblemInformation !== false;
+    const ack = {
+      cmd: packet.qos === 1 ? ('puback' as const) : ('pubrec' as const),
+      messageId: packet.messageId,
+      reasonCode: pubackReasonCode(err.code),
+      ...(problemInfo ? { properties: { reasonString: `${err.code}: ${err.message}` } } : {}),
+    };
+    (packet as PublishPacket & { _notAuthorized?: boolean })._notAuthorized = true;
+    try {
+      mqttPacket.writeToStream(ack, client.conn as unknown as NodeJS.WritableStream, { protocolVersion: 5 });
+    } catch (e) {
+      this.node.logger.warn({ clientId: client.id, err: e }, 'mqtt: could not write the refusal acknowledgement');
+    }
     done(null);
   }
 

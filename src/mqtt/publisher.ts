@@ -6,6 +6,7 @@ import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
 import type { MqttMetrics } from './metrics.js';
 import { mirrorTopic } from './mirror.js';
+import { entryProperties } from './mqtt5.js';
 import { statusKeyNode, type Topics } from './topics.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -20,7 +21,8 @@ const MAX_QUEUED_MESSAGES = 100_000;
 
 type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors' | 'mirror';
 /** A message to send, or a key whose current state is to be published. */
-type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; qos?: 0 | 1 } | string;
+type Properties = PublishPacket['properties'];
+type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties; qos?: 0 | 1 } | string;
 
 /**
  * Publishes every applied entry, local or replicated, on the broker (docs/mqtt.md, "Topics"):
@@ -61,7 +63,7 @@ export class EntryPublisher {
 
   readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
     if (result === 'duplicate') return;
-    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log');
+    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
     // A mirrored topic written here was delivered by the broker itself, as the client published it.
     if (result === 'won' && !(source === 'local' && mirrorTopic(e.key) !== undefined)) this.state(e.key);
     const conflict = describeConflict(this.node, e, result, other, source);
@@ -89,7 +91,7 @@ export class EntryPublisher {
 
   /** A live message on a mirrored topic (from a peer, or a presence change): not retained, dropped if over the queue bound. */
   publishMirrored(topic: string, payload: Buffer, qos: 0 | 1): void {
-    this.message(topic, payload, 'mirror', qos);
+    this.message(topic, payload, 'mirror', undefined, qos);
   }
 
   /** Publish a refusal report on a client's errors topic. */
@@ -97,13 +99,13 @@ export class EntryPublisher {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
   }
 
-  private message(topic: string, payload: Buffer, kind: Kind, qos: 0 | 1 = 0): void {
+  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties, qos: 0 | 1 = 0): void {
     if (this.messagesQueued >= MAX_QUEUED_MESSAGES) {
       this.metrics.dropped.inc({ topic: kind });
       return;
     }
     this.messagesQueued++;
-    this.push(qos === 0 ? { topic, payload, kind } : { topic, payload, kind, qos });
+    this.push(qos === 0 ? { topic, payload, kind, properties } : { topic, payload, kind, properties, qos });
   }
 
   private state(key: string): void {
@@ -124,7 +126,7 @@ export class EntryPublisher {
       if (typeof job === 'string') this.sendState(job);
       else {
         if (job.retain !== true) this.messagesQueued--;
-        this.send(job.topic, job.payload, job.kind, job.retain === true, job.qos ?? 0);
+        this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties, job.qos ?? 0);
       }
     }
     if (this.head === this.queue.length) {
@@ -147,14 +149,15 @@ export class EntryPublisher {
     const mirrored = mirrorTopic(key);
     if (mirrored !== undefined) return this.send(mirrored, e === undefined || e.isDelete ? EMPTY : this.mirrorPayload(e), 'mirror');
     const node = statusKeyNode(key);
-    if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes');
-    else this.send(this.topics.state(key), payload, 'state');
+    const properties = e === undefined ? undefined : entryProperties(e);
+    if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes', false, properties);
+    else this.send(this.topics.state(key), payload, 'state', false, properties);
   }
 
-  private send(topic: string, payload: Buffer, kind: Kind, retain = false, qos: 0 | 1 = 0): void {
+  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties, qos: 0 | 1 = 0): void {
     this.inFlight++;
     this.metrics.published.inc({ topic: kind });
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, ...(properties ? { properties } : {}) };
     this.broker.publish(packet, this.done);
   }
 

@@ -3,6 +3,7 @@ import type { Entry } from '../entry/entry.js';
 import { isReservedKey } from '../entry/key.js';
 import type { FleetNode } from '../node.js';
 import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
+import { entryProperties } from './mqtt5.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
 
 /**
@@ -33,8 +34,9 @@ export class StoreRetained {
       if ((sub.qos as number) === 128) continue;
       for (const e of this.matching(sub.topic)) {
         const topic = this.topicOf(e);
-        const payload = mirrorTopic(e.key) === undefined ? e.value : this.mirrorPayload(e);
-        client.publish({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false }, noop);
+        const mirrored = mirrorTopic(e.key) !== undefined;
+        const payload = mirrored ? this.mirrorPayload(e) : e.value;
+        client.publish({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false, ...(mirrored ? {} : { properties: entryProperties(e) }) }, noop);
       }
     }
   };

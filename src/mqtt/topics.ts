@@ -64,6 +64,7 @@ export class Topics {
 
 /** Client ids and user names are free text; '+', '#' and '/' would change a topic's meaning, so they become '_'. */
 export function topicLevel(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL cannot be in a topic, so it is replaced like the wildcards
   return name.replace(/[+#/\u0000]/g, '_') || '_';
 }
 

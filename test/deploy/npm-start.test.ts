@@ -72,7 +72,7 @@ describe('logs on a terminal', () => {
       p.kill();
     }
     const lines = p.output().trimEnd().split('\n');
-    // eslint-disable-next-line no-control-regex
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: strips the terminal's colour escapes
     for (const line of lines) expect(line.replace(/\x1b\[\d+m/g, '')).toMatch(/^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN): /);
     const ready = lines.find((l) => l.includes(' ready: http://'))!;
     expect(ready).toMatch(/"ports":\{"http":\d+,"peer":\d+,"mqtt":\d+\}/);

@@ -58,7 +58,7 @@ describe('entries stored in shared slabs', () => {
       fc.property(fc.array(fields, { minLength: 1, maxLength: 200 }), (gs) => {
         const fs = gs.map(made);
         const es = fs.map((f, i) => (i % 2 === 0 ? encodeEntry(f) : decodeEntryCopy(encodeEntry(f).raw)));
-        es.forEach((e, i) => expectFields(e, fs[i]!));
+        for (const [i, e] of es.entries()) expectFields(e, fs[i]!);
       }),
       { numRuns: 30 },
     );

@@ -5,7 +5,7 @@ import { validateKey } from '../../src/entry/key.js';
 import { isFleetError } from '../../src/errors.js';
 
 const level = fc.stringMatching(/^[A-Za-z0-9_.\-é☃ ]{1,12}$/);
-export const keyArb = fc.array(level, { minLength: 1, maxLength: 5 }).map((ls) => ls.join('/'));
+const keyArb = fc.array(level, { minLength: 1, maxLength: 5 }).map((ls) => ls.join('/'));
 const originArb = fc.stringMatching(/^[A-Za-z0-9_.-]{1,64}$/);
 
 describe('entry encoding', () => {

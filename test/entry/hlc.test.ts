@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HybridClock, MAX_LOGICAL, after, compareTs } from '../../src/entry/hlc.js';
+import { HybridClock, MAX_LOGICAL, after as orderAfter, compareTs } from '../../src/entry/hlc.js';
 
 describe('hybrid logical clock', () => {
   it('never goes backwards when the wall clock jumps back', () => {
@@ -40,11 +40,11 @@ describe('hybrid logical clock', () => {
   });
 
   it('after(): a write orders after the value held for its key, even one from a clock it did not follow', () => {
-    expect(after({ wall: 10, logical: 0 }, undefined)).toEqual({ wall: 10, logical: 0 });
-    expect(after({ wall: 10, logical: 0 }, { wall: 9, logical: 5 })).toEqual({ wall: 10, logical: 0 });
-    expect(after({ wall: 10, logical: 0 }, { wall: 10, logical: 0 })).toEqual({ wall: 10, logical: 1 });
-    expect(after({ wall: 10, logical: 0 }, { wall: 99, logical: 4 })).toEqual({ wall: 99, logical: 5 });
-    expect(after({ wall: 10, logical: 0 }, { wall: 99, logical: MAX_LOGICAL })).toEqual({ wall: 100, logical: 0 });
+    expect(orderAfter({ wall: 10, logical: 0 }, undefined)).toEqual({ wall: 10, logical: 0 });
+    expect(orderAfter({ wall: 10, logical: 0 }, { wall: 9, logical: 5 })).toEqual({ wall: 10, logical: 0 });
+    expect(orderAfter({ wall: 10, logical: 0 }, { wall: 10, logical: 0 })).toEqual({ wall: 10, logical: 1 });
+    expect(orderAfter({ wall: 10, logical: 0 }, { wall: 99, logical: 4 })).toEqual({ wall: 99, logical: 5 });
+    expect(orderAfter({ wall: 10, logical: 0 }, { wall: 99, logical: MAX_LOGICAL })).toEqual({ wall: 100, logical: 0 });
   });
 
   it('borrows the next millisecond when the logical counter is exhausted', () => {
