@@ -102,6 +102,7 @@ export function decodeForward(body: Buffer): ForwardBody {
   if ((qos !== 0 && qos !== 1) || len === 0 || 3 + len > body.length) throw new FleetError('FRAME_INVALID', 'MQTT_FORWARD frame with a bad QoS or topic length');
   const raw = body.subarray(3, 3 + len);
   const topic = raw.toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic name (MQTT-4.7.3-2), like the wildcards
   if (!Buffer.from(topic, 'utf8').equals(raw) || /[+#\u0000]/.test(topic)) throw new FleetError('FRAME_INVALID', 'MQTT_FORWARD frame with an invalid topic');
   return { topic, payload: Buffer.from(body.subarray(3 + len)), qos };
 }
