@@ -1,6 +1,8 @@
 import type { Client, Subscription } from 'aedes';
 import type { Entry } from '../entry/entry.js';
+import { isReservedKey } from '../entry/key.js';
 import type { FleetNode } from '../node.js';
+import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
 
@@ -18,6 +20,9 @@ export class StoreRetained {
   constructor(
     private readonly node: FleetNode,
     private readonly topics: Topics,
+    private readonly mirror?: MirrorTopics,
+    /** The payload a mirrored key is served with (VDA 5050 `connection` from presence). */
+    private readonly mirrorPayload: (e: Entry) => Buffer = (e) => e.value,
   ) {
     this.stateRoot = topics.state('');
     this.nodesRoot = topics.node('');
@@ -29,18 +34,20 @@ export class StoreRetained {
       if ((sub.qos as number) === 128) continue;
       for (const e of this.matching(sub.topic)) {
         const topic = this.topicOf(e);
-        client.publish({ cmd: 'publish', topic, payload: e.value, qos: 0, retain: true, dup: false, properties: entryProperties(e) }, noop);
+        const mirrored = mirrorTopic(e.key) !== undefined;
+        const payload = mirrored ? this.mirrorPayload(e) : e.value;
+        client.publish({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false, ...(mirrored ? {} : { properties: entryProperties(e) }) }, noop);
       }
     }
   };
 
-  /** Live entries whose state or nodes topic `filter` matches. */
+  /** Live entries whose state, nodes or mirrored topic `filter` matches. */
   *matching(filter: string): Generator<Entry> {
     const literal = literalPrefix(filter);
     const statePrefix = keyPrefixUnder(literal, this.stateRoot);
     if (statePrefix !== undefined) {
       for (const e of this.node.store.list(statePrefix)) {
-        if (statusKeyNode(e.key) === undefined && topicMatches(filter, this.stateRoot + e.key)) yield e;
+        if (!isReservedKey(e.key) && topicMatches(filter, this.stateRoot + e.key)) yield e;
       }
     }
     const nodePrefix = keyPrefixUnder(literal, this.nodesRoot);
@@ -49,9 +56,26 @@ export class StoreRetained {
         if (topicMatches(filter, this.nodesRoot + statusKeyNode(e.key)!)) yield e;
       }
     }
+    if (this.mirror?.enabled) yield* this.mirrored(filter);
+  }
+
+  /** Live mirrored topics (docs/mqtt.md, "Mirrored topics") that `filter` matches. */
+  private *mirrored(filter: string): Generator<Entry> {
+    let prefix: string;
+    try {
+      prefix = mirrorKeyPrefix(filter);
+    } catch {
+      return; // deeper or longer than any mirrored topic can be
+    }
+    for (const e of this.node.store.list(prefix)) {
+      const topic = mirrorTopic(e.key)!;
+      if (topicMatches(filter, topic) && this.mirror!.matches(topic)) yield e;
+    }
   }
 
   private topicOf(e: Entry): string {
+    const mirrored = mirrorTopic(e.key);
+    if (mirrored !== undefined) return mirrored;
     const id = statusKeyNode(e.key);
     return id === undefined ? this.topics.state(e.key) : this.topics.node(id);
   }

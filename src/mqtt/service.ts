@@ -1,13 +1,17 @@
 import { Aedes } from 'aedes';
 import type { FleetNode, NodeService } from '../node.js';
 import { MqttAuth } from './auth.js';
+import { MirrorForwarder } from './forward.js';
 import { BrokerGate } from './gate.js';
+import { HomeAssistantDiscovery } from './home-assistant.js';
 import { openListeners, type Listener } from './listeners.js';
 import { MqttMetrics } from './metrics.js';
+import { MirrorTopics } from './mirror.js';
 import { EntryPublisher } from './publisher.js';
 import { StoreRetained } from './retained.js';
 import { NodeStatusWriter } from './status.js';
 import { Topics } from './topics.js';
+import { ConnectionPresence } from './vda5050.js';
 
 /** A frozen subscriber must not hold up delivery to everyone for Aedes' default 60 s. */
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -25,6 +29,9 @@ export class MqttService implements NodeService {
   private listeners: Listener[] = [];
   private unsubscribe: (() => void) | undefined;
   private statusWriter: NodeStatusWriter | undefined;
+  private connections: ConnectionPresence | undefined;
+  private stopForwarded: (() => void) | undefined;
+  private homeAssistant: HomeAssistantDiscovery | undefined;
 
   constructor(private readonly node: FleetNode) {}
 
@@ -37,7 +44,12 @@ export class MqttService implements NodeService {
     const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
     const publisher = new EntryPublisher(broker, topics, this.node, metrics);
     this.publisher = publisher;
-    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth);
+    const mirror = new MirrorTopics(cfg.mirror);
+    const forwarder = new MirrorForwarder(this.node, mirror, metrics, this.node.config.limits.forwardRate);
+    const connections = new ConnectionPresence(this.node, publisher);
+    this.connections = connections;
+    publisher.mirrorPayload = connections.published;
+    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth, mirror, forwarder);
     Object.assign(broker, gate.hooks());
     broker.on('clientError', (client, err) => this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error'));
     broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
@@ -45,7 +57,11 @@ export class MqttService implements NodeService {
     gate.attach(broker);
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
-    broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
+    broker.on('subscribe', new StoreRetained(this.node, topics, mirror, connections.view).onSubscribe);
+    if (mirror.enabled) {
+      this.stopForwarded = forwarder.deliverWith((m) => publisher.publishMirrored(m.topic, m.payload, m.qos));
+      connections.start();
+    }
     this.listeners = await openListeners(broker, cfg, {
       // The largest value plus the largest topic and the headers.
       maxPacketBytes: this.node.config.limits.maxValueBytes + 65_536 + 16,
@@ -58,9 +74,17 @@ export class MqttService implements NodeService {
         this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
       },
     });
+    if (cfg.homeAssistant.enabled) {
+      const ha = new HomeAssistantDiscovery(this.node, publisher, topics, cfg.homeAssistant.prefix);
+      this.homeAssistant = ha;
+      broker.on('publish', (packet, client) => {
+        if (client && packet.topic === ha.statusTopic && packet.payload.toString() === 'online') ha.announceAgain();
+      });
+      ha.start();
+    }
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
-    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
+    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off', mirror: cfg.mirror }, 'mqtt: broker up');
     if (!auth && cfg.allowAnonymous) {
       this.node.logger.warn('mqtt: authentication is off and mqtt.allowAnonymous is set: anyone who can reach %s:%d may read and write the fleet state', cfg.host, cfg.port);
     } else if (!auth) {
@@ -70,6 +94,9 @@ export class MqttService implements NodeService {
 
   async stop(): Promise<void> {
     this.statusWriter?.stop();
+    this.connections?.stop();
+    this.homeAssistant?.stop();
+    this.stopForwarded?.();
     this.unsubscribe?.();
     this.publisher?.close();
     const closing = this.listeners.map((l) => l.close());

@@ -12,6 +12,7 @@ export class ReplicationMetrics {
   readonly refused: Counter<'code'>;
   readonly overflows: Counter;
   readonly gaps: Counter;
+  readonly forwardDropped: Counter<'peer'>;
   readonly lagEntries: Gauge<'peer'>;
   readonly lagSeconds: Gauge<'peer'>;
   readonly peers: Gauge<'state'>;
@@ -28,6 +29,7 @@ export class ReplicationMetrics {
     this.refused = new Counter({ name: 'fleetkv_replication_connections_closed_total', help: 'Peer connections closed for an error, by code', labelNames: ['code'], registers });
     this.overflows = new Counter({ name: 'fleetkv_replication_queue_overflows_total', help: 'Times a slow peer\'s queue overflowed and it was moved back to catch-up', registers });
     this.gaps = new Counter({ name: 'fleetkv_replication_gap_entries_total', help: 'Live entries not applied because an earlier seq of their stream was missing (anti-entropy fetches them)', registers });
+    this.forwardDropped = new Counter({ name: 'fleetkv_replication_forward_dropped_total', help: 'Live mirrored MQTT publishes not sent to a peer: too slow (over limits.forwardQueueBytes unsent) or too old to take them', labelNames: ['peer'], registers });
     this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers });
     this.lagSeconds = new Gauge({ name: 'fleetkv_replication_lag_seconds', help: 'How long the peer has been behind this node', labelNames: ['peer'], registers });
     this.peers = new Gauge({ name: 'fleetkv_replication_peers', help: 'Peers by state (connecting|syncing|live)', labelNames: ['state'], registers });

@@ -5,7 +5,7 @@ import { FleetError, isFleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { unsafeTestBreaks } from '../util/test-breaks.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
-import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, jsonFrame, parseJsonBody, type Frame } from './frames.js';
+import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, decodeForward, forwardFrame, jsonFrame, parseJsonBody, type ForwardBody, type Frame } from './frames.js';
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -55,6 +55,8 @@ export interface SessionHost {
   /** Node ids this node has an open session with (advertised in ACK, see docs/adr/0500). */
   directPeers(): string[];
   closed(s: PeerSession): void;
+  /** A live mirrored MQTT publish the peer forwarded (MQTT_FORWARD). */
+  forwarded(s: PeerSession, m: ForwardBody): void;
 }
 
 export type SessionState = 'handshake' | 'open' | 'closed';
@@ -99,6 +101,8 @@ export class PeerSession {
   lagMs = 0;
   rttMs: number | undefined;
   closeReason: string | undefined;
+  /** The peer takes MQTT_FORWARD frames (it said so in its ACK; older peers would close on an unknown frame). */
+  peerForwards = false;
   /** Closed as a duplicate of another connection to the same peer. */
   duplicate = false;
   readonly outbox: Outbox;
@@ -184,6 +188,16 @@ export class PeerSession {
     else this.schedulePump();
   }
 
+  /**
+   * Send a live mirrored MQTT publish, unless the peer cannot take it or more
+   * than `maxQueued` bytes wait for its socket (a slow peer): false when dropped.
+   */
+  forward(m: ForwardBody, maxQueued: number): boolean {
+    if (this.state !== 'open' || !this.peerForwards || this.socket.writableLength > maxQueued) return false;
+    this.write(forwardFrame(m));
+    return true;
+  }
+
   /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
   fail(err: unknown, level: 'warn' | 'info' = 'warn'): void {
     if (this.state === 'closed') return;
@@ -263,10 +277,14 @@ export class PeerSession {
         const b = parseJsonBody<{ vector?: unknown; direct?: unknown }>(f);
         if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'ACK without a valid vector');
         // Optional (older peers omit it): anything but a list of strings means "unknown", i.e. relay everything.
+        this.peerForwards = (b as { mqttForward?: unknown }).mqttForward === true;
         this.peerDirect = Array.isArray(b.direct) && b.direct.every((d) => typeof d === 'string') ? new Set(b.direct as string[]) : new Set();
         this.onAck(b.vector);
         return;
       }
+      case FRAME.MQTT_FORWARD:
+        this.host.forwarded(this, decodeForward(f.body));
+        return;
       case FRAME.PING:
         this.write(jsonFrame(FRAME.PONG, parseJsonBody(f)));
         return;
@@ -420,7 +438,7 @@ export class PeerSession {
   private sendAck(): void {
     const vector = this.host.node.store.vector;
     const direct = this.host.directPeers();
-    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct }));
+    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
     this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
   }
 
