@@ -15,7 +15,7 @@ import { sendError, sendJson } from './respond.js';
 /** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
 const READ = ['GET', 'HEAD'] as const;
 const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
-  '/v1/kv/<key>': { params: ['history'] },
+  '/v1/kv/<key>': { params: ['history', 'ttl'] },
   '/v1/kv': { params: ['prefix', 'limit', 'after'], methods: READ },
   '/v1/watch': { params: ['prefix', 'initial'], methods: READ },
   '/v1/status': { params: [], methods: READ },

@@ -44,7 +44,12 @@ export class MqttService implements NodeService {
     await broker.listen();
     gate.attach(broker);
 
-    this.unsubscribe = this.node.onApplied(publisher.onApplied);
+    const offApplied = this.node.onApplied(publisher.onApplied);
+    const offExpired = this.node.onExpired(publisher.onExpired);
+    this.unsubscribe = () => {
+      offApplied();
+      offExpired();
+    };
     broker.on('subscribe', new StoreRetained(this.node, topics).onSubscribe);
     this.listeners = await openListeners(broker, cfg, {
       // The largest value plus the largest topic and the headers.
