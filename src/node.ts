@@ -308,14 +308,20 @@ export class FleetNode extends EventEmitter {
    * Write this node's own status record, `_fleetkv/nodes/<nodeId>` (docs/adr/0200):
    * the one way into the reserved keys, and only for the node's own record.
    */
-  async putStatusRecord(value: Uint8Array): Promise<WriteResult> {
-    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true);
+  async putStatusRecord(value: Uint8Array, opts: PutOptions = {}): Promise<WriteResult> {
+    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true, opts.ttl === undefined ? undefined : parseTtl(opts.ttl));
   }
 
-  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false, ttlMs?: number, ends?: Entry): Promise<WriteResult> {
+  /** The goodbye (robots/presence-service.ts): the status record, written while services stop and the log is still open. */
+  async putStatusRecordWhileStopping(value: Uint8Array): Promise<WriteResult> {
+    if (this.state !== 'stopping' || this.log === undefined) throw new FleetError('NODE_STOPPED', `node is ${this.state}`);
+    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true, undefined, undefined, true);
+  }
+
+  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false, ttlMs?: number, ends?: Entry, stopping = false): Promise<WriteResult> {
     let e: Entry;
     try {
-      this.assertWritable();
+      if (!stopping) this.assertWritable();
       const keyBytes = validateNewKey(key);
       // Every writer (HTTP, MQTT, uplink, library) comes through here: a status record could be forged otherwise.
       if (!reserved && isReservedKey(key)) throw new FleetError('KEY_INVALID', `key "${key}" is reserved: keys under _fleetkv/ are written by fleetkv only`);
@@ -457,8 +463,10 @@ export class FleetNode extends EventEmitter {
         for (const l of this.expiryListeners) l(p, ev);
         for (const w of this.watchers) if (p.key.startsWith(w.prefix)) w.cb(ev);
       }
-      if (p.origin === this.nodeId) {
-        this.writeLocal(OP_DEL, p.key, undefined, isReservedKey(p.key), undefined, p).catch((err: unknown) => {
+      // Status records (presence heartbeats) get none: the next heartbeat replaces them, and the
+      // expired record keeps the node's last-seen time for /v1/nodes (robots/presence.ts).
+      if (p.origin === this.nodeId && !isReservedKey(p.key)) {
+        this.writeLocal(OP_DEL, p.key, undefined, false, undefined, p).catch((err: unknown) => {
           // Not lost: the put stays hidden, and the next start writes it again.
           this.logger.warn({ key: p.key, code: isFleetError(err) ? err.code : undefined }, 'could not write the expiry tombstone of %s: %s', p.key, (err as Error).message);
         });

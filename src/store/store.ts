@@ -72,6 +72,14 @@ export class Store {
     }
   }
 
+  /** Every entry under `prefix`, tombstones and expired puts included, in key order. */
+  *listAny(prefix = ''): Generator<Entry> {
+    for (const k of this.keys.withPrefix(prefix)) {
+      const e = this.entries.get(k);
+      if (e !== undefined) yield e;
+    }
+  }
+
   /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
   all(): IterableIterator<Entry> {
     return this.entries.values();
