@@ -81,3 +81,22 @@ test('bad ttl values are refused with TTL_INVALID and nothing is written', async
   expect(n.store.getAny('k')).toBeUndefined();
   expect(n.state).toBe('running');
 });
+
+test('the expiry tombstone cannot delete a refresh written elsewhere before it arrived (LWW with an expiry converges)', async () => {
+  const a = await startCoreNode(tempDir(), (c) => (c.nodeId = 'a'));
+  const b = await startCoreNode(tempDir(), (c) => (c.nodeId = 'b'));
+  nodes.push(a, b);
+  await a.put('k', 'first', { ttl: '200ms' });
+  const put = a.store.getAny('k')!;
+  await b.ingest(put, 'a');
+  await b.put('k', 'refreshed'); // b refreshes before the expiry; a does not hear of it yet
+  const refresh = b.store.getAny('k')!;
+  await waitFor(() => a.store.getAny('k')?.isDelete, "a's expiry tombstone", 5000);
+  const tomb = a.store.getAny('k')!;
+  // Deliver in both directions: both keep the refresh.
+  await b.ingest(tomb, 'a');
+  await a.ingest(refresh, 'b');
+  expect(a.get('k')?.value.toString()).toBe('refreshed');
+  expect(b.get('k')?.value.toString()).toBe('refreshed');
+  expect(a.store.getAny('k')).toBe(refresh);
+});
