@@ -41,7 +41,9 @@ interface PeerLike {
  *   has a live or syncing session with it;
  * - offline once the record says `online: false` (clean stop) or the record
  *   expired (crash, partition: at most presence.timeout after its last
- *   heartbeat, moved by the clock offset between the two nodes).
+ *   heartbeat, moved by the clock offset between the two nodes); sooner for
+ *   a peer this node dials but cannot reach whose heartbeat is overdue by
+ *   more than one period (a third of presence.timeout) plus a second.
  *
  * Reusable: `presenceOf(node)(id)` answers for one node id, e.g. to derive
  * VDA 5050 CONNECTIONBROKEN for the AGVs a node serves.
@@ -84,6 +86,13 @@ function presenceOne(node: FleetNode, id: string, p: PeerLike | undefined, statu
   const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? (parseRecord(any.value)?.version as string | undefined) ?? null : null;
   const state = p ? String(p.state) : null;
   if (live) {
+    // A heartbeat overdue by more than one period (plus a second and the measured offset),
+    // from a peer this node dials and cannot reach: offline before the record expires.
+    const period = node.config.presence.timeout / 3;
+    const overdue = p !== undefined && !session && now - (live.wall - (peerPart.clockOffsetMs ?? 0)) > period + 1000;
+    if (overdue && rec?.online !== false) {
+      return { id, self: false, online: false, reason: 'expired', lastSeen: typeof rec?.at === 'string' ? rec.at : new Date(live.wall).toISOString(), version, ...peerPart, state };
+    }
     const online = rec?.online !== false;
     const lastSeen = session ? new Date(now).toISOString() : typeof rec?.at === 'string' ? rec.at : new Date(live.wall).toISOString();
     return { id, self: false, online, reason: online ? 'record' : 'stopped', lastSeen, version, ...peerPart, state };
