@@ -24,7 +24,9 @@ export async function defaultServices(node: FleetNode): Promise<NodeService[]> {
     services.push(new UplinkService(node));
   }
   // Last: it stops first, so its goodbye still goes out through replication (docs/robots.md, "Presence").
-  const { PresenceService } = await import('./robots/presence-service.js');
-  services.push(new PresenceService(node));
+  if (cfg.presence.enabled) {
+    const { PresenceService } = await import('./robots/presence-service.js');
+    services.push(new PresenceService(node));
+  }
   return services;
 }

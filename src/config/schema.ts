@@ -89,6 +89,7 @@ export const schema = {
   tombstoneGcInterval: { doc: 'How often tombstones are collected', format: 'duration', default: 60_000, env: 'FLEETKV_TOMBSTONE_GC_INTERVAL' },
   maxClockSkew: { doc: 'Entries stamped further ahead of this clock are applied, counted and logged, but do not move this clock', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
   presence: {
+    enabled: { doc: 'Heartbeat this node\'s status record with a TTL and say goodbye on stop (fleet-wide presence); off: peers see it through sessions only', format: Boolean, default: true, env: 'FLEETKV_PRESENCE_ENABLED' },
     timeout: { doc: 'A node not heard from for this long is shown offline by the others (its status record is written with this TTL, refreshed every third of it)', format: 'duration', default: 15_000, env: 'FLEETKV_PRESENCE_TIMEOUT' },
   },
 };
@@ -149,5 +150,5 @@ export interface FleetConfig {
   tombstoneRetention: number;
   tombstoneGcInterval: number;
   maxClockSkew: number;
-  presence: { timeout: number };
+  presence: { enabled: boolean; timeout: number };
 }

@@ -45,7 +45,7 @@ async function sees(n: NodeProc, id: string, online: boolean, reason?: string): 
 
 /** a and b direct; c reaches both only through fault proxies. */
 async function fleet(timeout: string): Promise<{ a: NodeProc; b: NodeProc; c: NodeProc; pa: FaultProxy; pb: FaultProxy }> {
-  const env = { FLEETKV_PRESENCE_TIMEOUT: timeout };
+  const env = { FLEETKV_PRESENCE_TIMEOUT: timeout, FLEETKV_PRESENCE_ENABLED: 'true' };
   const a = await startNode('a', { env });
   const b = await startNode('b', { peers: [peerAddress(a)], env });
   const pa = await new FaultProxy(a.ports.peer!).start();
