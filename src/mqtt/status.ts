@@ -65,6 +65,15 @@ export class NodeStatusWriter {
       this.publisher.retainInBroker(this.topic, Buffer.alloc(0)); // from now on the store serves it
       this.retainedInBroker = false;
     }
-    // With peers, the presence heartbeat (robots/presence-service.ts) writes the record into the store.
+    // With peers, the presence heartbeat (robots/presence-service.ts) writes the record into the store;
+    // with presence off, this writer does, without a TTL (as before presence).
+    if (this.node.config.presence.enabled) return;
+    this.writing = true;
+    this.node
+      .putStatusRecord(record)
+      .catch((err: unknown) => this.node.logger.warn({ err }, 'mqtt: could not write the node status record'))
+      .finally(() => {
+        this.writing = false;
+      });
   }
 }

@@ -37,8 +37,8 @@ interface PeerLike {
  * presence.timeout (robots/presence-service.ts); on SIGTERM it writes the
  * record with `online: false` and no TTL. So another node is:
  * - online while its record is visible (not expired) and says online, or,
- *   without any record (an older version, MQTT-only setups), while this node
- *   has a live or syncing session with it;
+ *   without a heartbeat record (none, or one without a TTL: an older version,
+ *   presence.enabled off), while this node has a live or syncing session with it;
  * - offline once the record says `online: false` (clean stop) or the record
  *   expired (crash, partition: at most presence.timeout after its last
  *   heartbeat, moved by the clock offset between the two nodes); sooner for
@@ -85,6 +85,11 @@ function presenceOne(node: FleetNode, id: string, p: PeerLike | undefined, statu
   const rec = live ? parseRecord(live.value) : undefined;
   const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? (parseRecord(any.value)?.version as string | undefined) ?? null : null;
   const state = p ? String(p.state) : null;
+  if (live && live.expiresAt === 0 && rec?.online !== false) {
+    // A record without a TTL is no heartbeat (an older version, or presence.enabled off): judge by the session.
+    const lastSeen = session ? new Date(now).toISOString() : typeof rec?.at === 'string' ? rec.at : new Date(live.wall).toISOString();
+    return { id, self: false, online: session, reason: session ? 'session' : 'unknown', lastSeen, version, ...peerPart, state };
+  }
   if (live) {
     // A heartbeat overdue by more than one period (plus a second and the measured offset),
     // from a peer this node dials and cannot reach: offline before the record expires.
