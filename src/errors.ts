@@ -33,6 +33,7 @@ export type FleetErrorCode =
   | 'USAGE'
   | 'ROBOT_DOC_INVALID'
   | 'HISTORY_INVALID'
+  | 'TTL_INVALID'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -43,6 +44,7 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   UNAUTHORIZED: 401,
   ROBOT_DOC_INVALID: 400,
   HISTORY_INVALID: 400,
+  TTL_INVALID: 400,
   TOPIC_FORBIDDEN: 403,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

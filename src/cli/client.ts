@@ -65,8 +65,8 @@ export class NodeClient {
     return (await (await this.request(method, path, body)).json()) as T;
   }
 
-  put(key: string, value: Uint8Array): Promise<{ seq: number; origin: string; hlc: string }> {
-    return this.json('PUT', this.kvPath(key), value);
+  put(key: string, value: Uint8Array, ttl?: string): Promise<{ seq: number; origin: string; hlc: string }> {
+    return this.json('PUT', this.kvPath(key) + (ttl === undefined ? '' : `?ttl=${encodeURIComponent(ttl)}`), value);
   }
 
   async get(key: string): Promise<Buffer> {

@@ -15,6 +15,7 @@ import { registerPasswd } from './passwd.js';
 import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
 import { registerRobots } from './robots.js';
+import { parseTtl } from '../entry/ttl.js';
 import { runShell } from './shell.js';
 import { followWatch } from './watch.js';
 
@@ -103,13 +104,15 @@ export function buildProgram(): Command {
   program
     .command('put <key> [value]')
     .description('store a value (read from stdin when omitted or "-"); answers after it is durable')
-    .action(async (key: string, value: string | undefined) => {
+    .option('--ttl <duration>', 'hide the key this long after the write (250ms, 3s, 5m, 1h); a refresh is a new put')
+    .action(async (key: string, value: string | undefined, o: { ttl?: string }) => {
       if (value === undefined && process.stdin.isTTY) {
         // Reading a terminal would wait silently for Ctrl-D and store whatever was typed.
         throw new FleetError('USAGE', `no value for ${key}: fleetkv put <key> <value>, or pipe the value in (… | fleetkv put ${key}, or fleetkv put ${key} - to type it, Ctrl-D ends)`);
       }
+      if (o.ttl !== undefined) parseTtl(o.ttl); // a bad ttl is refused before reading stdin
       const body = value === undefined || value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
-      const r = await client().put(key, body);
+      const r = await client().put(key, body, o.ttl);
       process.stdout.write(`Stored ${key} (seq ${r.seq}, hlc ${r.hlc})\n`);
     });
   program

@@ -95,6 +95,10 @@ export const schema = {
   tombstoneRetention: { doc: 'Wait at most this long for a peer that lacks a tombstone before it is dropped (the peer then gets a full resync)', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
   tombstoneGcInterval: { doc: 'How often tombstones are collected', format: 'duration', default: 60_000, env: 'FLEETKV_TOMBSTONE_GC_INTERVAL' },
   maxClockSkew: { doc: 'Entries stamped further ahead of this clock are applied, counted and logged, but do not move this clock', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
+  presence: {
+    enabled: { doc: 'Heartbeat this node\'s status record with a TTL and say goodbye on stop (fleet-wide presence); off: peers see it through sessions only', format: Boolean, default: true, env: 'FLEETKV_PRESENCE_ENABLED' },
+    timeout: { doc: 'A node not heard from for this long is shown offline by the others (its status record is written with this TTL, refreshed every third of it)', format: 'duration', default: 15_000, env: 'FLEETKV_PRESENCE_TIMEOUT' },
+  },
 };
 
 /** One MQTT user: a `fleetkv passwd` hash and topic filters it may read (subscribe) and write (publish); absent = all. */
@@ -155,4 +159,5 @@ export interface FleetConfig {
   tombstoneRetention: number;
   tombstoneGcInterval: number;
   maxClockSkew: number;
+  presence: { enabled: boolean; timeout: number };
 }

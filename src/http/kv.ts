@@ -2,8 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Entry } from '../entry/entry.js';
 import { formatHlc } from '../entry/hlc.js';
+import { parseTtl } from '../entry/ttl.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { isExpiryEvent } from '../store/expiry.js';
 import { allowMethods } from './checks.js';
 import { sendJson } from './respond.js';
 
@@ -14,6 +16,7 @@ export function entryHeaders(e: Entry): Record<string, string> {
     'x-fleetkv-incarnation': String(e.inc),
     'x-fleetkv-seq': String(e.seq),
     'x-fleetkv-hlc': formatHlc(e.wall, e.logical),
+    ...(e.expiresAt > 0 ? { 'x-fleetkv-expires': new Date(e.expiresAt).toISOString() } : {}),
   };
 }
 
@@ -29,6 +32,8 @@ export function entryJson(e: Entry): Record<string, unknown> {
     inc: e.inc,
     seq: e.seq,
     hlc: formatHlc(e.wall, e.logical),
+    ...(e.expiresAt > 0 ? { expiresAt: new Date(e.expiresAt).toISOString() } : {}),
+    ...(isExpiryEvent(e) ? { expired: true } : {}),
   };
 }
 
@@ -77,8 +82,10 @@ export async function handleKv(node: FleetNode, req: IncomingMessage, res: Serve
     }
     case 'PUT':
     case 'POST': {
+      const ttl = new URL(req.url ?? '/', 'http://x').searchParams.get('ttl');
+      if (ttl !== null) parseTtl(ttl); // refuse a bad ttl before reading the body
       const body = await readBody(req, node.config.limits.maxValueBytes);
-      const r = await node.put(key, body);
+      const r = await node.put(key, body, ttl === null ? {} : { ttl });
       sendJson(res, 200, r);
       return;
     }

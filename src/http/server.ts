@@ -8,17 +8,18 @@ import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
 import { handleHistory } from './history.js';
 import { handleKv, handleList, handleWatch } from './kv.js';
-import { handleFleet, handleRobots } from './robots.js';
+import { handleFleet, handleNodes, handleRobots } from './robots.js';
 import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
 
 /** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
 const READ = ['GET', 'HEAD'] as const;
 const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
-  '/v1/kv/<key>': { params: ['history'] },
+  '/v1/kv/<key>': { params: ['history', 'ttl'] },
   '/v1/kv': { params: ['prefix', 'limit', 'after'], methods: READ },
   '/v1/watch': { params: ['prefix', 'initial'], methods: READ },
   '/v1/status': { params: [], methods: READ },
+  '/v1/nodes': { params: [], methods: READ },
   '/healthz': { params: [], methods: READ },
   '/readyz': { params: [], methods: READ },
   '/metrics': { params: [], methods: READ },
@@ -119,6 +120,9 @@ export class HttpApi {
       case '/v1/watch':
         this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
         return handleWatch(this.node, url, req, res);
+      case '/v1/nodes':
+        this.allow(req, { kind: 'any' });
+        return handleNodes(this.node, req, res);
       case '/v1/fleet':
         this.allow(req, { kind: 'read', prefix: 'robots/' });
         return handleFleet(this.node, this.conflicts, req, res);

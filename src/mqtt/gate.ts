@@ -19,7 +19,7 @@ import type { Topics } from './topics.js';
  * connected. Anything else (disk full, node stopping) is not acknowledged and
  * the connection is closed, so the client sends it again later.
  */
-const PERMANENT: ReadonlySet<FleetErrorCode> = new Set(['KEY_INVALID', 'VALUE_TOO_LARGE', 'VALUE_INVALID', 'TOPIC_FORBIDDEN']);
+const PERMANENT: ReadonlySet<FleetErrorCode> = new Set(['KEY_INVALID', 'VALUE_TOO_LARGE', 'VALUE_INVALID', 'TOPIC_FORBIDDEN', 'TTL_INVALID']);
 
 type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
 
@@ -122,7 +122,7 @@ export class BrokerGate {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const topic = packet.topic;
     const user = client ? this.users.get(client) : undefined;
-    if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, topic))) {
+    if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, this.topics.aclTopic(topic)))) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `user "${user?.name ?? ''}" may not publish to ${topic}`), done);
     }
     // Aedes' default hook refused these; this one replaces it. `$` topics are the broker's (MQTT 3.1.1 §4.7.2).
@@ -137,7 +137,7 @@ export class BrokerGate {
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const payload = packet.payload;
-    this.execute(client, packet, cmd.op, () => (cmd.op === 'set' ? this.node.put(cmd.key, payload) : this.node.delete(cmd.key)), done);
+    this.execute(client, packet, cmd.op, () => (cmd.op === 'set' ? this.node.put(cmd.key, payload, cmd.ttl === undefined ? {} : { ttl: cmd.ttl }) : this.node.delete(cmd.key)), done);
   }
 
   /**

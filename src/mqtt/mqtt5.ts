@@ -16,6 +16,7 @@ const REASON_CODES: Partial<Record<FleetErrorCode, number>> = {
   KEY_INVALID: 0x90, // Topic Name invalid: the key is the topic's suffix
   VALUE_TOO_LARGE: 0x97, // Quota exceeded: an administrative limit (limits.maxValueBytes)
   VALUE_INVALID: 0x99, // Payload format invalid
+  TTL_INVALID: 0x90, // Topic Name invalid: the ttl is a level of `ttl/<ttl>/<key>`
 };
 const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 

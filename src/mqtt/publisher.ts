@@ -70,6 +70,12 @@ export class EntryPublisher {
     if (conflict) this.message(this.topics.conflicts, Buffer.from(JSON.stringify(conflict)), 'conflicts');
   };
 
+  /** A put expired here: its key's state goes empty, and the expiry is told on the origin's log topic. */
+  readonly onExpired = (_put: Entry, event: Entry): void => {
+    this.message(this.topics.log(event.origin), Buffer.from(JSON.stringify(entryJson(event))), 'log');
+    this.state(event.key);
+  };
+
   /** Resolves once everything queued so far has been delivered by the broker. */
   drained(): Promise<void> {
     if (this.pending === 0) return Promise.resolve();
@@ -145,7 +151,7 @@ export class EntryPublisher {
   private sendState(key: string): void {
     this.queuedKeys.delete(key);
     const e = this.node.store.getAny(key);
-    const payload = e === undefined || e.isDelete ? EMPTY : e.value;
+    const payload = e === undefined || e.isDelete || e.expiredAt(Date.now()) ? EMPTY : e.value;
     const mirrored = mirrorTopic(key);
     if (mirrored !== undefined) return this.send(mirrored, e === undefined || e.isDelete ? EMPTY : this.mirrorPayload(e), 'mirror');
     const node = statusKeyNode(key);

@@ -56,7 +56,12 @@ export class MqttService implements NodeService {
     await broker.listen();
     gate.attach(broker);
 
-    this.unsubscribe = this.node.onApplied(publisher.onApplied);
+    const offApplied = this.node.onApplied(publisher.onApplied);
+    const offExpired = this.node.onExpired(publisher.onExpired);
+    this.unsubscribe = () => {
+      offApplied();
+      offExpired();
+    };
     broker.on('subscribe', new StoreRetained(this.node, topics, mirror, connections.view).onSubscribe);
     if (mirror.enabled) {
       this.stopForwarded = forwarder.deliverWith((m) => publisher.publishMirrored(m.topic, m.payload, m.qos));

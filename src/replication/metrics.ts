@@ -16,6 +16,7 @@ export class ReplicationMetrics {
   readonly lagEntries: Gauge<'peer'>;
   readonly lagSeconds: Gauge<'peer'>;
   readonly peers: Gauge<'state'>;
+  readonly clockOffset: Gauge<'peer'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -32,6 +33,7 @@ export class ReplicationMetrics {
     this.forwardDropped = new Counter({ name: 'fleetkv_replication_forward_dropped_total', help: 'Live mirrored MQTT publishes not sent to a peer: too slow (over limits.forwardQueueBytes unsent) or too old to take them', labelNames: ['peer'], registers });
     this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers });
     this.lagSeconds = new Gauge({ name: 'fleetkv_replication_lag_seconds', help: 'How long the peer has been behind this node', labelNames: ['peer'], registers });
+    this.clockOffset = new Gauge({ name: 'fleetkv_replication_clock_offset_seconds', help: "The peer's wall clock minus this node's (PING/PONG midpoint; error within rtt/2)", labelNames: ['peer'], registers });
     this.peers = new Gauge({ name: 'fleetkv_replication_peers', help: 'Peers by state (connecting|syncing|live)', labelNames: ['state'], registers });
   }
 }

@@ -54,6 +54,11 @@ export class PeerBook {
     return this.data.lastSyncAt;
   }
 
+  /** Some peer was ever met. */
+  get knowsPeers(): boolean {
+    return Object.keys(this.data.peers).length > 0;
+  }
+
   /** Away longer than tombstoneRetention (or never synced while holding data): needs a full resync. */
   staleness(hasData: boolean): { stale: boolean; awayMs?: number } {
     const last = this.data.lastSyncAt;

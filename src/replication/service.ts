@@ -33,6 +33,8 @@ export interface PeerStatus {
   lag?: { entries: number; ms: number };
   queue?: { entries: number; bytes: number };
   rttMs?: number | undefined;
+  /** The peer's wall clock minus this node's, ms (PING/PONG; docs/guarantees.md, "Expiry"). */
+  clockOffsetMs?: number | undefined;
   /** Nodes the peer said (last ACK) it is connected to directly; relays to it skip their entries. */
   direct?: string[];
 }
@@ -150,7 +152,10 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
 
   /** Away from every peer longer than tombstoneRetention: peers may have dropped tombstones we lack. */
   private checkStale(): boolean {
-    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
+    // A standalone node (no peer configured or discovered, none ever met) was away from no one.
+    const c = this.node.config;
+    const expectsPeers = c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover !== undefined || this.book.knowsPeers;
+    const st = this.book.staleness(expectsPeers && this.node.store.size + this.node.store.tombstoneCount > 0);
     if (st.stale) {
       this.logger.warn(
         { awayMs: st.awayMs, tombstoneRetention: this.node.config.tombstoneRetention },
@@ -190,6 +195,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         lag: { entries, ms: entries === 0 ? 0 : s.lagMs },
         queue: { entries: s.outbox.queuedEntries, bytes: s.outbox.queuedBytes + s.socket.writableLength },
         rttMs: s.rttMs,
+        clockOffsetMs: s.clockOffsetMs,
         direct: [...s.peerDirect],
       });
     }
@@ -440,11 +446,13 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const counts = { connecting: 0, syncing: 0, live: 0 };
     this.metrics.lagEntries.reset();
     this.metrics.lagSeconds.reset();
+    this.metrics.clockOffset.reset();
     for (const p of this.peerStatus()) {
       counts[p.state]++;
       if (p.nodeId && p.lag) {
         this.metrics.lagEntries.set({ peer: p.nodeId }, p.lag.entries);
         this.metrics.lagSeconds.set({ peer: p.nodeId }, p.lag.ms / 1000);
+        if (p.clockOffsetMs !== undefined) this.metrics.clockOffset.set({ peer: p.nodeId }, p.clockOffsetMs / 1000);
       }
     }
     for (const [state, n] of Object.entries(counts)) this.metrics.peers.set({ state }, n);

@@ -100,6 +100,12 @@ export class PeerSession {
   inboundSynced = false;
   lagMs = 0;
   rttMs: number | undefined;
+  /**
+   * The peer's wall clock minus ours, in ms (positive: the peer is ahead),
+   * from its PONG time and the round trip's midpoint; undefined until a PONG
+   * with a time arrived (an older peer sends none). Error ≤ rtt/2.
+   */
+  clockOffsetMs: number | undefined;
   closeReason: string | undefined;
   /** The peer takes MQTT_FORWARD frames (it said so in its ACK; older peers would close on an unknown frame). */
   peerForwards = false;
@@ -286,11 +292,16 @@ export class PeerSession {
         this.host.forwarded(this, decodeForward(f.body));
         return;
       case FRAME.PING:
-        this.write(jsonFrame(FRAME.PONG, parseJsonBody(f)));
+        // The echo plus this node's wall clock (`now`, additive: older peers ignore it).
+        this.write(jsonFrame(FRAME.PONG, { ...parseJsonBody<Record<string, unknown>>(f), now: Date.now() }));
         return;
       case FRAME.PONG: {
-        const t = parseJsonBody<{ t?: unknown }>(f).t;
-        if (typeof t === 'number') this.rttMs = Date.now() - t;
+        const b = parseJsonBody<{ t?: unknown; now?: unknown }>(f);
+        const at = Date.now();
+        if (typeof b.t === 'number' && Number.isFinite(b.t)) {
+          this.rttMs = at - b.t;
+          if (typeof b.now === 'number' && Number.isFinite(b.now)) this.clockOffsetMs = Math.round(b.now - (b.t + at) / 2);
+        }
         return;
       }
       case FRAME.HELLO:

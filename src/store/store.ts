@@ -108,10 +108,10 @@ export class Store {
     }
   }
 
-  /** The live entry for a key (undefined for absent or deleted keys). */
-  get(key: string): Entry | undefined {
+  /** The live entry for a key (undefined for absent, deleted or expired keys; `now`: this node's wall clock). */
+  get(key: string, now = Date.now()): Entry | undefined {
     const e = this.entries.get(key);
-    return e === undefined || e.isDelete ? undefined : e;
+    return e === undefined || e.isDelete || e.expiredAt(now) ? undefined : e;
   }
 
   /** The newest entry for a key, tombstones included. */
@@ -119,11 +119,19 @@ export class Store {
     return this.entries.get(key);
   }
 
-  /** Live entries whose key starts with `prefix`, in key order; visits only that range. */
-  *list(prefix = '', after?: string): Generator<Entry> {
+  /** Live (not deleted, not expired) entries whose key starts with `prefix`, in key order; visits only that range. */
+  *list(prefix = '', after?: string, now = Date.now()): Generator<Entry> {
     for (const k of this.keys.withPrefix(prefix, after)) {
       const e = this.entries.get(k);
-      if (e !== undefined && !e.isDelete) yield e;
+      if (e !== undefined && !e.isDelete && !e.expiredAt(now)) yield e;
+    }
+  }
+
+  /** Every entry under `prefix`, tombstones and expired puts included, in key order. */
+  *listAny(prefix = ''): Generator<Entry> {
+    for (const k of this.keys.withPrefix(prefix)) {
+      const e = this.entries.get(k);
+      if (e !== undefined) yield e;
     }
   }
 

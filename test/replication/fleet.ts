@@ -14,6 +14,8 @@ export const FAST_ENV: Record<string, string> = {
   FLEETKV_REPLICATION_HANDSHAKE_TIMEOUT: '2s',
   FLEETKV_REPLICATION_REDIAL_MIN: '50ms',
   FLEETKV_REPLICATION_REDIAL_MAX: '400ms',
+  // No status-record heartbeats: these tests count entries and compare whole states (presence tests turn it on).
+  FLEETKV_PRESENCE_ENABLED: 'false',
 };
 
 export interface StartOptions {
