@@ -9,6 +9,7 @@ import type { MqttMetrics } from './metrics.js';
 import { pubackReasonCode } from './mqtt5.js';
 import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
 import type { EntryPublisher } from './publisher.js';
+import type { RetainedBudget } from './retained-budget.js';
 import type { Topics } from './topics.js';
 
 /**
@@ -41,6 +42,7 @@ export class BrokerGate {
     private readonly publisher: EntryPublisher,
     private readonly metrics: MqttMetrics,
     private readonly auth: MqttAuth | undefined,
+    private readonly retained?: RetainedBudget,
   ) {}
 
   /** Follow the broker's sessions (after `broker.listen()`, which sets up its persistence). */
@@ -129,7 +131,13 @@ export class BrokerGate {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
     }
     const cmd = this.topics.command(topic);
-    if (!cmd) return done(null);
+    if (!cmd) {
+      if (packet.retain && client && this.retained && !this.retained.admit(topic, packet.payload.length)) {
+        const limit = this.node.config.limits.mqttRetainedBytes;
+        return this.refuse(client, packet, new FleetError('RETAINED_LIMIT', `retained messages outside ${this.topics.prefix}/ would pass limits.mqttRetainedBytes (${limit} bytes): ${topic} not kept; clear retained topics with an empty payload`), done);
+      }
+      return done(null);
+    }
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const payload = packet.payload;
