@@ -42,8 +42,16 @@ export async function handleWatch(node: FleetNode, url: URL, req: IncomingMessag
   }
 }
 
+/** The last entry's event text: every watcher of a change gets the same string, serialised once. */
+let lastEntry: Entry | undefined;
+let lastEvent = '';
+
 function event(e: Entry): string {
-  return `data: ${JSON.stringify(entryJson(e))}\n\n`;
+  if (e !== lastEntry) {
+    lastEvent = `data: ${JSON.stringify(entryJson(e))}\n\n`;
+    lastEntry = e;
+  }
+  return lastEvent;
 }
 
 /** The current values under the prefix, in key order, resuming after the last key sent on each turn. */
