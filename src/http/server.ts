@@ -55,14 +55,20 @@ export class HttpApi {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const server = http.createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => sendError(res, err));
-    });
-    // Bounded inputs (limits.http*): idle keep-alive connections close, slow requests time out, and the number of connections is capped.
+    // Bounded inputs (limits.http*): idle keep-alive connections close, slow requests time out
+    // (checked every second, not Node's default 30 s), and the number of connections is capped.
     const lim = this.node.config.limits;
-    server.keepAliveTimeout = lim.httpKeepAliveTimeout;
-    server.headersTimeout = lim.httpHeadersTimeout;
-    server.requestTimeout = lim.httpRequestTimeout;
+    const server = http.createServer(
+      {
+        keepAliveTimeout: lim.httpKeepAliveTimeout,
+        headersTimeout: Math.min(lim.httpHeadersTimeout, lim.httpRequestTimeout),
+        requestTimeout: lim.httpRequestTimeout,
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => {
+        this.route(req, res).catch((err: unknown) => sendError(res, err));
+      },
+    );
     server.maxConnections = lim.httpMaxConnections;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
