@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
@@ -49,32 +50,39 @@ export function writeLoad(url: string, opts: { rate: number; keys?: number; valu
   };
 }
 
-/** GET /healthz every 200 ms with a 2 s timeout; records answers that did not come in time (or at all). */
+/**
+ * GET /healthz every 200 ms with a 2 s timeout, from a process of its own (the
+ * test's event loop, busy with its clients, must not delay the probe); records
+ * answers that did not come in time (or at all).
+ */
 export function healthPoller(url: string): { stop(): Promise<{ polls: number; late: number; maxMs: number }> } {
-  let polls = 0;
-  let late = 0;
-  let maxMs = 0;
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const t = Date.now();
-      try {
-        const r = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2000) });
-        await r.arrayBuffer();
-        if (r.status !== 200) late++;
-      } catch {
-        late++;
+  const script = `
+    let polls = 0, late = 0, maxMs = 0, stopped = false;
+    process.stdin.on('data', () => { stopped = true; });
+    (async () => {
+      while (!stopped) {
+        const t = Date.now();
+        try {
+          const r = await fetch(${JSON.stringify(`${url}/healthz`)}, { signal: AbortSignal.timeout(2000) });
+          await r.arrayBuffer();
+          if (r.status !== 200) late++;
+        } catch { late++; }
+        polls++;
+        maxMs = Math.max(maxMs, Date.now() - t);
+        await new Promise((r) => setTimeout(r, 200));
       }
-      polls++;
-      maxMs = Math.max(maxMs, Date.now() - t);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  })();
+      process.stdout.write(JSON.stringify({ polls, late, maxMs }));
+      process.exit(0);
+    })();`;
+  const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     async stop() {
-      stopped = true;
-      await loop;
-      return { polls, late, maxMs };
+      child.stdin.end('stop\n');
+      await exited;
+      return JSON.parse(out) as { polls: number; late: number; maxMs: number };
     },
   };
 }
