@@ -55,9 +55,9 @@ export function writeLoad(url: string, opts: { rate: number; keys?: number; valu
  * test's event loop, busy with its clients, must not delay the probe); records
  * answers that did not come in time (or at all).
  */
-export function healthPoller(url: string): { stop(): Promise<{ polls: number; late: number; maxMs: number }> } {
+export function healthPoller(url: string): { stop(): Promise<{ polls: number; late: number; maxMs: number; lateAt: number[] }> } {
   const script = `
-    let polls = 0, late = 0, maxMs = 0, stopped = false;
+    let polls = 0, late = 0, maxMs = 0, stopped = false; const t0 = Date.now(); const lateAt = [];
     process.stdin.on('data', () => { stopped = true; });
     (async () => {
       while (!stopped) {
@@ -65,13 +65,13 @@ export function healthPoller(url: string): { stop(): Promise<{ polls: number; la
         try {
           const r = await fetch(${JSON.stringify(`${url}/healthz`)}, { signal: AbortSignal.timeout(2000) });
           await r.arrayBuffer();
-          if (r.status !== 200) late++;
-        } catch { late++; }
+          if (r.status !== 200) { late++; lateAt.push(t - t0); }
+        } catch { late++; lateAt.push(t - t0); }
         polls++;
         maxMs = Math.max(maxMs, Date.now() - t);
         await new Promise((r) => setTimeout(r, 200));
       }
-      process.stdout.write(JSON.stringify({ polls, late, maxMs }));
+      process.stdout.write(JSON.stringify({ polls, late, maxMs, lateAt }));
       process.exit(0);
     })();`;
   const child = spawn(process.execPath, ['-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
@@ -82,7 +82,7 @@ export function healthPoller(url: string): { stop(): Promise<{ polls: number; la
     async stop() {
       child.stdin.end('stop\n');
       await exited;
-      return JSON.parse(out) as { polls: number; late: number; maxMs: number };
+      return JSON.parse(out) as { polls: number; late: number; maxMs: number; lateAt: number[] };
     },
   };
 }

@@ -44,6 +44,7 @@ describe(`a store of ${KEYS} keys`, () => {
     const rss0 = rssBytes(node.pid);
     const rss = rssSampler(node.pid);
     const health = healthPoller(node.url);
+    const t0 = Date.now();
     for (let i = 0; i < 3; i++) sockets.push(await stalledSubscriber(node.ports.mqtt!, 'fleet/state/#', `stalled-${i}`));
     for (let i = 0; i < 3; i++) sockets.push(await stalledWatcher(node.ports.http!, '/v1/watch?prefix=robots/&initial=1'));
     // A listing read slowly: the body comes in chunks, not at once.
@@ -52,12 +53,14 @@ describe(`a store of ${KEYS} keys`, () => {
     const reader = (await RawClient.connect(node.ports.mqtt!, { clientId: 'reader' })).client;
     reader.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fleet/state/#', qos: 0 }] });
     await waitFor(() => reader.received.length >= KEYS, `all ${KEYS} retained messages`, 120_000, 200);
+    const replayedAt = Date.now() - t0;
     expect(await listing).toBe(Math.min(KEYS, 100_000));
+    const listedAt = Date.now() - t0;
     reader.end();
     const h = await health.stop();
     rss.stop();
     const growthMb = (rss.max() - rss0) / 1e6;
-    console.log(`large store (${KEYS} keys): /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most`);
+    console.log(`large store (${KEYS} keys): /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most; replayed at ${replayedAt} ms, listed at ${listedAt} ms, late polls at ${h.lateAt.join(', ')} ms`);
     expect(node.exitCode).toBeUndefined();
     expect(h.late).toBe(0);
     expect(growthMb).toBeLessThan(200);
