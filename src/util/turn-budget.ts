@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 
-/** How long a loop may run in one turn of the event loop before it yields (docs/adr/0203). */
+/** How long a loop may run in one turn of the event loop before it yields (docs/adr/0204). */
 export const TURN_BUDGET_MS = 4;
 
 /**
