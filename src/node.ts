@@ -3,9 +3,9 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
-import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
+import { Entry, OP_DEL, OP_PUT, decodeTrustedCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
 import { HybridClock, after, formatHlc } from './entry/hlc.js';
-import { STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
+import { MIRROR_KEY_PREFIX, STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
 import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
@@ -43,6 +43,21 @@ export interface NodeService {
   /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
   ports?(): Record<string, number>;
 }
+
+/**
+ * A live MQTT publish on a mirrored topic (docs/mqtt.md, "Mirrored topics"),
+ * passed between nodes without being stored: the MQTT service hands it to
+ * `forward`, replication sends it to each directly connected peer, and the
+ * peer's replication hands it to `deliverForwarded`. Never re-forwarded.
+ */
+export interface ForwardedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  /** The node whose broker took the publish. */
+  origin: string;
+}
+export type ForwardListener = (m: ForwardedMessage) => void;
 
 export interface FleetNodeOptions {
   logger?: Logger;
@@ -104,6 +119,8 @@ export class FleetNode extends EventEmitter {
   private nextSeq = 1;
   private unlock: (() => void) | undefined;
   private applyListeners: ApplyListener[] = [];
+  private forwardOut: ForwardListener[] = [];
+  private forwardIn: ForwardListener[] = [];
   private watchers = new Set<{ prefix: string; cb: (e: Entry) => void }>();
   private compacting: Promise<void> | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -187,7 +204,14 @@ export class FleetNode extends EventEmitter {
 
     if (unsafeTestBreaks.size > 0) this.logger.error({ breaks: [...unsafeTestBreaks] }, 'UNSAFE TEST BUILD: deliberately broken (%s); never use this on a robot', [...unsafeTestBreaks].join(','));
     const t0 = performance.now();
-    const rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
+    // One bulk build of the key index at the end, not one insert per key.
+    this.store.beginBulk();
+    let rec: ReturnType<typeof recoverLog>;
+    try {
+      rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
+    } finally {
+      this.store.endBulk();
+    }
     const ms = performance.now() - t0;
     this.lastRecovery = { records: rec.records, ms, ...(rec.tornTail ? { tornTail: rec.tornTail } : {}) };
     if (rec.tornTail) {
@@ -236,7 +260,8 @@ export class FleetNode extends EventEmitter {
   private replay(p: Buffer): void {
     switch (p[0]) {
       case KIND.ENTRY: {
-        const e = decodeEntryCopy(p);
+        // Our own CRC-checked record: not validated again (decodeTrustedCopy).
+        const e = decodeTrustedCopy(p);
         // An entry from the far future (a clock that was wrong) must not set
         // this clock for good: not adopted, as when received (docs/adr/0103).
         const ahead = this.clock.observe(e.wall, e.logical);
@@ -283,6 +308,42 @@ export class FleetNode extends EventEmitter {
    */
   async putStatusRecord(value: Uint8Array): Promise<WriteResult> {
     return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true);
+  }
+
+  /**
+   * Write (or, with `undefined`, delete) a mirrored MQTT topic's retained
+   * message under `_fleetkv/mirror/` (docs/mqtt.md, "Mirrored topics"): the
+   * one way into those keys, used by the broker; the key is already encoded.
+   */
+  async writeMirrored(key: string, value: Uint8Array | undefined): Promise<WriteResult> {
+    if (!key.startsWith(MIRROR_KEY_PREFIX)) throw new FleetError('KEY_INVALID', `key "${key}" is not a mirrored topic key (${MIRROR_KEY_PREFIX}…)`);
+    return this.writeLocal(value === undefined ? OP_DEL : OP_PUT, key, value, true);
+  }
+
+  /** Hand a live mirrored publish to whoever sends to peers (replication); returns how many took it. */
+  forward(m: ForwardedMessage): number {
+    for (const l of this.forwardOut) l(m);
+    return this.forwardOut.length;
+  }
+
+  /** A live mirrored publish that a peer forwarded: to the local broker (MQTT). */
+  deliverForwarded(m: ForwardedMessage): void {
+    for (const l of this.forwardIn) l(m);
+  }
+
+  /** Replication: send what `forward` is given. MQTT: `onForwarded` delivers what peers sent. */
+  onForward(l: ForwardListener): () => void {
+    this.forwardOut.push(l);
+    return () => {
+      this.forwardOut = this.forwardOut.filter((x) => x !== l);
+    };
+  }
+
+  onForwarded(l: ForwardListener): () => void {
+    this.forwardIn.push(l);
+    return () => {
+      this.forwardIn = this.forwardIn.filter((x) => x !== l);
+    };
   }
 
   private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false): Promise<WriteResult> {
@@ -475,7 +536,7 @@ export class FleetNode extends EventEmitter {
         hlc: { wall: this.clock.wall, logical: this.clock.logical },
         createdAt: new Date().toISOString(),
       };
-      const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.all());
+      const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.allInKeyOrder());
       const freed = removeCovered(this.config.dataDir, first);
       this.log.totalBytes -= freed;
       this.metrics.compactions.inc();

@@ -55,6 +55,11 @@ export const schema = {
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
+    mirror: { doc: 'Topic filters (comma-separated) mirrored across the fleet: retained messages stored and replicated, live ones forwarded to every peer broker (docs/mqtt.md)', format: 'filter-list', default: [] as string[], env: 'FLEETKV_MQTT_MIRROR', arg: 'mqtt-mirror' },
+    homeAssistant: {
+      enabled: { doc: 'Publish Home Assistant MQTT discovery configs for every robot (status, battery; availability from presence)', format: Boolean, default: false, env: 'FLEETKV_MQTT_HOME_ASSISTANT' },
+      prefix: { doc: 'Home Assistant discovery prefix', format: String, default: 'homeassistant', env: 'FLEETKV_MQTT_HOME_ASSISTANT_PREFIX' },
+    },
     allowAnonymous: { doc: 'With mqtt.auth off, accept clients from other machines too (default: loopback clients only, "protected mode")', format: Boolean, default: false, env: 'FLEETKV_MQTT_ALLOW_ANONYMOUS' },
   },
   uplink: {
@@ -83,6 +88,8 @@ export const schema = {
   },
   limits: {
     maxValueBytes: { doc: 'Largest value accepted', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_MAX_VALUE_BYTES' },
+    forwardRate: { doc: 'Live publishes on mirrored topics this node forwards to its peers per second (more are dropped and counted); 0 = no bound', format: 'nat', default: 2000, env: 'FLEETKV_FORWARD_RATE' },
+    forwardQueueBytes: { doc: 'Unsent bytes per peer above which a live mirrored publish for it is dropped (and counted)', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_FORWARD_QUEUE_BYTES' },
     historyBytes: { doc: 'Memory for the local version history of keys (GET /v1/kv/<key>?history=N, at most 64 versions a key); 0 = none', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_HISTORY_BYTES' },
     listMax: { doc: 'Largest `limit` of GET /v1/kv (a larger one is refused with LIMIT_TOO_LARGE); page with `after`', format: 'nat', default: 100_000, env: 'FLEETKV_LIST_MAX' },
     watchBufferBytes: { doc: 'Events buffered for one SSE watcher that does not read; a watcher further behind is dropped', format: 'bytes', default: 512 * 1024, env: 'FLEETKV_WATCH_BUFFER_BYTES' },
@@ -150,6 +157,8 @@ export interface FleetConfig {
     ws: { enabled: boolean; port: number };
     auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
     allowAnonymous: boolean;
+    mirror: string[];
+    homeAssistant: { enabled: boolean; prefix: string };
   };
   uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
   http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };
@@ -157,6 +166,8 @@ export interface FleetConfig {
   limits: {
     maxValueBytes: number;
     historyBytes: number;
+    forwardRate: number;
+    forwardQueueBytes: number;
     listMax: number;
     watchBufferBytes: number;
     mqttQueueMessages: number;

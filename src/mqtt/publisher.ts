@@ -6,6 +6,7 @@ import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';
 import type { MqttMetrics } from './metrics.js';
+import { mirrorTopic } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { statusKeyNode, type Topics } from './topics.js';
 
@@ -19,10 +20,10 @@ const MAX_IN_FLIGHT = 100;
 /** At most one "dropped" warning per this many ms (the count is in the metric and the line). */
 const DROP_LOG_EVERY_MS = 10_000;
 
-type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
+type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors' | 'mirror';
 /** A message to send, or a key whose current state is to be published. */
 type Properties = PublishPacket['properties'];
-type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties } | string;
+type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties; qos?: 0 | 1 } | string;
 
 /**
  * Publishes every applied entry, local or replicated, on the broker (docs/mqtt.md, "Topics"):
@@ -53,6 +54,8 @@ export class EntryPublisher {
   private readonly budget = new TurnBudget();
   private droppedSinceLog = 0;
   private lastDropLog = 0;
+  /** The payload a mirrored key is published with (set by the MQTT service: VDA 5050 `connection` from presence). */
+  mirrorPayload: (e: Entry) => Buffer = (e) => e.value;
 
   /**
    * @param maxQueued jobs queued for the broker at most (limits.mqttQueueMessages);
@@ -74,7 +77,8 @@ export class EntryPublisher {
   readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
     if (result === 'duplicate') return;
     this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
-    if (result === 'won') this.state(e.key);
+    // A mirrored topic written here was delivered by the broker itself, as the client published it.
+    if (result === 'won' && !(source === 'local' && mirrorTopic(e.key) !== undefined)) this.state(e.key);
     const conflict = describeConflict(this.node, e, result, other, source);
     if (conflict) this.message(this.topics.conflicts, Buffer.from(JSON.stringify(conflict)), 'conflicts');
   };
@@ -98,15 +102,20 @@ export class EntryPublisher {
     this.push({ topic, payload, kind: 'nodes', retain: true });
   }
 
+  /** A live message on a mirrored topic (from a peer, or a presence change): not retained, dropped if over the queue bound. */
+  publishMirrored(topic: string, payload: Buffer, qos: 0 | 1): void {
+    this.message(topic, payload, 'mirror', undefined, qos);
+  }
+
   /** Publish a refusal report on a client's errors topic. */
   publishError(topic: string, report: Record<string, unknown>): void {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
   }
 
-  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties): void {
+  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties, qos: 0 | 1 = 0): void {
     if (this.full(kind)) return;
     this.messagesQueued++;
-    this.push({ topic, payload, kind, properties });
+    this.push(qos === 0 ? { topic, payload, kind, properties } : { topic, payload, kind, properties, qos });
   }
 
   private state(key: string): void {
@@ -156,7 +165,7 @@ export class EntryPublisher {
         if (typeof job === 'string') this.sendState(job);
         else {
           if (job.retain !== true) this.messagesQueued--;
-          this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties);
+          this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties, job.qos ?? 0);
         }
       }
     } finally {
@@ -179,16 +188,18 @@ export class EntryPublisher {
     this.queuedKeys.delete(key);
     const e = this.node.store.getAny(key);
     const payload = e === undefined || e.isDelete ? EMPTY : e.value;
+    const mirrored = mirrorTopic(key);
+    if (mirrored !== undefined) return this.send(mirrored, e === undefined || e.isDelete ? EMPTY : this.mirrorPayload(e), 'mirror');
     const node = statusKeyNode(key);
     const properties = e === undefined ? undefined : entryProperties(e);
     if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes', false, properties);
     else this.send(this.topics.state(key), payload, 'state', false, properties);
   }
 
-  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties): void {
+  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties, qos: 0 | 1 = 0): void {
     this.inFlight++;
     this.metrics.published.inc({ topic: kind });
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain, dup: false, ...(properties ? { properties } : {}) };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, ...(properties ? { properties } : {}) };
     this.broker.publish(packet, this.done);
   }
 

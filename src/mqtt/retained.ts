@@ -1,6 +1,8 @@
 import type { Client, Subscription } from 'aedes';
 import type { Entry } from '../entry/entry.js';
+import { isReservedKey } from '../entry/key.js';
 import type { FleetNode } from '../node.js';
+import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
@@ -12,26 +14,28 @@ import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './t
  * keeps no second copy of the fleet state, a restart loses nothing, and a
  * deleted key has nothing to clear.
  *
- * The replay is streamed (docs/mqtt.md, "Slow and stalled clients"): it walks
- * the store's key index in order, resuming after the last key sent, yields
- * the event loop every TURN_BUDGET_MS and waits for the client's connection to
- * drain when its buffer is full; it never builds the matching set in memory.
- * A client that never drains is dropped by the broker (limits.mqttDrainTimeout),
- * which ends its replay.
+ * The replay is streamed (docs/mqtt.md, "Slow and stalled clients"; ADR 0204):
+ * it walks the store's key index in order, resuming after the last key sent,
+ * yields the event loop every TURN_BUDGET_MS and waits for the client's
+ * connection to drain when its buffer is full; it never builds the matching
+ * set in memory. A client that never drains is dropped by the broker
+ * (limits.mqttDrainTimeout), which ends its replay.
  */
 export class StoreRetained {
   private readonly stateRoot: string;
   private readonly nodesRoot: string;
+  private closed = false;
 
   constructor(
     private readonly node: FleetNode,
     private readonly topics: Topics,
+    private readonly mirror?: MirrorTopics,
+    /** The payload a mirrored key is served with (VDA 5050 `connection` from presence). */
+    private readonly mirrorPayload: (e: Entry) => Buffer = (e) => e.value,
   ) {
     this.stateRoot = topics.state('');
     this.nodesRoot = topics.node('');
   }
-
-  private closed = false;
 
   /** The broker's 'subscribe' event: refused subscriptions come with qos 128. */
   readonly onSubscribe = (subs: Subscription[], client: Client): void => {
@@ -58,7 +62,7 @@ export class StoreRetained {
         let finished = true;
         for (const e of this.node.store.list(range.prefix, after)) {
           last = e.key;
-          if (range.matches(e)) client.publish({ cmd: 'publish', topic: this.topicOf(e), payload: e.value, qos: 0, retain: true, dup: false, properties: entryProperties(e) }, noop);
+          if (range.matches(e)) this.send(client, e);
           if (conn.writableNeedDrain === true || budget.spent()) {
             finished = false;
             break;
@@ -73,7 +77,14 @@ export class StoreRetained {
     }
   }
 
-  /** Live entries whose state or nodes topic `filter` matches (all at once: for tests and small sets). */
+  private send(client: Client, e: Entry): void {
+    const topic = this.topicOf(e);
+    const mirrored = mirrorTopic(e.key) !== undefined;
+    const payload = mirrored ? this.mirrorPayload(e) : e.value;
+    client.publish({ cmd: 'publish', topic, payload, qos: 0, retain: true, dup: false, ...(mirrored ? {} : { properties: entryProperties(e) }) }, noop);
+  }
+
+  /** Live entries whose state, nodes or mirrored topic `filter` matches (all at once: for tests and small sets). */
   *matching(filter: string): Generator<Entry> {
     for (const range of this.ranges(filter)) {
       for (const e of this.node.store.list(range.prefix)) if (range.matches(e)) yield e;
@@ -85,17 +96,27 @@ export class StoreRetained {
     const out: { prefix: string; matches: (e: Entry) => boolean }[] = [];
     const literal = literalPrefix(filter);
     const statePrefix = keyPrefixUnder(literal, this.stateRoot);
-    if (statePrefix !== undefined) {
-      out.push({ prefix: statePrefix, matches: (e) => statusKeyNode(e.key) === undefined && topicMatches(filter, this.stateRoot + e.key) });
-    }
+    if (statePrefix !== undefined) out.push({ prefix: statePrefix, matches: (e) => !isReservedKey(e.key) && topicMatches(filter, this.stateRoot + e.key) });
     const nodePrefix = keyPrefixUnder(literal, this.nodesRoot);
-    if (nodePrefix !== undefined) {
-      out.push({ prefix: STATUS_KEY_PREFIX + nodePrefix, matches: (e) => topicMatches(filter, this.nodesRoot + statusKeyNode(e.key)!) });
+    if (nodePrefix !== undefined) out.push({ prefix: STATUS_KEY_PREFIX + nodePrefix, matches: (e) => topicMatches(filter, this.nodesRoot + statusKeyNode(e.key)!) });
+    // Mirrored topics (docs/mqtt.md, "Mirrored topics").
+    if (this.mirror?.enabled) {
+      try {
+        const prefix = mirrorKeyPrefix(filter);
+        out.push({ prefix, matches: (e) => {
+          const topic = mirrorTopic(e.key)!;
+          return topicMatches(filter, topic) && this.mirror!.matches(topic);
+        } });
+      } catch {
+        // deeper or longer than any mirrored topic can be
+      }
     }
     return out;
   }
 
   private topicOf(e: Entry): string {
+    const mirrored = mirrorTopic(e.key);
+    if (mirrored !== undefined) return mirrored;
     const id = statusKeyNode(e.key);
     return id === undefined ? this.topics.state(e.key) : this.topics.node(id);
   }

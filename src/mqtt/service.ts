@@ -2,14 +2,18 @@ import { Aedes } from 'aedes';
 import type { FleetNode, NodeService } from '../node.js';
 import { MqttAuth } from './auth.js';
 import { ClientLimits } from './client-limits.js';
+import { MirrorForwarder } from './forward.js';
 import { BrokerGate } from './gate.js';
+import { HomeAssistantDiscovery } from './home-assistant.js';
 import { openListeners, type Listener } from './listeners.js';
 import { MqttMetrics } from './metrics.js';
+import { MirrorTopics } from './mirror.js';
 import { EntryPublisher } from './publisher.js';
 import { StoreRetained } from './retained.js';
 import { RetainedBudget } from './retained-budget.js';
 import { NodeStatusWriter } from './status.js';
 import { Topics } from './topics.js';
+import { ConnectionPresence } from './vda5050.js';
 
 
 /**
@@ -27,6 +31,9 @@ export class MqttService implements NodeService {
   private statusWriter: NodeStatusWriter | undefined;
   private limits: ClientLimits | undefined;
   private retained: StoreRetained | undefined;
+  private connections: ConnectionPresence | undefined;
+  private stopForwarded: (() => void) | undefined;
+  private homeAssistant: HomeAssistantDiscovery | undefined;
 
   constructor(private readonly node: FleetNode) {}
 
@@ -43,7 +50,12 @@ export class MqttService implements NodeService {
     this.publisher = publisher;
     const limits = new ClientLimits({ queueBytes: lim.mqttClientQueueBytes, partialBytes: lim.mqttPartialBytes, partialTimeoutMs: lim.mqttPartialTimeout }, this.node.logger, this.node.metrics.registry);
     this.limits = limits;
-    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth, new RetainedBudget(lim.mqttRetainedBytes));
+        const mirror = new MirrorTopics(cfg.mirror);
+    const forwarder = new MirrorForwarder(this.node, mirror, metrics, this.node.config.limits.forwardRate);
+    const connections = new ConnectionPresence(this.node, publisher);
+    this.connections = connections;
+    publisher.mirrorPayload = connections.published;
+    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth, mirror, forwarder, new RetainedBudget(lim.mqttRetainedBytes));
     Object.assign(broker, gate.hooks());
     broker.on('clientError', (client, err) => {
       limits.onClientError(client, err);
@@ -54,8 +66,12 @@ export class MqttService implements NodeService {
     gate.attach(broker);
 
     this.unsubscribe = this.node.onApplied(publisher.onApplied);
-    this.retained = new StoreRetained(this.node, topics);
+    this.retained = new StoreRetained(this.node, topics, mirror, connections.view);
     broker.on('subscribe', this.retained.onSubscribe);
+    if (mirror.enabled) {
+      this.stopForwarded = forwarder.deliverWith((m) => publisher.publishMirrored(m.topic, m.payload, m.qos));
+      connections.start();
+    }
     this.listeners = await openListeners(broker, cfg, {
       // The largest value plus the largest topic and the headers.
       maxPacketBytes: this.node.config.limits.maxValueBytes + 65_536 + 16,
@@ -69,9 +85,17 @@ export class MqttService implements NodeService {
         this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
       },
     });
+    if (cfg.homeAssistant.enabled) {
+      const ha = new HomeAssistantDiscovery(this.node, publisher, topics, cfg.homeAssistant.prefix);
+      this.homeAssistant = ha;
+      broker.on('publish', (packet, client) => {
+        if (client && packet.topic === ha.statusTopic && packet.payload.toString() === 'online') ha.announceAgain();
+      });
+      ha.start();
+    }
     this.statusWriter = new NodeStatusWriter(this.node, publisher, topics.node(this.node.nodeId), cfg.statusInterval);
     this.statusWriter.start();
-    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off' }, 'mqtt: broker up');
+    this.node.logger.info({ ports: this.ports(), auth: auth ? `${auth.userCount} users` : 'off', mirror: cfg.mirror }, 'mqtt: broker up');
     if (!auth && cfg.allowAnonymous) {
       this.node.logger.warn('mqtt: authentication is off and mqtt.allowAnonymous is set: anyone who can reach %s:%d may read and write the fleet state', cfg.host, cfg.port);
     } else if (!auth) {
@@ -81,6 +105,9 @@ export class MqttService implements NodeService {
 
   async stop(): Promise<void> {
     this.statusWriter?.stop();
+    this.connections?.stop();
+    this.homeAssistant?.stop();
+    this.stopForwarded?.();
     this.unsubscribe?.();
     this.publisher?.close();
     this.retained?.close();

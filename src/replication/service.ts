@@ -7,12 +7,12 @@ import { FleetError } from '../errors.js';
 import type { FleetNode, NodeService } from '../node.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
-import { ENTRIES_CATCHUP, PROTOCOL_VERSION } from './frames.js';
+import { ENTRIES_CATCHUP, PROTOCOL_VERSION, type ForwardBody } from './frames.js';
 import type { Hello } from './hello.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ENTRIES_FULL } from './outbox.js';
 import { PeerBook } from './peer-book.js';
-import { PeerSession, type ReplicationSettings, type SessionHost } from './session.js';
+import { PeerSession, quietLinkMs, type ReplicationSettings, type SessionHost } from './session.js';
 import { tcpTransport, type Listener, type Transport } from './transport.js';
 
 export interface ReplicationOptions {
@@ -70,6 +70,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private book!: PeerBook;
   private listener: Listener | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
   private gaugeTimer: NodeJS.Timeout | undefined;
   private fullResyncPending = false;
@@ -118,6 +119,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.unsubscribe = this.node.onApplied((e, result) => {
       if (result !== 'duplicate') this.route(e);
     });
+    this.unforward = this.node.onForward((m) => this.forwardToPeers(m));
     try {
       this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
     } catch (err) {
@@ -137,6 +139,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
+    this.unforward?.();
     for (const s of this.sessions) {
       s.end('node stopping');
       s.socket.destroy();
@@ -238,7 +241,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (old && old !== s) {
       if (old.peer!.instance !== s.peer!.instance) {
         // A live connection to another instance with the same id: two nodes share an id.
-        if (old.silentMs < Math.max(2 * this.settings.antiEntropyMs, 2000)) {
+        if (old.silentMs < Math.max(2 * quietLinkMs(this.settings), 2000)) {
           s.fail(new FleetError('NODE_ID_CLASH', `node id clash: another node (instance ${old.peer!.instance}, at ${old.address}) is already connected as "${id}"; give every node its own nodeId`), 'warn');
           return false;
         }
@@ -312,6 +315,22 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
       s.offer(e);
     }
+  }
+
+  /**
+   * A live mirrored MQTT publish taken by this node's broker: to every peer
+   * connected directly, once (docs/mqtt.md, "Mirrored topics"). Not relayed:
+   * a peer delivers it to its broker and forwards it no further.
+   */
+  private forwardToPeers(m: ForwardBody): void {
+    const max = this.node.config.limits.forwardQueueBytes;
+    for (const s of this.byNode.values()) {
+      if (!s.forward(m, max)) this.metrics.forwardDropped.inc({ peer: s.peerId ?? '?' });
+    }
+  }
+
+  forwarded(s: PeerSession, m: ForwardBody): void {
+    this.node.deliverForwarded({ ...m, origin: s.peerId! });
   }
 
   directPeers(): string[] {
