@@ -7,7 +7,10 @@ import type { FleetNode } from '../node.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
 import { handleHistory } from './history.js';
-import { handleKv, handleList, handleWatch } from './kv.js';
+import { Counter } from 'prom-client';
+import { handleKv } from './kv.js';
+import { handleList } from './list.js';
+import { handleWatch } from './watch.js';
 import { handleFleet, handleNodes, handleRobots } from './robots.js';
 import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
@@ -39,10 +42,12 @@ export class HttpApi {
 
   /** Conflicts this node detected lately, for the fleet page. */
   private readonly conflicts: RecentConflicts;
+  private readonly watchersDropped: Counter<'reason'>;
 
   constructor(private readonly node: FleetNode) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.conflicts = new RecentConflicts(node);
+    this.watchersDropped = new Counter({ name: 'fleetkv_http_watchers_dropped_total', help: 'SSE watchers dropped for falling behind (limits.watchBufferBytes)', labelNames: ['reason'], registers: [node.metrics.registry] });
     this.routes.set('/v1/admin/compact', async (req, res) => {
       allowMethods(req, res, ['POST']);
       await this.node.compact();
@@ -51,10 +56,21 @@ export class HttpApi {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const server = http.createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => sendError(res, err));
-    });
-    server.keepAliveTimeout = 65_000;
+    // Bounded inputs (limits.http*): idle keep-alive connections close, slow requests time out
+    // (checked every second, not Node's default 30 s), and the number of connections is capped.
+    const lim = this.node.config.limits;
+    const server = http.createServer(
+      {
+        keepAliveTimeout: lim.httpKeepAliveTimeout,
+        headersTimeout: Math.min(lim.httpHeadersTimeout, lim.httpRequestTimeout),
+        requestTimeout: lim.httpRequestTimeout,
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => {
+        this.route(req, res).catch((err: unknown) => sendError(res, err));
+      },
+    );
+    server.maxConnections = lim.httpMaxConnections;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new FleetError('UNAVAILABLE', `http listener on ${host}:${port}: ${err.message}${listenHint(err, 'http.port')}`, err));
@@ -119,7 +135,7 @@ export class HttpApi {
         return handleList(this.node, url, res);
       case '/v1/watch':
         this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
-        return handleWatch(this.node, url, req, res);
+        return handleWatch(this.node, url, req, res, this.watchersDropped);
       case '/v1/nodes':
         this.allow(req, { kind: 'any' });
         return handleNodes(this.node, req, res);

@@ -11,6 +11,7 @@ import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
 import type { MirrorForwarder } from './forward.js';
 import { mirrorKey, type MirrorTopics } from './mirror.js';
 import type { EntryPublisher } from './publisher.js';
+import type { RetainedBudget } from './retained-budget.js';
 import type { Topics } from './topics.js';
 
 /**
@@ -45,6 +46,7 @@ export class BrokerGate {
     private readonly auth: MqttAuth | undefined,
     private readonly mirror: MirrorTopics,
     private readonly forwarder: MirrorForwarder,
+    private readonly retained?: RetainedBudget,
   ) {}
 
   /** Follow the broker's sessions (after `broker.listen()`, which sets up its persistence). */
@@ -133,7 +135,14 @@ export class BrokerGate {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
     }
     const cmd = this.topics.command(topic);
-    if (!cmd) return this.mirror.matches(topic) ? this.mirrored(client, packet, done) : done(null);
+    if (!cmd) {
+      if (this.mirror.matches(topic)) return this.mirrored(client, packet, done);
+      if (packet.retain && client && this.retained && !this.retained.admit(topic, packet.payload.length)) {
+        const limit = this.node.config.limits.mqttRetainedBytes;
+        return this.refuse(client, packet, new FleetError('RETAINED_LIMIT', `retained messages outside ${this.topics.prefix}/ would pass limits.mqttRetainedBytes (${limit} bytes): ${topic} not kept; clear retained topics with an empty payload`), done);
+      }
+      return done(null);
+    }
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const payload = packet.payload;

@@ -1,6 +1,7 @@
 import { Aedes } from 'aedes';
 import type { FleetNode, NodeService } from '../node.js';
 import { MqttAuth } from './auth.js';
+import { ClientLimits } from './client-limits.js';
 import { MirrorForwarder } from './forward.js';
 import { BrokerGate } from './gate.js';
 import { HomeAssistantDiscovery } from './home-assistant.js';
@@ -9,12 +10,11 @@ import { MqttMetrics } from './metrics.js';
 import { MirrorTopics } from './mirror.js';
 import { EntryPublisher } from './publisher.js';
 import { StoreRetained } from './retained.js';
+import { RetainedBudget } from './retained-budget.js';
 import { NodeStatusWriter } from './status.js';
 import { Topics } from './topics.js';
 import { ConnectionPresence } from './vda5050.js';
 
-/** A frozen subscriber must not hold up delivery to everyone for Aedes' default 60 s. */
-const DRAIN_TIMEOUT_MS = 10_000;
 
 /**
  * The embedded MQTT broker (docs/mqtt.md), started and stopped
@@ -29,6 +29,8 @@ export class MqttService implements NodeService {
   private listeners: Listener[] = [];
   private unsubscribe: (() => void) | undefined;
   private statusWriter: NodeStatusWriter | undefined;
+  private limits: ClientLimits | undefined;
+  private retained: StoreRetained | undefined;
   private connections: ConnectionPresence | undefined;
   private stopForwarded: (() => void) | undefined;
   private homeAssistant: HomeAssistantDiscovery | undefined;
@@ -39,19 +41,26 @@ export class MqttService implements NodeService {
     const cfg = this.node.config.mqtt;
     const auth = cfg.auth.enabled ? MqttAuth.fromConfig(cfg.auth) : undefined;
     const topics = new Topics(cfg.prefix);
-    const broker = new Aedes({ drainTimeout: DRAIN_TIMEOUT_MS, maxClientsIdLength: 128 });
+    const lim = this.node.config.limits;
+    // A frozen subscriber holds up delivery to everyone until it is dropped (Aedes' default is 60 s).
+    const broker = new Aedes({ drainTimeout: lim.mqttDrainTimeout, maxClientsIdLength: 128 });
     this.broker = broker;
     const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
-    const publisher = new EntryPublisher(broker, topics, this.node, metrics);
+    const publisher = new EntryPublisher(broker, topics, this.node, metrics, lim.mqttQueueMessages);
     this.publisher = publisher;
-    const mirror = new MirrorTopics(cfg.mirror);
+    const limits = new ClientLimits({ queueBytes: lim.mqttClientQueueBytes, partialBytes: lim.mqttPartialBytes, partialTimeoutMs: lim.mqttPartialTimeout }, this.node.logger, this.node.metrics.registry);
+    this.limits = limits;
+        const mirror = new MirrorTopics(cfg.mirror);
     const forwarder = new MirrorForwarder(this.node, mirror, metrics, this.node.config.limits.forwardRate);
     const connections = new ConnectionPresence(this.node, publisher);
     this.connections = connections;
     publisher.mirrorPayload = connections.published;
-    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth, mirror, forwarder);
+    const gate = new BrokerGate(this.node, topics, publisher, metrics, auth, mirror, forwarder, new RetainedBudget(lim.mqttRetainedBytes));
     Object.assign(broker, gate.hooks());
-    broker.on('clientError', (client, err) => this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error'));
+    broker.on('clientError', (client, err) => {
+      limits.onClientError(client, err);
+      this.node.logger.debug({ clientId: client.id, err: err.message }, 'mqtt: client error');
+    });
     broker.on('connectionError', (client, err) => this.node.logger.info({ clientId: client.id, err: err.message }, 'mqtt: connection refused'));
     await broker.listen();
     gate.attach(broker);
@@ -62,7 +71,8 @@ export class MqttService implements NodeService {
       offApplied();
       offExpired();
     };
-    broker.on('subscribe', new StoreRetained(this.node, topics, mirror, connections.view).onSubscribe);
+    this.retained = new StoreRetained(this.node, topics, mirror, connections.view);
+    broker.on('subscribe', this.retained.onSubscribe);
     if (mirror.enabled) {
       this.stopForwarded = forwarder.deliverWith((m) => publisher.publishMirrored(m.topic, m.payload, m.qos));
       connections.start();
@@ -70,6 +80,7 @@ export class MqttService implements NodeService {
     this.listeners = await openListeners(broker, cfg, {
       // The largest value plus the largest topic and the headers.
       maxPacketBytes: this.node.config.limits.maxValueBytes + 65_536 + 16,
+      limits,
       onOversize: (bytes, client) => {
         metrics.refused.inc({ code: 'VALUE_TOO_LARGE' });
         this.node.logger.warn({ clientId: client.id, bytes }, 'mqtt: refused a %d-byte packet (over limits.maxValueBytes + 64 KiB): closing the connection', bytes);
@@ -104,6 +115,8 @@ export class MqttService implements NodeService {
     this.stopForwarded?.();
     this.unsubscribe?.();
     this.publisher?.close();
+    this.retained?.close();
+    this.limits?.close();
     const closing = this.listeners.map((l) => l.close());
     const broker = this.broker;
     if (broker) await new Promise<void>((resolve) => broker.close(() => resolve()));

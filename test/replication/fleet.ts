@@ -49,9 +49,7 @@ export interface KvEntry {
 
 /** Every live key of a node. */
 export async function readState(n: NodeProc): Promise<Map<string, KvEntry>> {
-  const r = await n.fetch('/v1/kv?limit=1000000');
-  const body = (await r.json()) as { entries: KvEntry[] };
-  return new Map(body.entries.map((e) => [e.key, e]));
+  return new Map((await n.listAll<KvEntry>()).map((e) => [e.key, e]));
 }
 
 function fingerprint(s: Map<string, KvEntry>): string {
