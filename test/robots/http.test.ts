@@ -105,6 +105,8 @@ describe('robots over HTTP and the CLI', () => {
   it('GET ?history=N returns the last N versions this node applied, newest first; a bad N is 400 HISTORY_INVALID', async () => {
     for (let i = 1; i <= 5; i++) await put(a, 'cfg/speed', `v${i}`);
     await b.fetch('/v1/kv/cfg/speed', { method: 'DELETE' });
+    // The delete must reach ra before v6 is written there, or ra's v6 is older news than nothing (a race under load).
+    await waitFor(async () => (await a.fetch('/v1/kv/cfg/speed')).status === 404, "rb's delete on ra");
     await put(a, 'cfg/speed', 'v6');
     const h = (await (await a.fetch('/v1/kv/cfg/speed?history=3')).json()) as { key: string; local: boolean; versions: { op: string; value?: string; origin: string }[] };
     expect(h).toMatchObject({ key: 'cfg/speed', local: true });
