@@ -16,6 +16,7 @@ import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
 import { registerRobots } from './robots.js';
 import { runShell } from './shell.js';
+import { followWatch } from './watch.js';
 
 /** Exit codes (sysexits.h where one fits); `fleetkv --help` lists them. */
 const EXIT = { OK: 0, ERROR: 1, USAGE: 64, NOT_FOUND: 3, UNAVAILABLE: 69, CONFIG: 78 } as const;
@@ -137,21 +138,10 @@ export function buildProgram(): Command {
     });
   program
     .command('watch [prefix]')
-    .description('follow changes under a prefix, one JSON line each (Ctrl-C to stop)')
+    .description('follow changes under a prefix, one JSON line each; reconnects and resumes by itself (Ctrl-C to stop)')
     .option('--initial', 'print current values first')
     .action(async (prefix: string | undefined, o: { initial?: boolean }) => {
-      const res = await client().request('GET', `/v1/watch?prefix=${encodeURIComponent(prefix ?? '')}${o.initial ? '&initial=1' : ''}`);
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          for (const line of event.split('\n')) if (line.startsWith('data: ')) process.stdout.write(`${line.slice(6)}\n`);
-        }
-      }
+      await followWatch(client(), prefix ?? '', { initial: o.initial === true });
     });
   program
     .command('status')

@@ -5,6 +5,7 @@ export class ReplicationMetrics {
   readonly entriesSent: Counter<'mode'>;
   readonly entriesReceived: Counter<'mode'>;
   readonly bytesSent: Counter;
+  readonly framesSent: Counter<'type'>;
   readonly bytesReceived: Counter;
   readonly catchups: Counter<'direction'>;
   readonly reconnects: Counter;
@@ -20,6 +21,7 @@ export class ReplicationMetrics {
     this.entriesSent = new Counter({ name: 'fleetkv_replication_entries_sent_total', help: 'Entries sent to peers, by mode (live|catchup)', labelNames: ['mode'], registers });
     this.entriesReceived = new Counter({ name: 'fleetkv_replication_entries_received_total', help: 'Entries received from peers, by mode (live|catchup)', labelNames: ['mode'], registers });
     this.bytesSent = new Counter({ name: 'fleetkv_replication_bytes_sent_total', help: 'Bytes written to peer connections', registers });
+    this.framesSent = new Counter({ name: 'fleetkv_replication_frames_sent_total', help: 'Frames written to peer connections, by type (ENTRIES, ACK, PING, …)', labelNames: ['type'], registers });
     this.bytesReceived = new Counter({ name: 'fleetkv_replication_bytes_received_total', help: 'Bytes read from peer connections', registers });
     this.catchups = new Counter({ name: 'fleetkv_replication_catchups_total', help: 'Catch-ups completed, by direction (sent|received)', labelNames: ['direction'], registers });
     this.reconnects = new Counter({ name: 'fleetkv_replication_reconnects_total', help: 'Redials after a peer connection was lost', registers });

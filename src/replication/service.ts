@@ -12,7 +12,7 @@ import type { Hello } from './hello.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ENTRIES_FULL } from './outbox.js';
 import { PeerBook } from './peer-book.js';
-import { PeerSession, type ReplicationSettings, type SessionHost } from './session.js';
+import { PeerSession, quietLinkMs, type ReplicationSettings, type SessionHost } from './session.js';
 import { tcpTransport, type Listener, type Transport } from './transport.js';
 
 export interface ReplicationOptions {
@@ -238,7 +238,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (old && old !== s) {
       if (old.peer!.instance !== s.peer!.instance) {
         // A live connection to another instance with the same id: two nodes share an id.
-        if (old.silentMs < Math.max(2 * this.settings.antiEntropyMs, 2000)) {
+        if (old.silentMs < Math.max(2 * quietLinkMs(this.settings), 2000)) {
           s.fail(new FleetError('NODE_ID_CLASH', `node id clash: another node (instance ${old.peer!.instance}, at ${old.address}) is already connected as "${id}"; give every node its own nodeId`), 'warn');
           return false;
         }

@@ -61,6 +61,24 @@ export type SessionState = 'handshake' | 'open' | 'closed';
 
 /** Pause reading from a peer while this many received entries are not yet durable. */
 const MAX_INFLIGHT_ENTRIES = 20_000;
+/** A link whose two sides agree sends an ACK every this many anti-entropy ticks (30 s at the default 500 ms). */
+const QUIET_ACK_TICKS = 60;
+/** PING (RTT, liveness) every this many ticks at most; fewer when idleTimeout is short. */
+const PING_EVERY_TICKS = 4;
+
+/** Ticks between PINGs: PING_EVERY_TICKS, fewer when idleTimeout is short (a live link is never silent that long). */
+function pingEveryTicks(s: { antiEntropyMs: number; idleTimeoutMs: number }): number {
+  return Math.max(1, Math.min(PING_EVERY_TICKS, Math.floor(s.idleTimeoutMs / 4 / s.antiEntropyMs)));
+}
+
+/** The longest a live, idle link goes without receiving a frame: one PING interval (the peer's PONGs and PINGs). */
+export function quietLinkMs(s: { antiEntropyMs: number; idleTimeoutMs: number }): number {
+  return pingEveryTicks(s) * s.antiEntropyMs;
+}
+
+function sameVector(a: VersionVector, b: VersionVector): boolean {
+  return a.dominates(b) && b.dominates(a);
+}
 
 /**
  * One peer connection: handshake (HELLO + HMAC AUTH), catch-up both ways,
@@ -104,6 +122,9 @@ export class PeerSession {
   /** The vector of the last SYNC_DONE we sent, until the peer's ACK covers it. */
   private syncUnacked: VersionVector | undefined;
   private syncSentAt = 0;
+  /** What our last ACK said and when: an idle link whose two sides agree stays quiet. */
+  private lastAck: { vector: VersionVector; direct: string; at: number } | undefined;
+  private ticks = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -392,11 +413,31 @@ export class PeerSession {
   private write(frame: Buffer): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.host.metrics.bytesSent.inc(frame.length);
+    this.host.metrics.framesSent.inc({ type: FRAME_NAMES[frame[4]!] ?? 'unknown' });
     this.socket.write(frame);
   }
 
   private sendAck(): void {
-    this.write(jsonFrame(FRAME.ACK, { vector: this.host.node.store.vector.toObject(), direct: this.host.directPeers() }));
+    const vector = this.host.node.store.vector;
+    const direct = this.host.directPeers();
+    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct }));
+    this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
+  }
+
+  /**
+   * Does an ACK say something new (docs/replication.md, "Anti-entropy")? It
+   * does when our vector or our direct peers changed since the last one, and
+   * for as long as the peer's last ACK differs from our vector: while the two
+   * sides disagree both keep reporting every tick, so a missed entry is still
+   * found by either side's progress check. A link in agreement sends one
+   * every QUIET_ACK_TICKS ticks only, so an idle fleet costs almost nothing.
+   */
+  private ackDue(now: number): boolean {
+    const last = this.lastAck;
+    if (!last || now - last.at >= QUIET_ACK_TICKS * this.host.settings.antiEntropyMs) return true;
+    const mine = this.host.node.store.vector;
+    if (!sameVector(last.vector, mine) || !sameVector(this.ackVector, mine)) return true;
+    return this.host.directPeers().join(',') !== last.direct;
   }
 
   /**
@@ -411,8 +452,9 @@ export class PeerSession {
       this.fail(new FleetError('UNAVAILABLE', `nothing received for ${s.idleTimeoutMs} ms`), 'info');
       return;
     }
-    this.sendAck();
-    this.write(jsonFrame(FRAME.PING, { t: now }));
+    if (this.ackDue(now)) this.sendAck();
+    // PING measures RTT and keeps a quiet link alive: every few ticks, well within idleTimeout.
+    if (this.ticks++ % pingEveryTicks(s) === 0) this.write(jsonFrame(FRAME.PING, { t: now }));
     if (!NO_ANTI_ENTROPY && this.missing()) {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
