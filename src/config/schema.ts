@@ -92,6 +92,8 @@ export const schema = {
     forwardQueueBytes: { doc: 'Unsent bytes per peer above which a live mirrored publish for it is dropped (and counted)', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_FORWARD_QUEUE_BYTES' },
     historyBytes: { doc: 'Memory for the local version history of keys (GET /v1/kv/<key>?history=N, at most 64 versions a key); 0 = none', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_HISTORY_BYTES' },
     listMax: { doc: 'Largest `limit` of GET /v1/kv (a larger one is refused with LIMIT_TOO_LARGE); page with `after`', format: 'nat', default: 100_000, env: 'FLEETKV_LIST_MAX' },
+    watchJournalEvents: { doc: 'Changes kept so a watcher that reconnects with Last-Event-ID gets what it missed; older ids get a reset', format: 'nat', default: 10_000, env: 'FLEETKV_WATCH_JOURNAL_EVENTS' },
+    watchJournalBytes: { doc: 'Bytes of those kept changes at most', format: 'bytes', default: 4 * 1024 * 1024, env: 'FLEETKV_WATCH_JOURNAL_BYTES' },
     watchBufferBytes: { doc: 'Events buffered for one SSE watcher that does not read; a watcher further behind is dropped', format: 'bytes', default: 512 * 1024, env: 'FLEETKV_WATCH_BUFFER_BYTES' },
     mqttQueueMessages: { doc: 'Messages queued for the MQTT broker at most; beyond, new messages are dropped (counted, logged)', format: 'nat', default: 100_000, env: 'FLEETKV_MQTT_QUEUE_MESSAGES' },
     mqttClientQueueBytes: { doc: 'Bytes waiting to be sent to one MQTT client at most; a client further behind is disconnected', format: 'bytes', default: 4 * 1024 * 1024, env: 'FLEETKV_MQTT_CLIENT_QUEUE_BYTES' },
@@ -174,6 +176,8 @@ export interface FleetConfig {
     forwardQueueBytes: number;
     listMax: number;
     watchBufferBytes: number;
+    watchJournalEvents: number;
+    watchJournalBytes: number;
     mqttQueueMessages: number;
     mqttClientQueueBytes: number;
     mqttDrainTimeout: number;

@@ -10,7 +10,8 @@ import { handleHistory } from './history.js';
 import { Counter } from 'prom-client';
 import { handleKv } from './kv.js';
 import { handleList } from './list.js';
-import { handleWatch } from './watch.js';
+import { eventData, handleWatch } from './watch.js';
+import { WatchJournal } from './watch-journal.js';
 import { handleFleet, handleNodes, handleRobots } from './robots.js';
 import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
@@ -43,10 +44,15 @@ export class HttpApi {
   /** Conflicts this node detected lately, for the fleet page. */
   private readonly conflicts: RecentConflicts;
   private readonly watchersDropped: Counter<'reason'>;
+  /** Every change a watcher can see, numbered, for resuming watches (Last-Event-ID). */
+  private readonly journal: WatchJournal;
+  private readonly unjournal: () => void;
 
   constructor(private readonly node: FleetNode) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.conflicts = new RecentConflicts(node);
+    this.journal = new WatchJournal({ maxEvents: node.config.limits.watchJournalEvents, maxBytes: node.config.limits.watchJournalBytes }, eventData);
+    this.unjournal = node.watch('', this.journal.record);
     this.watchersDropped = new Counter({ name: 'fleetkv_http_watchers_dropped_total', help: 'SSE watchers dropped for falling behind (limits.watchBufferBytes)', labelNames: ['reason'], registers: [node.metrics.registry] });
     this.routes.set('/v1/admin/compact', async (req, res) => {
       allowMethods(req, res, ['POST']);
@@ -85,6 +91,7 @@ export class HttpApi {
 
   async close(): Promise<void> {
     this.conflicts.close();
+    this.unjournal();
     const server = this.server;
     if (!server) return;
     await new Promise<void>((resolve) => {
@@ -135,7 +142,7 @@ export class HttpApi {
         return handleList(this.node, url, res);
       case '/v1/watch':
         this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
-        return handleWatch(this.node, url, req, res, this.watchersDropped);
+        return handleWatch(this.node, this.journal, url, req, res, this.watchersDropped);
       case '/v1/nodes':
         this.allow(req, { kind: 'any' });
         return handleNodes(this.node, req, res);

@@ -4,6 +4,7 @@ import type { Entry } from '../entry/entry.js';
 import type { FleetNode } from '../node.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { entryJson } from './kv.js';
+import type { WatchJournal } from './watch-journal.js';
 
 /** What a dropped watcher is counted by. */
 export type WatchDropReason = 'behind';
@@ -17,7 +18,7 @@ export type WatchDropReason = 'behind';
  * pages that wait for the connection to drain, yielding the event loop every
  * TURN_BUDGET_MS.
  */
-export async function handleWatch(node: FleetNode, url: URL, req: IncomingMessage, res: ServerResponse, dropped: Counter<'reason'>): Promise<void> {
+export async function handleWatch(node: FleetNode, journal: WatchJournal, url: URL, req: IncomingMessage, res: ServerResponse, dropped: Counter<'reason'>): Promise<void> {
   const prefix = url.searchParams.get('prefix') ?? '';
   const out = new WatchOutput(res, node.config.limits.watchBufferBytes, () => {
     dropped.inc({ reason: 'behind' });
@@ -25,9 +26,21 @@ export async function handleWatch(node: FleetNode, url: URL, req: IncomingMessag
   });
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
   res.write(': watching\n\n');
-  const initial = url.searchParams.get('initial') === '1';
+  // Resuming (docs/http-api.md, "Resuming a watch"): what was missed since the client's last id, or an
+  // explicit reset followed by the current values. Replay and subscription happen in this same turn.
+  const lastEventId = req.headers['last-event-id'];
+  const resumed = typeof lastEventId === 'string' ? journal.since(lastEventId, prefix) : undefined;
+  const mark = journal.lastId;
+  let initial = url.searchParams.get('initial') === '1';
+  if (resumed && 'reset' in resumed) {
+    res.write(`event: reset\ndata: ${JSON.stringify({ reason: resumed.reset, id: mark })}\n\n`);
+    initial = true;
+  }
   if (initial) out.hold(); // live events wait until the initial values are out
-  const unwatch = node.watch(prefix, (e) => out.send(event(e)));
+  else if (resumed && 'events' in resumed) for (const text of resumed.events) out.send(text);
+  // An id-only event: the client's last id is now this one even if no change comes before it reconnects.
+  if (!initial) out.send(`id: ${mark}\n\n`);
+  const unwatch = journal.subscribe(prefix, (text) => out.send(text));
   const ping = setInterval(() => out.send(': ping\n\n'), 15_000);
   const done = (): void => {
     clearInterval(ping);
@@ -38,20 +51,15 @@ export async function handleWatch(node: FleetNode, url: URL, req: IncomingMessag
   res.on('close', done);
   if (initial) {
     await streamInitial(node, prefix, res, () => out.closed);
+    // After the values, the id they are current at: held live events (later ids) follow.
+    if (!out.closed) res.write(`id: ${mark}\n\n`);
     out.release();
   }
 }
 
-/** The last entry's event text: every watcher of a change gets the same string, serialised once. */
-let lastEntry: Entry | undefined;
-let lastEvent = '';
-
-function event(e: Entry): string {
-  if (e !== lastEntry) {
-    lastEvent = `data: ${JSON.stringify(entryJson(e))}\n\n`;
-    lastEntry = e;
-  }
-  return lastEvent;
+/** A change as the data of a server-sent event (the initial values carry no id: they are a state, not a change). */
+export function eventData(e: Entry): string {
+  return JSON.stringify(entryJson(e));
 }
 
 /** The current values under the prefix, in key order, resuming after the last key sent on each turn. */
@@ -63,7 +71,7 @@ async function streamInitial(node: FleetNode, prefix: string, res: ServerRespons
     let finished = true;
     for (const e of node.store.list(prefix, after)) {
       after = e.key;
-      chunk += event(e);
+      chunk += `data: ${eventData(e)}\n\n`;
       if (chunk.length >= 64 * 1024 || budget.spent()) {
         finished = false;
         break;
