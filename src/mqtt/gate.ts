@@ -146,7 +146,10 @@ export class BrokerGate {
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const payload = packet.payload;
-    this.execute(client, packet, cmd.op, () => (cmd.op === 'set' ? this.node.put(cmd.key, payload, cmd.ttl === undefined ? {} : { ttl: cmd.ttl }) : this.node.delete(cmd.key)), done);
+    // MQTT 5: a set's Message Expiry Interval is the key's TTL (seconds), unless its topic names one.
+    const expiry = packet.properties?.messageExpiryInterval;
+    const ttl = cmd.ttl ?? (expiry !== undefined && expiry > 0 ? `${expiry}s` : undefined);
+    this.execute(client, packet, cmd.op, () => (cmd.op === 'set' ? this.node.put(cmd.key, payload, ttl === undefined ? {} : { ttl }) : this.node.delete(cmd.key)), done);
   }
 
   /**

@@ -53,6 +53,15 @@ describe('MQTT 5', () => {
     await waitFor(async () => (await node.get('robots/r1/status')) === 'moving', 'QoS 2 set applied');
   });
 
+  it('a set with a Message Expiry Interval gives the key that TTL', async () => {
+    const c = await v5('expiry5');
+    await new Promise<void>((resolve, reject) => c.publish('fleet/set/robots/r9/pose', '{"x":1}', { qos: 1, properties: { messageExpiryInterval: 1 } }, (err) => (err ? reject(err) : resolve())));
+    expect(await node.get('robots/r9/pose')).toBe('{"x":1}');
+    const listed = (await (await node.fetch('/v1/kv?prefix=robots/r9/')).json()) as { entries: { expiresAt?: string }[] };
+    expect(listed.entries[0]?.expiresAt).toBeDefined();
+    await waitFor(async () => (await node.get('robots/r9/pose')) === undefined, 'the key expired after 1 s', 10_000);
+  });
+
   it('refuses with a reason code per cause, reports on errors/<clientId>, and keeps the client connected', async () => {
     const c = await v5('refused5');
     const errors: { topic: string; code: string }[] = [];
