@@ -116,6 +116,8 @@ export class FleetNode extends EventEmitter {
   private log!: Log;
   /** Writes this run stamped (a renewal is safe only before the first). */
   private writesThisRun = 0;
+  /** Renewals on a peer's evidence this run (at most one; a second sighting is a clash). */
+  private evidenceRenewals = 0;
   private nextSeq = 1;
   private unlock: (() => void) | undefined;
   private applyListeners: ApplyListener[] = [];
@@ -515,7 +517,9 @@ export class FleetNode extends EventEmitter {
     const ahead = inc > this.incarnation || (inc === this.incarnation && seq > this.ownSeq);
     if (!ahead) return false;
     const what = inc > this.incarnation ? `incarnation ${inc} of this node id (this node is at ${this.incarnation})` : `seq ${seq} of this node's stream ${stream} (it stamped up to ${this.ownSeq})`;
-    if (this.identityProvisional || this.writesThisRun === 0) {
+    // Once per run: a second sighting after a renewal is another live node (twins would renew in turn forever).
+    if ((this.identityProvisional || this.writesThisRun === 0) && this.evidenceRenewals === 0) {
+      this.evidenceRenewals++;
       this.renewIncarnation(`${from} holds ${what}: this data dir is older than this node's history (restored or wiped)`, inc);
       return true;
     }

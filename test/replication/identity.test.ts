@@ -131,3 +131,24 @@ test('twins on the same peer: the later-started one refuses writes (409), is not
   const perSecond = 4 / ((performance.now() - t0) / 1000);
   expect(perSecond).toBeLessThan(10);
 });
+
+test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees its own id written by another and refuses writes', async () => {
+  const a = await startNode('xa');
+  const c = await startNode('xc', { peers: [peerAddress(a)] });
+  const b1 = await startNode('xb', { peers: [peerAddress(a)] });
+  const b2 = await startNode('xb', { peers: [peerAddress(c)] });
+  nodes.push(a, c, b1, b2);
+  const h = new History();
+  // Both twins write; each one's stream reaches the other through a and c.
+  await waitFor(async () => {
+    await h.put(b1, `t/b1-${h.writes.length}`);
+    await h.put(b2, `t/b2-${h.writes.length}`);
+    const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
+    return s1.writable === false || s2.writable === false;
+  }, 'one twin to refuse writes', 20_000);
+  const refusing = (await b1.status()).writable === false ? b1 : b2;
+  expect((await refusing.status()).unwritableReason).toMatch(/clash/);
+  const r = await refusing.put('t/late', 'x');
+  expect(r.status).toBe(409);
+  expect((await refusing.fetch('/readyz')).status).toBe(503);
+});
