@@ -116,6 +116,8 @@ export class FleetNode extends EventEmitter {
   private log!: Log;
   /** Writes this run stamped (a renewal is safe only before the first). */
   private writesThisRun = 0;
+  /** Kept incarnation: renew if no peer confirms it in time. */
+  private renewIfUnconfirmed = false;
   /** Renewals on a peer's evidence this run (at most one; a second sighting is a clash). */
   private evidenceRenewals = 0;
   private nextSeq = 1;
@@ -225,7 +227,11 @@ export class FleetNode extends EventEmitter {
       this.logger.warn({ incarnation: this.incarnation }, '%s: starting a new incarnation (%d)', start.reason, this.incarnation);
       writeMeta(dir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
     }
-    this.identityProvisional = !start.renew;
+    // Provisional either way: a kept incarnation may be behind a restored copy's
+    // history, and a new one after a wipe may be below one used earlier in the
+    // same minute. The first peer's HELLO decides (holdWrites).
+    this.identityProvisional = true;
+    this.renewIfUnconfirmed = !start.renew;
     this.selfStream = streamId(this.nodeId, this.incarnation);
     this.nextSeq = this.store.vector.get(this.selfStream) + 1;
 
@@ -454,7 +460,8 @@ export class FleetNode extends EventEmitter {
     });
     const timer = setTimeout(() => {
       if (!this.identityProvisional) return;
-      this.renewIncarnation(`no peer confirmed incarnation ${this.incarnation} within ${timeoutMs} ms`);
+      if (this.renewIfUnconfirmed) this.renewIncarnation(`no peer confirmed incarnation ${this.incarnation} within ${timeoutMs} ms`);
+      else this.confirmIdentity(); // already a new one: the best this node can do alone
     }, timeoutMs);
     timer.unref();
     this.writeGate = { promise, open, timer };
@@ -518,7 +525,7 @@ export class FleetNode extends EventEmitter {
     if (!ahead) return false;
     const what = inc > this.incarnation ? `incarnation ${inc} of this node id (this node is at ${this.incarnation})` : `seq ${seq} of this node's stream ${stream} (it stamped up to ${this.ownSeq})`;
     // Once per run: a second sighting after a renewal is another live node (twins would renew in turn forever).
-    if ((this.identityProvisional || this.writesThisRun === 0) && this.evidenceRenewals === 0) {
+    if (this.writesThisRun === 0 && this.evidenceRenewals === 0) {
       this.evidenceRenewals++;
       this.renewIncarnation(`${from} holds ${what}: this data dir is older than this node's history (restored or wiped)`, inc);
       return true;
