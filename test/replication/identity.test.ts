@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { afterAll, expect, test } from 'vitest';
-import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
+import { type NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 import { History, peerAddress, restart, startNode, stopAll, waitConverged } from './fleet.js';
 
 const nodes: NodeProc[] = [];
