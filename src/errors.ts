@@ -33,6 +33,11 @@ export type FleetErrorCode =
   | 'USAGE'
   | 'ROBOT_DOC_INVALID'
   | 'HISTORY_INVALID'
+  | 'TTL_INVALID'
+  /** GET /v1/kv?limit= above limits.listMax. */
+  | 'LIMIT_TOO_LARGE'
+  /** A retained MQTT publish outside the prefix would pass limits.mqttRetainedBytes. */
+  | 'RETAINED_LIMIT'
   | 'UNAVAILABLE';
 
 /** HTTP status for each code, so every layer maps errors the same way. */
@@ -43,6 +48,9 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   UNAUTHORIZED: 401,
   ROBOT_DOC_INVALID: 400,
   HISTORY_INVALID: 400,
+  TTL_INVALID: 400,
+  LIMIT_TOO_LARGE: 400,
+  RETAINED_LIMIT: 413,
   TOPIC_FORBIDDEN: 403,
   FORBIDDEN: 403,
   NOT_FOUND: 404,

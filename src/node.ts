@@ -3,9 +3,9 @@ import { EventEmitter } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { loadConfig } from './config/load.js';
 import type { FleetConfig } from './config/schema.js';
-import { Entry, OP_DEL, OP_PUT, decodeEntryCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
+import { Entry, OP_DEL, OP_PUT, decodeTrustedCopy, encodeEntry, streamId, type Op } from './entry/entry.js';
 import { HybridClock, after, formatHlc } from './entry/hlc.js';
-import { STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
+import { MIRROR_KEY_PREFIX, STATUS_KEY_PREFIX, isReservedKey, validateKey, validateNewKey } from './entry/key.js';
 import { FleetError, isFleetError } from './errors.js';
 import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
@@ -16,6 +16,8 @@ import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
 import { KeyHistory } from './store/history.js';
+import { ExpiryQueue, expiryEvent, expiryTombstoneFields } from './store/expiry.js';
+import { parseTtl } from './entry/ttl.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { identityAtStart, newIncarnation } from './log/identity.js';
@@ -24,6 +26,14 @@ import { unsafeTestBreaks } from './util/test-breaks.js';
 
 export type Source = 'local' | 'remote';
 export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
+/** A put that expired here (its key is now hidden); `event` is the delete told to watchers. */
+export type ExpiryListener = (put: Entry, event: Entry) => void;
+
+/** Options of a put. */
+export interface PutOptions {
+  /** Hide the key this long after the write (ms, or '250ms', '3s', '5m', '1h'); a refresh is a new put. */
+  ttl?: number | string | undefined;
+}
 
 /** What a write returns once it is durable. */
 export interface WriteResult {
@@ -44,6 +54,21 @@ export interface NodeService {
   /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
   ports?(): Record<string, number>;
 }
+
+/**
+ * A live MQTT publish on a mirrored topic (docs/mqtt.md, "Mirrored topics"),
+ * passed between nodes without being stored: the MQTT service hands it to
+ * `forward`, replication sends it to each directly connected peer, and the
+ * peer's replication hands it to `deliverForwarded`. Never re-forwarded.
+ */
+export interface ForwardedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  /** The node whose broker took the publish. */
+  origin: string;
+}
+export type ForwardListener = (m: ForwardedMessage) => void;
 
 export interface FleetNodeOptions {
   logger?: Logger;
@@ -123,6 +148,15 @@ export class FleetNode extends EventEmitter {
   private nextSeq = 1;
   private unlock: (() => void) | undefined;
   private applyListeners: ApplyListener[] = [];
+  private forwardOut: ForwardListener[] = [];
+  private forwardIn: ForwardListener[] = [];
+  private expiryListeners: ExpiryListener[] = [];
+  /** Puts with a TTL not yet due (docs/adr/0700). */
+  private readonly expiries = new ExpiryQueue();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimerAt = Infinity;
+  /** Expired puts whose expiry was already told to watchers (their tombstone is then not told again). */
+  private readonly announced = new WeakSet<Entry>();
   private watchers = new Set<{ prefix: string; cb: (e: Entry) => void }>();
   private compacting: Promise<void> | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
@@ -163,6 +197,7 @@ export class FleetNode extends EventEmitter {
     this.gcTimer.unref();
     this.state = 'running';
     this.emit('ready');
+    this.sweepExpired();
   }
 
   /** Stop taking writes, stop services, flush and fsync the log, mark a clean stop. */
@@ -171,6 +206,8 @@ export class FleetNode extends EventEmitter {
     const wasOpen = this.log !== undefined;
     this.state = 'stopping';
     if (this.gcTimer) clearInterval(this.gcTimer);
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimerAt = -Infinity; // no more timers
     for (const s of [...this.services].reverse()) {
       await s.stop().catch((err: unknown) => this.logger.error({ err, service: s.name }, 'service stop failed'));
     }
@@ -201,7 +238,14 @@ export class FleetNode extends EventEmitter {
 
     if (unsafeTestBreaks.size > 0) this.logger.error({ breaks: [...unsafeTestBreaks] }, 'UNSAFE TEST BUILD: deliberately broken (%s); never use this on a robot', [...unsafeTestBreaks].join(','));
     const t0 = performance.now();
-    const rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
+    // One bulk build of the key index at the end, not one insert per key.
+    this.store.beginBulk();
+    let rec: ReturnType<typeof recoverLog>;
+    try {
+      rec = recoverLog(dir, this.maxRecordBytes, (p) => this.replay(p));
+    } finally {
+      this.store.endBulk();
+    }
     const ms = performance.now() - t0;
     this.lastRecovery = { records: rec.records, ms, ...(rec.tornTail ? { tornTail: rec.tornTail } : {}) };
     if (rec.tornTail) {
@@ -266,7 +310,8 @@ export class FleetNode extends EventEmitter {
   private replay(p: Buffer): void {
     switch (p[0]) {
       case KIND.ENTRY: {
-        const e = decodeEntryCopy(p);
+        // Our own CRC-checked record: not validated again (decodeTrustedCopy).
+        const e = decodeTrustedCopy(p);
         // An entry from the far future (a clock that was wrong) must not set
         // this clock for good: not adopted, as when received (docs/adr/0103).
         const ahead = this.clock.observe(e.wall, e.logical);
@@ -276,7 +321,7 @@ export class FleetNode extends EventEmitter {
           sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
           if (sk.origins.size < 10) sk.origins.add(e.origin);
         }
-        this.store.apply(e);
+        if (this.store.apply(e) === 'won' && e.expiresAt > 0) this.expiries.push(e);
         break;
       }
       case KIND.VECTOR:
@@ -299,8 +344,15 @@ export class FleetNode extends EventEmitter {
 
   // ---------------------------------------------------------------- writes
 
-  async put(key: string, value: Uint8Array | string): Promise<WriteResult> {
-    return this.writeLocal(OP_PUT, key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value);
+  async put(key: string, value: Uint8Array | string, opts: PutOptions = {}): Promise<WriteResult> {
+    let ttlMs: number | undefined;
+    try {
+      ttlMs = opts.ttl === undefined ? undefined : parseTtl(opts.ttl);
+    } catch (err) {
+      this.countError(err);
+      throw err;
+    }
+    return this.writeLocal(OP_PUT, key, typeof value === 'string' ? Buffer.from(value, 'utf8') : value, false, ttlMs);
   }
 
   async delete(key: string): Promise<WriteResult> {
@@ -311,16 +363,58 @@ export class FleetNode extends EventEmitter {
    * Write this node's own status record, `_fleetkv/nodes/<nodeId>` (docs/adr/0200):
    * the one way into the reserved keys, and only for the node's own record.
    */
-  async putStatusRecord(value: Uint8Array): Promise<WriteResult> {
-    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true);
+  async putStatusRecord(value: Uint8Array, opts: PutOptions = {}): Promise<WriteResult> {
+    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true, opts.ttl === undefined ? undefined : parseTtl(opts.ttl));
   }
 
-  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false): Promise<WriteResult> {
+  /**
+   * Write (or, with `undefined`, delete) a mirrored MQTT topic's retained
+   * message under `_fleetkv/mirror/` (docs/mqtt.md, "Mirrored topics"): the
+   * one way into those keys, used by the broker; the key is already encoded.
+   */
+  async writeMirrored(key: string, value: Uint8Array | undefined): Promise<WriteResult> {
+    if (!key.startsWith(MIRROR_KEY_PREFIX)) throw new FleetError('KEY_INVALID', `key "${key}" is not a mirrored topic key (${MIRROR_KEY_PREFIX}…)`);
+    return this.writeLocal(value === undefined ? OP_DEL : OP_PUT, key, value, true);
+  }
+
+  /** Hand a live mirrored publish to whoever sends to peers (replication); returns how many took it. */
+  forward(m: ForwardedMessage): number {
+    for (const l of this.forwardOut) l(m);
+    return this.forwardOut.length;
+  }
+
+  /** A live mirrored publish that a peer forwarded: to the local broker (MQTT). */
+  deliverForwarded(m: ForwardedMessage): void {
+    for (const l of this.forwardIn) l(m);
+  }
+
+  /** Replication: send what `forward` is given. MQTT: `onForwarded` delivers what peers sent. */
+  onForward(l: ForwardListener): () => void {
+    this.forwardOut.push(l);
+    return () => {
+      this.forwardOut = this.forwardOut.filter((x) => x !== l);
+    };
+  }
+
+  onForwarded(l: ForwardListener): () => void {
+    this.forwardIn.push(l);
+    return () => {
+      this.forwardIn = this.forwardIn.filter((x) => x !== l);
+    };
+  }
+
+  /** The goodbye (robots/presence-service.ts): the status record, written while services stop and the log is still open. */
+  async putStatusRecordWhileStopping(value: Uint8Array): Promise<WriteResult> {
+    if (this.state !== 'stopping' || this.log === undefined) throw new FleetError('NODE_STOPPED', `node is ${this.state}`);
+    return this.writeLocal(OP_PUT, STATUS_KEY_PREFIX + this.nodeId, value, true, undefined, undefined, true);
+  }
+
+  private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false, ttlMs?: number, ends?: Entry, stopping = false): Promise<WriteResult> {
     // A provisional identity: wait until a peer confirmed it or it was renewed (holdWrites).
-    if (this.writeGate) await this.writeGate.promise;
+    if (this.writeGate && !stopping) await this.writeGate.promise;
     let e: Entry;
     try {
-      this.assertWritable();
+      if (!stopping) this.assertWritable();
       const keyBytes = validateNewKey(key);
       // Every writer (HTTP, MQTT, uplink, library) comes through here: a status record could be forged otherwise.
       if (!reserved && isReservedKey(key)) throw new FleetError('KEY_INVALID', `key "${key}" is reserved: keys under _fleetkv/ are written by fleetkv only`);
@@ -328,8 +422,14 @@ export class FleetNode extends EventEmitter {
         throw new FleetError('VALUE_TOO_LARGE', `value is ${value.length} bytes; the limit is ${this.config.limits.maxValueBytes} (limits.maxValueBytes)`);
       }
       // After the value held for the key, even one stamped by a clock ours did not follow.
-      const ts = after(this.clock.tick(), this.store.getAny(key));
-      e = encodeEntry({ origin: this.nodeId, inc: this.incarnation, seq: this.nextSeq++, wall: ts.wall, logical: ts.logical, op, key, value }, keyBytes);
+      if (ends !== undefined) {
+        e = encodeEntry(expiryTombstoneFields(ends, this.incarnation, this.nextSeq++), keyBytes);
+      } else {
+        const ts = after(this.clock.tick(), this.store.getAny(key));
+        // The expiry is stamped by the writer's clock (its HLC wall): docs/guarantees.md, "Expiry".
+        const expiresAt = ttlMs === undefined ? undefined : ts.wall + ttlMs;
+        e = encodeEntry({ origin: this.nodeId, inc: this.incarnation, seq: this.nextSeq++, wall: ts.wall, logical: ts.logical, op, key, value, expiresAt }, keyBytes);
+      }
       this.writesThisRun++;
     } catch (err) {
       this.countError(err);
@@ -405,10 +505,77 @@ export class FleetNode extends EventEmitter {
     if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source });
     if (result === 'won') this.history.record(e);
     for (const l of this.applyListeners) l(e, result, other, source);
-    if (result === 'won' && this.watchers.size > 0) {
-      for (const w of this.watchers) if (e.key.startsWith(w.prefix)) w.cb(e);
+    if (result !== 'won') return result;
+    let told: Entry | undefined = e;
+    if (e.expiresAt > 0) {
+      const now = Date.now();
+      if (e.expiredAt(now)) {
+        // Arrived already expired (catch-up, resync, a late peer): hidden at once. Watchers
+        // hear a delete only if it replaced something they could see.
+        this.announced.add(e);
+        told = other !== undefined && !other.isDelete && !other.expiredAt(now) ? expiryEvent(e) : undefined;
+      } else {
+        this.expiries.push(e);
+        this.armExpiry();
+      }
+    } else if (e.isDelete && other !== undefined && this.announced.has(other)) {
+      told = undefined; // the tombstone of an expiry watchers were already told about
+    }
+    if (told !== undefined && this.watchers.size > 0) {
+      for (const w of this.watchers) if (e.key.startsWith(w.prefix)) w.cb(told);
     }
     return result;
+  }
+
+  /** Set the expiry timer for the earliest queued expiry (if earlier than the one set). */
+  private armExpiry(): void {
+    const next = this.expiries.next;
+    if (next === undefined || this.state !== 'running' || next >= this.expiryTimerAt) return;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimerAt = next;
+    this.expiryTimer = setTimeout(() => this.sweepExpired(), Math.min(Math.max(0, next - Date.now()), 2 ** 31 - 1));
+    this.expiryTimer.unref();
+  }
+
+  /**
+   * Hide what is due, everywhere at once: each node tells its watchers and
+   * expiry listeners (MQTT) when a put's expiry passes by its own clock. Only
+   * the put's origin writes the tombstone that makes it durable fleet-wide
+   * (docs/adr/0700): one tombstone per expiry, not one per node.
+   */
+  private sweepExpired(): void {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = undefined;
+    this.expiryTimerAt = Infinity;
+    if (this.state !== 'running') return;
+    const now = Date.now();
+    for (const p of this.expiries.popDue(now)) {
+      if (this.store.getAny(p.key) !== p) continue; // refreshed, deleted or superseded since
+      if (!this.announced.has(p)) {
+        this.announced.add(p);
+        this.metrics.expired.inc();
+        const ev = expiryEvent(p);
+        for (const l of this.expiryListeners) l(p, ev);
+        for (const w of this.watchers) if (p.key.startsWith(w.prefix)) w.cb(ev);
+      }
+      // Status records (presence heartbeats) get none: the next heartbeat replaces them, and the
+      // expired record keeps the node's last-seen time for /v1/nodes (robots/presence.ts).
+      if (p.origin === this.nodeId && !isReservedKey(p.key)) {
+        this.writeLocal(OP_DEL, p.key, undefined, false, undefined, p).catch((err: unknown) => {
+          // Not lost: the put stays hidden, and the next start writes it again.
+          this.logger.warn({ key: p.key, code: isFleetError(err) ? err.code : undefined }, 'could not write the expiry tombstone of %s: %s', p.key, (err as Error).message);
+        });
+      }
+    }
+    this.armExpiry();
+  }
+
+  /** Puts that expire here (MQTT publishes an empty state and a log envelope). Returns an unsubscribe. */
+  onExpired(listener: ExpiryListener): () => void {
+    this.expiryListeners.push(listener);
+    return () => {
+      this.expiryListeners = this.expiryListeners.filter((l) => l !== listener);
+    };
   }
 
   private assertWritable(): void {
@@ -642,7 +809,7 @@ export class FleetNode extends EventEmitter {
         hlc: { wall: this.clock.wall, logical: this.clock.logical },
         createdAt: new Date().toISOString(),
       };
-      const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.all());
+      const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.allInKeyOrder());
       const freed = removeCovered(this.config.dataDir, first);
       this.log.totalBytes -= freed;
       this.metrics.compactions.inc();

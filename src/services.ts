@@ -23,5 +23,10 @@ export async function defaultServices(node: FleetNode): Promise<NodeService[]> {
     const { UplinkService } = await import('./uplink/service.js');
     services.push(new UplinkService(node));
   }
+  // Last: it stops first, so its goodbye still goes out through replication (docs/robots.md, "Presence").
+  if (cfg.presence.enabled) {
+    const { PresenceService } = await import('./robots/presence-service.js');
+    services.push(new PresenceService(node));
+  }
   return services;
 }

@@ -35,10 +35,10 @@ export class NodeClient {
     return `/v1/kv/${key.split('/').map(encodeURIComponent).join('/')}`;
   }
 
-  async request(method: string, path: string, body?: Uint8Array): Promise<Response> {
+  async request(method: string, path: string, body?: Uint8Array, headers: Record<string, string> = {}): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(this.base + path, { method, headers: this.headers(), ...(body ? { body } : {}) });
+      res = await fetch(this.base + path, { method, headers: { ...this.headers(), ...headers }, ...(body ? { body } : {}) });
     } catch (err) {
       const c = (err as { cause?: { code?: string; errors?: { code?: string }[] } }).cause;
       const cause = c?.code ?? c?.errors?.[0]?.code ?? (err as Error).message;
@@ -65,8 +65,8 @@ export class NodeClient {
     return (await (await this.request(method, path, body)).json()) as T;
   }
 
-  put(key: string, value: Uint8Array): Promise<{ seq: number; origin: string; hlc: string }> {
-    return this.json('PUT', this.kvPath(key), value);
+  put(key: string, value: Uint8Array, ttl?: string): Promise<{ seq: number; origin: string; hlc: string }> {
+    return this.json('PUT', this.kvPath(key) + (ttl === undefined ? '' : `?ttl=${encodeURIComponent(ttl)}`), value);
   }
 
   async get(key: string): Promise<Buffer> {

@@ -41,5 +41,9 @@ export function formatStatus(s: Record<string, any>): string {
 
 export function formatPeer(p: Record<string, any>): string {
   const lag = p.lag ? `lag ${p.lag.entries ?? 0} entries / ${p.lag.ms ?? 0} ms` : '';
-  return `  ${String(p.nodeId ?? p.address ?? '?').padEnd(16)} ${String(p.state ?? '?').padEnd(11)} ${String(p.address ?? '').padEnd(22)} ${lag}`;
+  // An inbound session's address is the peer's ephemeral port: name it by node id and say "inbound".
+  const where = p.direction === 'in' ? 'inbound' : String(p.address ?? '');
+  const name = p.nodeId ?? (p.direction === 'in' ? '(unidentified)' : p.address) ?? '?';
+  const offset = typeof p.clockOffsetMs === 'number' ? `  clock ${p.clockOffsetMs > 0 ? '+' : ''}${p.clockOffsetMs} ms` : '';
+  return `  ${String(name).padEnd(16)} ${String(p.state ?? '?').padEnd(11)} ${where.padEnd(22)} ${lag}${offset}`;
 }

@@ -15,7 +15,9 @@ import { registerPasswd } from './passwd.js';
 import { registerToken } from './token.js';
 import { registerOps } from './ops.js';
 import { registerRobots } from './robots.js';
+import { parseTtl } from '../entry/ttl.js';
 import { runShell } from './shell.js';
+import { followWatch } from './watch.js';
 
 /** Exit codes (sysexits.h where one fits); `fleetkv --help` lists them. */
 const EXIT = { OK: 0, ERROR: 1, USAGE: 64, NOT_FOUND: 3, UNAVAILABLE: 69, CONFIG: 78 } as const;
@@ -102,13 +104,15 @@ export function buildProgram(): Command {
   program
     .command('put <key> [value]')
     .description('store a value (read from stdin when omitted or "-"); answers after it is durable')
-    .action(async (key: string, value: string | undefined) => {
+    .option('--ttl <duration>', 'hide the key this long after the write (250ms, 3s, 5m, 1h); a refresh is a new put')
+    .action(async (key: string, value: string | undefined, o: { ttl?: string }) => {
       if (value === undefined && process.stdin.isTTY) {
         // Reading a terminal would wait silently for Ctrl-D and store whatever was typed.
         throw new FleetError('USAGE', `no value for ${key}: fleetkv put <key> <value>, or pipe the value in (… | fleetkv put ${key}, or fleetkv put ${key} - to type it, Ctrl-D ends)`);
       }
+      if (o.ttl !== undefined) parseTtl(o.ttl); // a bad ttl is refused before reading stdin
       const body = value === undefined || value === '-' ? await readStdin() : Buffer.from(value, 'utf8');
-      const r = await client().put(key, body);
+      const r = await client().put(key, body, o.ttl);
       process.stdout.write(`Stored ${key} (seq ${r.seq}, hlc ${r.hlc})\n`);
     });
   program
@@ -137,21 +141,10 @@ export function buildProgram(): Command {
     });
   program
     .command('watch [prefix]')
-    .description('follow changes under a prefix, one JSON line each (Ctrl-C to stop)')
+    .description('follow changes under a prefix, one JSON line each; reconnects and resumes by itself (Ctrl-C to stop)')
     .option('--initial', 'print current values first')
     .action(async (prefix: string | undefined, o: { initial?: boolean }) => {
-      const res = await client().request('GET', `/v1/watch?prefix=${encodeURIComponent(prefix ?? '')}${o.initial ? '&initial=1' : ''}`);
-      const decoder = new TextDecoder();
-      let buf = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          for (const line of event.split('\n')) if (line.startsWith('data: ')) process.stdout.write(`${line.slice(6)}\n`);
-        }
-      }
+      await followWatch(client(), prefix ?? '', { initial: o.initial === true });
     });
   program
     .command('status')

@@ -38,7 +38,44 @@ export function formatRobots(robots: RobotRow[], now = Date.now()): string {
   return rows.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
 }
 
+/** One node as GET /v1/nodes returns it. */
+export interface NodeRow {
+  id: string;
+  self: boolean;
+  online: boolean;
+  reason: string;
+  lastSeen: string | null;
+  version: string | null;
+  lag: { entries: number; ms: number } | null;
+  clockOffsetMs: number | null;
+}
+
+/** `fleetkv nodes`: id, online, last seen, version, lag, clock offset — one node a line. */
+export function formatNodes(nodes: NodeRow[], now = Date.now()): string {
+  const rows = [['NODE', 'ONLINE', 'LAST SEEN', 'VERSION', 'LAG', 'CLOCK OFFSET']];
+  for (const n of nodes) {
+    rows.push([
+      n.self ? `${n.id} (this node)` : n.id,
+      n.online ? 'online' : `OFFLINE (${n.reason})`,
+      n.lastSeen === null ? '-' : ago(n.lastSeen, now),
+      n.version ?? '-',
+      n.lag ? `${n.lag.entries} entries / ${n.lag.ms} ms` : '-',
+      n.clockOffsetMs === null ? '-' : `${n.clockOffsetMs > 0 ? '+' : ''}${n.clockOffsetMs} ms`,
+    ]);
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  return rows.map((row) => row.map((cell, c) => (c === row.length - 1 ? cell : cell.padEnd(widths[c]!))).join('  ')).join('\n');
+}
+
 export function registerRobots(program: Command, client: () => NodeClient): void {
+  program
+    .command('nodes')
+    .description('every node of the fleet: online, last seen, version, lag, clock offset (GET /v1/nodes)')
+    .option('--json', 'print the raw JSON')
+    .action(async (o: { json?: boolean }) => {
+      const r = await client().json<{ nodes: NodeRow[] }>('GET', '/v1/nodes');
+      process.stdout.write(o.json ? `${JSON.stringify(r.nodes, null, 2)}\n` : `${formatNodes(r.nodes)}\n`);
+    });
   program
     .command('robots')
     .description('every robot this node knows: status, battery, pose, last seen, online (GET /v1/robots)')

@@ -17,6 +17,9 @@ import { encodeField, robotKey, type Pose, type RobotStatus } from '../robots/mo
  * when it changes; missions handed out by robot-1 under `missions/<id>` and
  * worked on by the robot they name.
  */
+/** TTL of the simulated robots' heartbeat keys (status, pose): a robot that stops is gone from the map this long after (docs/robots.md). */
+const HEARTBEAT_TTL = '5s';
+
 export function registerSim(program: Command): void {
   program
     .command('sim')
@@ -273,9 +276,9 @@ class Workload {
     return s;
   }
 
-  private put(i: number, key: string, value: unknown): Promise<void> {
+  private put(i: number, key: string, value: unknown, ttl?: string): Promise<void> {
     const body = Buffer.isBuffer(value) ? value : JSON.stringify(value);
-    const p = fetch(`${this.nodes[i]!.url}/v1/kv/${key}`, { method: 'PUT', body }).then(
+    const p = fetch(`${this.nodes[i]!.url}/v1/kv/${key}${ttl === undefined ? '' : `?ttl=${ttl}`}`, { method: 'PUT', body }).then(
       async (r) => {
         await r.arrayBuffer();
         if (r.ok) this.writes++;
@@ -304,7 +307,7 @@ class Workload {
       // A figure-of-eight per robot; yaw is the direction of travel (the path's derivative).
       const [a, b] = [t / 10 + phase, t / 5 + phase];
       const pose: Pose = { x: +(10 * Math.cos(a)).toFixed(3), y: +(5 * Math.sin(b)).toFixed(3), yaw: +Math.atan2(Math.cos(b), -Math.sin(a)).toFixed(3), map: SIM_MAP };
-      void this.put(i, robotKey(n.id, 'pose'), encodeField('pose', pose)).finally(() => this.busyPose.delete(i));
+      void this.put(i, robotKey(n.id, 'pose'), encodeField('pose', pose), HEARTBEAT_TTL).finally(() => this.busyPose.delete(i));
     });
   }
 
@@ -318,7 +321,8 @@ class Workload {
       const current = this.missions.find((x) => x.robot === i && x.state !== 'done');
       const battery = +(1 - (((now - this.t0) / 1000 / 6 + i * 7) % 80) / 100).toFixed(3);
       const status: RobotStatus = current ? 'moving' : battery < 0.3 ? 'charging' : 'idle';
-      void this.put(i, robotKey(n.id, 'status'), encodeField('status', status));
+      // The heartbeat: status (every second) and pose expire HEARTBEAT_TTL after a robot stops writing them.
+      void this.put(i, robotKey(n.id, 'status'), encodeField('status', status), HEARTBEAT_TTL);
       void this.put(i, robotKey(n.id, 'battery'), encodeField('battery', battery));
       const mission = current ? { id: current.id, state: current.state, goal: current.goal } : null;
       const text = JSON.stringify(mission);

@@ -43,6 +43,13 @@ export function parsePeerList(v: unknown): string[] {
   return out;
 }
 
+/** MQTT topic filters, comma-separated (FLEETKV_MQTT_MIRROR) or an array (config file); checked in load.ts. */
+export function parseFilterList(v: unknown): string[] {
+  const list = typeof v === 'string' ? v.split(',') : Array.isArray(v) ? v : null;
+  if (list === null) throw new Error('must be a list of MQTT topic filters');
+  return list.map((f) => String(f).trim()).filter((f) => f !== '');
+}
+
 let registered = false;
 export function registerFormats(): void {
   if (registered) return;
@@ -60,6 +67,7 @@ export function registerFormats(): void {
   convict.addFormat({ name: 'duration', ...wrap(parseDuration) });
   convict.addFormat({ name: 'bytes', ...wrap(parseBytes) });
   convict.addFormat({ name: 'peer-list', ...wrap(parsePeerList) });
+  convict.addFormat({ name: 'filter-list', ...wrap(parseFilterList) });
   // Replaces convict's own 'port', which calls "abc" out of range.
   convict.addFormat({ name: 'port', ...wrap(parsePort) });
 }

@@ -79,6 +79,27 @@ function validTopicPrefix(prefix: string): boolean {
   return prefix !== '' && !/[+#]/.test(prefix) && prefix.split('/').length <= MAX_PREFIX_LEVELS;
 }
 
+/** Why a `mqtt.mirror` filter cannot be used, or undefined. */
+function mirrorFilterProblem(filter: string, prefix: string): string | undefined {
+  if (filter.startsWith('$')) return `"${filter}": topics starting with $ are the broker's`;
+  const levels = filter.split('/');
+  for (let i = 0; i < levels.length; i++) {
+    const l = levels[i]!;
+    if (l === '#' && i !== levels.length - 1) return `"${filter}": # must be the last level`;
+    if (l !== '#' && l !== '+' && /[+#]/.test(l)) return `"${filter}": a wildcard must be a whole level`;
+  }
+  // Could it match a topic under <prefix>/ (fleetkv's own topics)?
+  const p = prefix.split('/');
+  for (let i = 0; i <= p.length; i++) {
+    const l = levels[i];
+    if (l === undefined) return undefined;
+    if (l === '#') return `"${filter}": overlaps fleetkv's own ${prefix}/ topics`;
+    if (i === p.length) return `"${filter}": overlaps fleetkv's own ${prefix}/ topics`;
+    if (l !== '+' && l !== p[i]) return undefined;
+  }
+  return undefined;
+}
+
 export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (cfg.nodeId === '') cfg.nodeId = nodeIdFromHostname(os.hostname());
   validateNodeId(cfg.nodeId);
@@ -92,6 +113,10 @@ export function finishConfig(cfg: FleetConfig): FleetConfig {
   if (!validTopicPrefix(cfg.mqtt.prefix)) problems.push(`mqtt.prefix: must be non-empty without + or #, at most ${MAX_PREFIX_LEVELS} levels`);
   if (cfg.uplink.enabled && cfg.uplink.url === '') problems.push('uplink.url: required when uplink.enabled');
   if (!validTopicPrefix(cfg.uplink.prefix)) problems.push(`uplink.prefix: must be non-empty without + or #, at most ${MAX_PREFIX_LEVELS} levels`);
+  for (const f of cfg.mqtt.mirror) {
+    const problem = mirrorFilterProblem(f, cfg.mqtt.prefix);
+    if (problem) problems.push(`mqtt.mirror: ${problem}`);
+  }
   const httpTokens = cfg.http.token !== '' || Object.keys(cfg.http.tokens).length > 0;
   if (!isLoopback(cfg.http.host) && !httpTokens && !cfg.http.allowUnauthenticated) {
     problems.push(

@@ -55,6 +55,11 @@ export const schema = {
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
+    mirror: { doc: 'Topic filters (comma-separated) mirrored across the fleet: retained messages stored and replicated, live ones forwarded to every peer broker (docs/mqtt.md)', format: 'filter-list', default: [] as string[], env: 'FLEETKV_MQTT_MIRROR', arg: 'mqtt-mirror' },
+    homeAssistant: {
+      enabled: { doc: 'Publish Home Assistant MQTT discovery configs for every robot (status, battery; availability from presence)', format: Boolean, default: false, env: 'FLEETKV_MQTT_HOME_ASSISTANT' },
+      prefix: { doc: 'Home Assistant discovery prefix', format: String, default: 'homeassistant', env: 'FLEETKV_MQTT_HOME_ASSISTANT_PREFIX' },
+    },
     allowAnonymous: { doc: 'With mqtt.auth off, accept clients from other machines too (default: loopback clients only, "protected mode")', format: Boolean, default: false, env: 'FLEETKV_MQTT_ALLOW_ANONYMOUS' },
   },
   uplink: {
@@ -83,11 +88,29 @@ export const schema = {
   },
   limits: {
     maxValueBytes: { doc: 'Largest value accepted', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_MAX_VALUE_BYTES' },
+    forwardRate: { doc: 'Live publishes on mirrored topics this node forwards to its peers per second (more are dropped and counted); 0 = no bound', format: 'nat', default: 2000, env: 'FLEETKV_FORWARD_RATE' },
+    forwardQueueBytes: { doc: 'Unsent bytes per peer above which a live mirrored publish for it is dropped (and counted)', format: 'bytes', default: 1024 * 1024, env: 'FLEETKV_FORWARD_QUEUE_BYTES' },
     historyBytes: { doc: 'Memory for the local version history of keys (GET /v1/kv/<key>?history=N, at most 64 versions a key); 0 = none', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_HISTORY_BYTES' },
+    listMax: { doc: 'Largest `limit` of GET /v1/kv (a larger one is refused with LIMIT_TOO_LARGE); page with `after`', format: 'nat', default: 100_000, env: 'FLEETKV_LIST_MAX' },
+    watchBufferBytes: { doc: 'Events buffered for one SSE watcher that does not read; a watcher further behind is dropped', format: 'bytes', default: 512 * 1024, env: 'FLEETKV_WATCH_BUFFER_BYTES' },
+    mqttQueueMessages: { doc: 'Messages queued for the MQTT broker at most; beyond, new messages are dropped (counted, logged)', format: 'nat', default: 100_000, env: 'FLEETKV_MQTT_QUEUE_MESSAGES' },
+    mqttClientQueueBytes: { doc: 'Bytes waiting to be sent to one MQTT client at most; a client further behind is disconnected', format: 'bytes', default: 4 * 1024 * 1024, env: 'FLEETKV_MQTT_CLIENT_QUEUE_BYTES' },
+    mqttDrainTimeout: { doc: 'An MQTT client that has not read what it was sent for this long is disconnected (it holds up delivery meanwhile)', format: 'duration', default: 2000, env: 'FLEETKV_MQTT_DRAIN_TIMEOUT' },
+    mqttRetainedBytes: { doc: 'Total bytes (topic + payload) of retained messages outside <prefix>/ the broker keeps; beyond, a retained publish is refused with RETAINED_LIMIT', format: 'bytes', default: 16 * 1024 * 1024, env: 'FLEETKV_MQTT_RETAINED_BYTES' },
+    mqttPartialBytes: { doc: 'Total bytes of half-received MQTT packets held for all clients; the client whose packet passes it is disconnected', format: 'bytes', default: 64 * 1024 * 1024, env: 'FLEETKV_MQTT_PARTIAL_BYTES' },
+    mqttPartialTimeout: { doc: 'An MQTT client that leaves a packet half-sent for this long is disconnected', format: 'duration', default: 10_000, env: 'FLEETKV_MQTT_PARTIAL_TIMEOUT' },
+    httpKeepAliveTimeout: { doc: 'Close an idle HTTP keep-alive connection after this long', format: 'duration', default: 5000, env: 'FLEETKV_HTTP_KEEP_ALIVE_TIMEOUT' },
+    httpHeadersTimeout: { doc: 'Close an HTTP connection that has not sent its request headers in this time', format: 'duration', default: 10_000, env: 'FLEETKV_HTTP_HEADERS_TIMEOUT' },
+    httpRequestTimeout: { doc: 'Close an HTTP connection that has not sent its whole request (headers and body) in this time', format: 'duration', default: 30_000, env: 'FLEETKV_HTTP_REQUEST_TIMEOUT' },
+    httpMaxConnections: { doc: 'Most HTTP connections open at once; more are closed at once', format: 'nat', default: 1024, env: 'FLEETKV_HTTP_MAX_CONNECTIONS' },
   },
   tombstoneRetention: { doc: 'Wait at most this long for a peer that lacks a tombstone before it is dropped (the peer then gets a full resync)', format: 'duration', default: 7 * 86_400_000, env: 'FLEETKV_TOMBSTONE_RETENTION' },
   tombstoneGcInterval: { doc: 'How often tombstones are collected', format: 'duration', default: 60_000, env: 'FLEETKV_TOMBSTONE_GC_INTERVAL' },
   maxClockSkew: { doc: 'Entries stamped further ahead of this clock are applied, counted and logged, but do not move this clock', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
+  presence: {
+    enabled: { doc: 'Heartbeat this node\'s status record with a TTL and say goodbye on stop (fleet-wide presence); off: peers see it through sessions only', format: Boolean, default: true, env: 'FLEETKV_PRESENCE_ENABLED' },
+    timeout: { doc: 'A node not heard from for this long is shown offline by the others (its status record is written with this TTL, refreshed every third of it)', format: 'duration', default: 15_000, env: 'FLEETKV_PRESENCE_TIMEOUT' },
+  },
 };
 
 /** One MQTT user: a `fleetkv passwd` hash and topic filters it may read (subscribe) and write (publish); absent = all. */
@@ -138,12 +161,32 @@ export interface FleetConfig {
     ws: { enabled: boolean; port: number };
     auth: { enabled: boolean; usersFile: string; users: Record<string, MqttUserConfig> };
     allowAnonymous: boolean;
+    mirror: string[];
+    homeAssistant: { enabled: boolean; prefix: string };
   };
   uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
   http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
-  limits: { maxValueBytes: number; historyBytes: number };
+  limits: {
+    maxValueBytes: number;
+    historyBytes: number;
+    forwardRate: number;
+    forwardQueueBytes: number;
+    listMax: number;
+    watchBufferBytes: number;
+    mqttQueueMessages: number;
+    mqttClientQueueBytes: number;
+    mqttDrainTimeout: number;
+    mqttRetainedBytes: number;
+    mqttPartialBytes: number;
+    mqttPartialTimeout: number;
+    httpKeepAliveTimeout: number;
+    httpHeadersTimeout: number;
+    httpRequestTimeout: number;
+    httpMaxConnections: number;
+  };
   tombstoneRetention: number;
   tombstoneGcInterval: number;
   maxClockSkew: number;
+  presence: { enabled: boolean; timeout: number };
 }

@@ -13,6 +13,8 @@ export const MAX_KEY_LEVELS = 64;
 export const RESERVED_KEY_PREFIX = '_fleetkv/';
 /** Key prefix of the node status records: `_fleetkv/nodes/<nodeId>`, written by each node for itself. */
 export const STATUS_KEY_PREFIX = `${RESERVED_KEY_PREFIX}nodes/`;
+/** Key prefix of mirrored MQTT topics (`mqtt.mirror`, docs/mqtt.md "Mirrored topics"): written by the broker only. */
+export const MIRROR_KEY_PREFIX = `${RESERVED_KEY_PREFIX}mirror/`;
 export const MAX_ORIGIN_BYTES = 64;
 const ORIGIN_RE = /^[A-Za-z0-9_.-]{1,64}$/;
 

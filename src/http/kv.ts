@@ -2,8 +2,10 @@ import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Entry } from '../entry/entry.js';
 import { formatHlc } from '../entry/hlc.js';
+import { parseTtl } from '../entry/ttl.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
+import { isExpiryEvent } from '../store/expiry.js';
 import { allowMethods } from './checks.js';
 import { sendJson } from './respond.js';
 
@@ -14,6 +16,7 @@ export function entryHeaders(e: Entry): Record<string, string> {
     'x-fleetkv-incarnation': String(e.inc),
     'x-fleetkv-seq': String(e.seq),
     'x-fleetkv-hlc': formatHlc(e.wall, e.logical),
+    ...(e.expiresAt > 0 ? { 'x-fleetkv-expires': new Date(e.expiresAt).toISOString() } : {}),
   };
 }
 
@@ -29,6 +32,8 @@ export function entryJson(e: Entry): Record<string, unknown> {
     inc: e.inc,
     seq: e.seq,
     hlc: formatHlc(e.wall, e.logical),
+    ...(e.expiresAt > 0 ? { expiresAt: new Date(e.expiresAt).toISOString() } : {}),
+    ...(isExpiryEvent(e) ? { expired: true } : {}),
   };
 }
 
@@ -77,8 +82,10 @@ export async function handleKv(node: FleetNode, req: IncomingMessage, res: Serve
     }
     case 'PUT':
     case 'POST': {
+      const ttl = new URL(req.url ?? '/', 'http://x').searchParams.get('ttl');
+      if (ttl !== null) parseTtl(ttl); // refuse a bad ttl before reading the body
       const body = await readBody(req, node.config.limits.maxValueBytes);
-      const r = await node.put(key, body);
+      const r = await node.put(key, body, ttl === null ? {} : { ttl });
       sendJson(res, 200, r);
       return;
     }
@@ -90,41 +97,4 @@ export async function handleKv(node: FleetNode, req: IncomingMessage, res: Serve
     default:
       allowMethods(req, res, ['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
   }
-}
-
-export function handleList(node: FleetNode, url: URL, res: ServerResponse): void {
-  const prefix = url.searchParams.get('prefix') ?? '';
-  const limitText = url.searchParams.get('limit');
-  const limit = limitText === null ? 10_000 : Number(limitText);
-  if (!Number.isInteger(limit) || limit < 1) throw new FleetError('BAD_REQUEST', 'limit must be a positive integer');
-  const after = url.searchParams.get('after') ?? undefined;
-  const entries = node.list(prefix, { limit: limit + 1, ...(after !== undefined ? { after } : {}) });
-  const more = entries.length > limit;
-  if (more) entries.pop();
-  sendJson(res, 200, { prefix, count: entries.length, entries: entries.map(entryJson), ...(more ? { next: entries.at(-1)!.key } : {}) });
-}
-
-/** Server-sent events: one `data:` line of JSON per change under the prefix; `?initial=1` sends current values first. */
-export function handleWatch(node: FleetNode, url: URL, req: IncomingMessage, res: ServerResponse): void {
-  const prefix = url.searchParams.get('prefix') ?? '';
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-  res.write(': watching\n\n');
-  if (url.searchParams.get('initial') === '1') {
-    for (const e of node.store.list(prefix)) res.write(`data: ${JSON.stringify(entryJson(e))}\n\n`);
-  }
-  const unwatch = node.watch(prefix, (e) => {
-    // A slow reader must not make us buffer without bound: drop it.
-    if (res.writableLength > 4 * 1024 * 1024) {
-      res.destroy();
-      return;
-    }
-    res.write(`data: ${JSON.stringify(entryJson(e))}\n\n`);
-  });
-  const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
-  const done = (): void => {
-    clearInterval(ping);
-    unwatch();
-  };
-  req.on('close', done);
-  res.on('close', done);
 }

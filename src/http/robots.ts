@@ -5,6 +5,7 @@ import type { FleetNode } from '../node.js';
 import { mergeRobots, ROBOT_PREFIX, validateRobotId } from '../robots/model.js';
 import { knownNodes } from '../robots/nodes.js';
 import { onlineNodes } from '../robots/online.js';
+import { fleetPresence } from '../robots/presence.js';
 import { sendJson } from './respond.js';
 
 function onlyGet(req: IncomingMessage, what: string): void {
@@ -30,6 +31,13 @@ export function handleRobots(node: FleetNode, req: IncomingMessage, res: ServerR
   const robot = mergeRobots(node.store.list(`${ROBOT_PREFIX}${id}/`), onlineNodes(node))[0];
   if (!robot) throw new FleetError('NOT_FOUND', `no robot "${id}" (no robots/${id}/<field> key on this node)`);
   sendJson(res, 200, robot);
+}
+
+/** `GET /v1/nodes`: every node of the fleet with its presence (docs/http-api.md, robots/presence.ts). */
+export function handleNodes(node: FleetNode, req: IncomingMessage, res: ServerResponse): void {
+  onlyGet(req, '/v1/nodes');
+  const nodes = fleetPresence(node);
+  sendJson(res, 200, { nodeId: node.nodeId, presenceTimeoutMs: node.config.presence.timeout, count: nodes.length, nodes });
 }
 
 /** `GET /v1/fleet`: what the fleet page shows, in one document: robots, nodes, recent conflicts. */

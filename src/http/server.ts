@@ -7,18 +7,22 @@ import type { FleetNode } from '../node.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
 import { handleHistory } from './history.js';
-import { handleKv, handleList, handleWatch } from './kv.js';
-import { handleFleet, handleRobots } from './robots.js';
+import { Counter } from 'prom-client';
+import { handleKv } from './kv.js';
+import { handleList } from './list.js';
+import { handleWatch } from './watch.js';
+import { handleFleet, handleNodes, handleRobots } from './robots.js';
 import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
 
 /** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
 const READ = ['GET', 'HEAD'] as const;
 const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
-  '/v1/kv/<key>': { params: ['history'] },
+  '/v1/kv/<key>': { params: ['history', 'ttl'] },
   '/v1/kv': { params: ['prefix', 'limit', 'after'], methods: READ },
   '/v1/watch': { params: ['prefix', 'initial'], methods: READ },
   '/v1/status': { params: [], methods: READ },
+  '/v1/nodes': { params: [], methods: READ },
   '/healthz': { params: [], methods: READ },
   '/readyz': { params: [], methods: READ },
   '/metrics': { params: [], methods: READ },
@@ -38,10 +42,12 @@ export class HttpApi {
 
   /** Conflicts this node detected lately, for the fleet page. */
   private readonly conflicts: RecentConflicts;
+  private readonly watchersDropped: Counter<'reason'>;
 
   constructor(private readonly node: FleetNode) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.conflicts = new RecentConflicts(node);
+    this.watchersDropped = new Counter({ name: 'fleetkv_http_watchers_dropped_total', help: 'SSE watchers dropped for falling behind (limits.watchBufferBytes)', labelNames: ['reason'], registers: [node.metrics.registry] });
     this.routes.set('/v1/admin/compact', async (req, res) => {
       allowMethods(req, res, ['POST']);
       await this.node.compact();
@@ -50,10 +56,21 @@ export class HttpApi {
   }
 
   async listen(host: string, port: number): Promise<number> {
-    const server = http.createServer((req, res) => {
-      this.route(req, res).catch((err: unknown) => sendError(res, err));
-    });
-    server.keepAliveTimeout = 65_000;
+    // Bounded inputs (limits.http*): idle keep-alive connections close, slow requests time out
+    // (checked every second, not Node's default 30 s), and the number of connections is capped.
+    const lim = this.node.config.limits;
+    const server = http.createServer(
+      {
+        keepAliveTimeout: lim.httpKeepAliveTimeout,
+        headersTimeout: Math.min(lim.httpHeadersTimeout, lim.httpRequestTimeout),
+        requestTimeout: lim.httpRequestTimeout,
+        connectionsCheckingInterval: 1000,
+      },
+      (req, res) => {
+        this.route(req, res).catch((err: unknown) => sendError(res, err));
+      },
+    );
+    server.maxConnections = lim.httpMaxConnections;
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => reject(new FleetError('UNAVAILABLE', `http listener on ${host}:${port}: ${err.message}${listenHint(err, 'http.port')}`, err));
@@ -118,7 +135,10 @@ export class HttpApi {
         return handleList(this.node, url, res);
       case '/v1/watch':
         this.allow(req, { kind: 'read', prefix: url.searchParams.get('prefix') ?? '' });
-        return handleWatch(this.node, url, req, res);
+        return handleWatch(this.node, url, req, res, this.watchersDropped);
+      case '/v1/nodes':
+        this.allow(req, { kind: 'any' });
+        return handleNodes(this.node, req, res);
       case '/v1/fleet':
         this.allow(req, { kind: 'read', prefix: 'robots/' });
         return handleFleet(this.node, this.conflicts, req, res);

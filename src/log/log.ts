@@ -79,6 +79,13 @@ export class Log {
   private stage: Buffer = Buffer.allocUnsafe(1 << 20);
   private stageLen = 0;
   private waiters: Waiter[] = [];
+  /**
+   * Records written to the file while an fsync runs (batch policy), not yet
+   * under an fsync of their own; `writtenStart` is where the first of them begins.
+   */
+  private written: Waiter[] = [];
+  private writtenStart = 0;
+  /** An fsync is running (batch/always: a batch's; interval: the timer's). */
   private pumping = false;
   private scheduled = false;
   private closed = false;
@@ -132,7 +139,8 @@ export class Log {
     this.appends++;
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ end: this.stageLen, resolve, reject });
-      if (!this.scheduled && !this.pumping) {
+      // Under batch the stage is written while the previous fsync runs (pipelined).
+      if (!this.scheduled && (!this.pumping || this.opts.fsync === 'batch')) {
         this.scheduled = true;
         // Next turn of the event loop: every append made in this turn shares the
         // write. Not a microtask: under interval/never an append resolves without
@@ -164,7 +172,7 @@ export class Log {
    */
   roll(): Promise<number> {
     if (this.closed) return Promise.reject(new FleetError('NODE_STOPPED', 'the log is closed'));
-    if (!this.pumping && !this.scheduled && this.waiters.length === 0) {
+    if (this.isIdle()) {
       const err = this.tryRoll();
       return err ? Promise.reject(err) : Promise.resolve(this.segment);
     }
@@ -179,8 +187,12 @@ export class Log {
     this.io.closeSync(this.fd);
   }
 
+  private isIdle(): boolean {
+    return !this.pumping && !this.scheduled && this.waiters.length === 0 && this.written.length === 0;
+  }
+
   private whenIdle(): Promise<void> {
-    if (!this.pumping && !this.scheduled && this.waiters.length === 0) return Promise.resolve();
+    if (this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -192,43 +204,53 @@ export class Log {
     this.stage = next;
   }
 
-  /** Write what is staged, then fsync it per policy; loops until the stage is empty. */
+  /**
+   * Write what is staged, then fsync it per policy; loops until the stage is
+   * empty. Under `batch` the pipeline has two stages: while one batch's
+   * fsync runs, records appended meanwhile are already written to the file
+   * (`written`); when the fsync returns, its batch is acknowledged and one
+   * fsync covers everything written since. Acknowledgements stay in append
+   * order (one fsync at a time, batches in order); a failed fsync fails its
+   * batch and every record after it (docs/adr/0003-log-writer.md).
+   */
   private pump(): void {
-    if (this.pumping || this.closed) return;
-    if (this.waiters.length === 0) {
+    if (this.closed) return;
+    const pipelined = this.opts.fsync === 'batch';
+    if (this.pumping) {
+      // Overlap: write the stage while the fsync runs, unless a roll waits for this fsync.
+      if (pipelined && this.waiters.length > 0 && !this.rollDue()) this.writeStaged();
+      return;
+    }
+    // A failed write leaves what was written before it, which still needs its fsync.
+    if (this.waiters.length > 0) this.writeStaged();
+    if (this.closed) return;
+    if (this.written.length === 0) {
       this.notifyIdle();
       return;
     }
-    // `always`: one record per fsync. Otherwise everything staged goes at once.
-    const take = this.opts.fsync === 'always' ? 1 : this.waiters.length;
-    const batch = this.waiters.splice(0, take);
-    const bytes = batch[batch.length - 1]!.end;
-    const startSize = this.fileSize;
-    try {
-      this.writeFully(this.stage, bytes);
-    } catch (err) {
-      this.failFrom(startSize, batch, fromIoError(err, `write to ${segmentPath(this.opts.dir, this.segment)}`));
-      return;
-    }
-    // Shift the rest of the stage down; waiter offsets follow.
-    this.stage.copy(this.stage, 0, bytes, this.stageLen);
-    this.stageLen -= bytes;
-    for (const w of this.waiters) w.end -= bytes;
-    this.totalBytes += bytes;
-    this.dirty = true;
-
+    const batch = this.written;
+    const startSize = this.writtenStart;
+    this.written = [];
     if (this.opts.fsync === 'batch' || this.opts.fsync === 'always') {
+      const endSize = this.fileSize;
       this.pumping = true;
       const t0 = performance.now();
       this.io.fdatasync(this.fd, (err) => {
         this.pumping = false;
+        if (this.closed) {
+          // The log broke meanwhile (a later write it could not cut): this batch's bytes precede the damage.
+          const e = err ? fromIoError(err, 'fsync') : undefined;
+          for (const w of batch) e ? w.reject(e) : w.resolve();
+          return;
+        }
         if (err) {
           this.failFrom(startSize, batch, fromIoError(err, `fsync of ${segmentPath(this.opts.dir, this.segment)}`));
           return;
         }
-        this.dirty = false;
+        // Records written while it ran are not covered by it.
+        this.dirty = this.written.length > 0;
         this.noteFsync(t0);
-        this.durableSize = this.fileSize;
+        this.durableSize = endSize;
         this.afterDurable(batch);
       });
     } else {
@@ -237,13 +259,48 @@ export class Log {
     }
   }
 
+  /**
+   * Move staged records to the file (`always`: one record). On a write error
+   * the file is cut back to where this write began and this write's records
+   * and everything staged after them fail; records written before (and an
+   * fsync running for them) are not touched. Returns false on failure.
+   */
+  private writeStaged(): boolean {
+    const take = this.opts.fsync === 'always' ? 1 : this.waiters.length;
+    const batch = this.waiters.splice(0, take);
+    const bytes = batch[batch.length - 1]!.end;
+    const startSize = this.fileSize;
+    try {
+      this.writeFully(this.stage, bytes);
+    } catch (err) {
+      this.failWrite(startSize, batch, fromIoError(err, `write to ${segmentPath(this.opts.dir, this.segment)}`));
+      return false;
+    }
+    // Shift the rest of the stage down; waiter offsets follow.
+    this.stage.copy(this.stage, 0, bytes, this.stageLen);
+    this.stageLen -= bytes;
+    for (const w of this.waiters) w.end -= bytes;
+    this.totalBytes += bytes;
+    this.dirty = true;
+    if (this.written.length === 0) this.writtenStart = startSize;
+    for (const w of batch) this.written.push(w);
+    return true;
+  }
+
+  /** A roll is wanted now: requested, or the segment is full (and no failed roll is backing off). */
+  private rollDue(): boolean {
+    return this.rollWaiters.length > 0 || (this.fileSize >= this.opts.segmentBytes && performance.now() >= this.rollRetryAt);
+  }
+
   private afterDurable(batch: Waiter[]): void {
     this.lastError = undefined;
-    const rollers = this.rollWaiters;
+    let rollers: typeof this.rollWaiters = [];
     let rollError: FleetError | undefined;
     // A size-triggered roll after a failed one waits for its retry time (the
     // segment grows meanwhile, the log keeps working); a requested roll always tries.
-    if (rollers.length > 0 || (this.fileSize >= this.opts.segmentBytes && performance.now() >= this.rollRetryAt)) {
+    // Only with nothing written past this batch: the next pump syncs that first.
+    if (this.written.length === 0 && this.rollDue()) {
+      rollers = this.rollWaiters;
       this.rollWaiters = [];
       rollError = this.tryRoll();
     }
@@ -277,23 +334,54 @@ export class Log {
     this.lastError = err;
     const rollers = this.rollWaiters;
     this.rollWaiters = [];
+    const failed = batch.concat(this.written, this.waiters);
+    this.written = [];
+    this.waiters = [];
+    this.stageLen = 0;
+    this.cutBack(startSize);
+    for (const w of failed) w.reject(err);
+    for (const r of rollers) r.reject(err);
+    this.notifyIdle();
+  }
+
+  /**
+   * A write failed while earlier records may still be under an fsync: cut the
+   * file back to where this write began, fail this write's records and every
+   * record staged after them; what was written before stays (its fsync decides).
+   */
+  private failWrite(startSize: number, batch: Waiter[], err: FleetError): void {
+    if (this.written.length === 0 && !this.pumping) {
+      this.failFrom(startSize, batch, err);
+      return;
+    }
+    this.lastError = err;
     const failed = batch.concat(this.waiters);
     this.waiters = [];
     this.stageLen = 0;
+    if (!this.cutBack(startSize)) {
+      // Nothing after the bad bytes can be trusted: what waits for the running fsync fails too.
+      for (const w of this.written) failed.push(w);
+      this.written = [];
+    }
+    for (const w of failed) w.reject(err);
+    this.notifyIdle();
+  }
+
+  /** Truncate the segment back to `startSize`; if that fails the log refuses further writes (returns false). */
+  private cutBack(startSize: number): boolean {
     try {
       this.io.ftruncateSync(this.fd, startSize);
       this.totalBytes -= this.fileSize - startSize;
       this.fileSize = startSize;
       this.durableSize = Math.min(this.durableSize, startSize);
+      return true;
     } catch (truncErr) {
       // Cannot cut the bad bytes: refuse further writes rather than write after them.
       this.closed = true;
       this.broken = fromIoError(truncErr, 'the log could not cut a failed write and refuses writes until restarted');
       this.opts.onBackgroundError?.(fromIoError(truncErr, 'truncating a failed write'));
+      return false;
     }
-    for (const w of failed) w.reject(err);
-    for (const r of rollers) r.reject(err);
-    this.notifyIdle();
   }
 
   /** Roll now; on failure note it (rate-limited retries, one error report per try) and return the error. */
@@ -389,7 +477,7 @@ export class Log {
   }
 
   private notifyIdle(): void {
-    if (this.pumping || this.scheduled || this.waiters.length > 0) return;
+    if (!this.isIdle()) return;
     const ws = this.idleWaiters;
     this.idleWaiters = [];
     for (const w of ws) w();

@@ -65,10 +65,13 @@ export function scanRecords(
 ): ScanResult {
   let off = start;
   while (off < buf.length) {
-    const bad = checkRecordAt(buf, off, maxRecordBytes);
-    if (bad !== null) return { ok: false, end: off, reason: bad };
+    // checkRecordAt inlined: one view per record serves the CRC and the caller (recovery's hot loop).
+    if (buf.length - off < RECORD_HEADER_BYTES) return { ok: false, end: off, reason: 'truncated record header' };
     const len = buf.readUInt32BE(off);
-    onRecord(buf.subarray(off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + len), off);
+    if (len === 0 || len > maxRecordBytes || buf.length - off - RECORD_HEADER_BYTES < len) return { ok: false, end: off, reason: checkRecordAt(buf, off, maxRecordBytes)! };
+    const payload = buf.subarray(off + RECORD_HEADER_BYTES, off + RECORD_HEADER_BYTES + len);
+    if (crc32(payload) !== buf.readUInt32BE(off + 4)) return { ok: false, end: off, reason: 'CRC mismatch' };
+    onRecord(payload, off);
     off += RECORD_HEADER_BYTES + len;
   }
   return { ok: true, end: off };

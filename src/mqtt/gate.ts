@@ -8,7 +8,10 @@ import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
 import type { MqttMetrics } from './metrics.js';
 import { pubackReasonCode } from './mqtt5.js';
 import { anonymousClientAllowed, clientAddress } from './protected-mode.js';
+import type { MirrorForwarder } from './forward.js';
+import { mirrorKey, type MirrorTopics } from './mirror.js';
 import type { EntryPublisher } from './publisher.js';
+import type { RetainedBudget } from './retained-budget.js';
 import type { Topics } from './topics.js';
 
 /**
@@ -17,7 +20,7 @@ import type { Topics } from './topics.js';
  * connected. Anything else (disk full, node stopping) is not acknowledged and
  * the connection is closed, so the client sends it again later.
  */
-const PERMANENT: ReadonlySet<FleetErrorCode> = new Set(['KEY_INVALID', 'VALUE_TOO_LARGE', 'VALUE_INVALID', 'TOPIC_FORBIDDEN']);
+const PERMANENT: ReadonlySet<FleetErrorCode> = new Set(['KEY_INVALID', 'VALUE_TOO_LARGE', 'VALUE_INVALID', 'TOPIC_FORBIDDEN', 'TTL_INVALID']);
 
 type Hooks = Required<Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe'>>;
 
@@ -41,6 +44,9 @@ export class BrokerGate {
     private readonly publisher: EntryPublisher,
     private readonly metrics: MqttMetrics,
     private readonly auth: MqttAuth | undefined,
+    private readonly mirror: MirrorTopics,
+    private readonly forwarder: MirrorForwarder,
+    private readonly retained?: RetainedBudget,
   ) {}
 
   /** Follow the broker's sessions (after `broker.listen()`, which sets up its persistence). */
@@ -118,7 +124,7 @@ export class BrokerGate {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const topic = packet.topic;
     const user = client ? this.users.get(client) : undefined;
-    if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, topic))) {
+    if (this.auth && client && (!user || !this.auth.canWrite(user, client.id, this.topics.aclTopic(topic)))) {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `user "${user?.name ?? ''}" may not publish to ${topic}`), done);
     }
     // Aedes' default hook refused these; this one replaces it. `$` topics are the broker's (MQTT 3.1.1 §4.7.2).
@@ -129,24 +135,66 @@ export class BrokerGate {
       return this.refuse(client, packet, new FleetError('TOPIC_FORBIDDEN', `${topic} is published by fleetkv only; write with ${this.topics.prefix}/set/<key>`), done);
     }
     const cmd = this.topics.command(topic);
-    if (!cmd) return done(null);
+    if (!cmd) {
+      if (this.mirror.matches(topic)) return this.mirrored(client, packet, done);
+      if (packet.retain && client && this.retained && !this.retained.admit(topic, packet.payload.length)) {
+        const limit = this.node.config.limits.mqttRetainedBytes;
+        return this.refuse(client, packet, new FleetError('RETAINED_LIMIT', `retained messages outside ${this.topics.prefix}/ would pass limits.mqttRetainedBytes (${limit} bytes): ${topic} not kept; clear retained topics with an empty payload`), done);
+      }
+      return done(null);
+    }
     // A command is not kept as a retained message: the store holds the state.
     packet.retain = false;
     const payload = packet.payload;
-    const write = (): Promise<unknown> => (cmd.op === 'set' ? this.node.put(cmd.key, payload) : this.node.delete(cmd.key));
+    this.execute(client, packet, cmd.op, () => (cmd.op === 'set' ? this.node.put(cmd.key, payload, cmd.ttl === undefined ? {} : { ttl: cmd.ttl }) : this.node.delete(cmd.key)), done);
+  }
+
+  /**
+   * A publish on a mirrored topic (docs/mqtt.md, "Mirrored topics"). Retained:
+   * stored under `_fleetkv/mirror/` (an empty payload deletes it) before the
+   * broker acknowledges and delivers it, without the broker keeping a copy
+   * (the store serves it, StoreRetained). Live: delivered here by the broker
+   * as usual and forwarded once to every peer's broker.
+   */
+  private mirrored(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const topic = packet.topic;
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const max = this.node.config.limits.maxValueBytes;
+    if (payload.length > max) {
+      return this.refuse(client, packet, new FleetError('VALUE_TOO_LARGE', `payload is ${payload.length} bytes; the limit is ${max} (limits.maxValueBytes)`), done);
+    }
+    if (!packet.retain) {
+      this.forwarder.forward(topic, payload, packet.qos);
+      return done(null);
+    }
+    let key: string;
+    try {
+      key = mirrorKey(topic);
+    } catch (err) {
+      return this.refuse(client, packet, err as FleetError, done);
+    }
+    packet.retain = false; // the store holds it; to subscribers now it is a live message (MQTT-3.3.1-9)
+    this.execute(client, packet, 'mirror', () => this.node.writeMirrored(key, payload.length === 0 ? undefined : payload), done);
+  }
+
+  /** Run a write for a publish: acknowledged once durable, once per packet id for QoS 2, refused or failed as documented. */
+  private execute(client: Client | null, packet: PublishPacket, op: string, write: () => Promise<unknown>, done: (err?: Error | null) => void): void {
+    const topic = packet.topic;
     // QoS 1 is at-least-once (MQTT 3.1.1 §4.3.2): a retransmit is a new publication and runs again.
     const run = packet.qos === 2 && client && packet.messageId !== undefined ? this.exactlyOnce.run(client.id, packet.messageId, write) : write().then(() => 'executed' as const);
     run.then(
       (outcome) => {
-        if (outcome === 'executed') this.metrics.commands.inc({ op: cmd.op });
-        else this.node.logger.debug({ clientId: client?.id, topic, messageId: packet.messageId }, 'mqtt: QoS 2 retransmit of a command already applied: not applied again');
+        if (outcome === 'executed') {
+          if (op === 'mirror') this.metrics.mirrored.inc({ kind: 'retained' });
+          else this.metrics.commands.inc({ op });
+        } else this.node.logger.debug({ clientId: client?.id, topic, messageId: packet.messageId }, 'mqtt: QoS 2 retransmit of a command already applied: not applied again');
         done(null);
       },
       (err: unknown) => {
         if (isFleetError(err) && PERMANENT.has(err.code)) return this.refuse(client, packet, err, done);
         const e = isFleetError(err) ? err : new FleetError('IO_ERROR', String(err));
         this.report(client, topic, e);
-        this.node.logger.error({ clientId: client?.id, topic, code: e.code }, 'mqtt: %s failed, closing the connection without acknowledging: %s', cmd.op, e.message);
+        this.node.logger.error({ clientId: client?.id, topic, code: e.code }, 'mqtt: %s failed, closing the connection without acknowledging: %s', op, e.message);
         done(e);
       },
     );

@@ -6,6 +6,7 @@ import type { Aedes, Client } from 'aedes';
 import type { FleetConfig } from '../config/schema.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
+import type { ClientLimits } from './client-limits.js';
 import { refuseIllFormedUtf8 } from './utf8-guard.js';
 
 /** One open listener of the broker: its port, and how to close it with every connection it accepted. */
@@ -27,6 +28,7 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
       socket.setNoDelay(true);
       batchWrites(socket);
       const client = broker.handle(socket);
+      guard.limits?.watch(client, socket);
       limitPacketSize(client, socket, guard);
       refuseIllFormedUtf8(client, guard.onIllFormedUtf8);
     };
@@ -40,6 +42,7 @@ export async function openListeners(broker: Aedes, cfg: FleetConfig['mqtt'], gua
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(ws);
         const client = broker.handle(stream, req);
+        guard.limits?.watch(client, stream);
         limitPacketSize(client, stream, guard);
         refuseIllFormedUtf8(client, guard.onIllFormedUtf8);
       });
@@ -58,6 +61,8 @@ export interface PacketGuard {
   onOversize(bytes: number, client: Client): void;
   /** A string in a packet is not UTF-8: the connection is closed (MQTT-1.5.3-1). */
   onIllFormedUtf8(client: Client): void;
+  /** Per-client bounds: outgoing queue, half-sent packets (ClientLimits). */
+  limits?: ClientLimits;
 }
 
 /**

@@ -15,7 +15,9 @@ const REASON_CODES: Partial<Record<FleetErrorCode, number>> = {
   TOPIC_FORBIDDEN: 0x87, // Not authorized
   KEY_INVALID: 0x90, // Topic Name invalid: the key is the topic's suffix
   VALUE_TOO_LARGE: 0x97, // Quota exceeded: an administrative limit (limits.maxValueBytes)
+  RETAINED_LIMIT: 0x97, // Quota exceeded: limits.mqttRetainedBytes
   VALUE_INVALID: 0x99, // Payload format invalid
+  TTL_INVALID: 0x90, // Topic Name invalid: the ttl is a level of `ttl/<ttl>/<key>`
 };
 const IMPLEMENTATION_SPECIFIC_ERROR = 0x83;
 

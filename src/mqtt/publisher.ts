@@ -4,7 +4,9 @@ import { describeConflict } from '../conflicts.js';
 import { entryJson } from '../http/kv.js';
 import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
+import { TurnBudget } from '../util/turn-budget.js';
 import type { MqttMetrics } from './metrics.js';
+import { mirrorTopic } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { statusKeyNode, type Topics } from './topics.js';
 
@@ -15,13 +17,13 @@ const EMPTY = Buffer.alloc(0);
  * broker falls behind (bench: 2k msg/s at 100k queued), so the queue is ours.
  */
 const MAX_IN_FLIGHT = 100;
-/** Queued log/conflict messages above this are dropped (and counted); state is never dropped. */
-const MAX_QUEUED_MESSAGES = 100_000;
+/** At most one "dropped" warning per this many ms (the count is in the metric and the line). */
+const DROP_LOG_EVERY_MS = 10_000;
 
-type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors';
+type Kind = 'log' | 'state' | 'nodes' | 'conflicts' | 'errors' | 'mirror';
 /** A message to send, or a key whose current state is to be published. */
 type Properties = PublishPacket['properties'];
-type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties } | string;
+type Job = { topic: string; payload: Buffer; kind: Kind; retain?: boolean; properties?: Properties; qos?: 0 | 1 } | string;
 
 /**
  * Publishes every applied entry, local or replicated, on the broker (docs/mqtt.md, "Topics"):
@@ -45,12 +47,26 @@ export class EntryPublisher {
   /** Keys whose state job is queued (coalescing). */
   private readonly queuedKeys = new Set<string>();
   private waiters: (() => void)[] = [];
+  /** The pump is running: a completion it causes (synchronously) is picked up by its loop, never by a nested pump. */
+  private pumping = false;
+  /** A pump is scheduled on a later turn. */
+  private scheduled = false;
+  private readonly budget = new TurnBudget();
+  private droppedSinceLog = 0;
+  private lastDropLog = 0;
+  /** The payload a mirrored key is published with (set by the MQTT service: VDA 5050 `connection` from presence). */
+  mirrorPayload: (e: Entry) => Buffer = (e) => e.value;
 
+  /**
+   * @param maxQueued jobs queued for the broker at most (limits.mqttQueueMessages);
+   *   beyond it new messages are dropped, counted and logged.
+   */
   constructor(
     private readonly broker: Aedes,
     private readonly topics: Topics,
     private readonly node: FleetNode,
     private readonly metrics: MqttMetrics,
+    private readonly maxQueued = 100_000,
   ) {}
 
   /** Messages handed to the broker or queued for it, not yet delivered. */
@@ -61,9 +77,16 @@ export class EntryPublisher {
   readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
     if (result === 'duplicate') return;
     this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
-    if (result === 'won') this.state(e.key);
+    // A mirrored topic written here was delivered by the broker itself, as the client published it.
+    if (result === 'won' && !(source === 'local' && mirrorTopic(e.key) !== undefined)) this.state(e.key);
     const conflict = describeConflict(this.node, e, result, other, source);
     if (conflict) this.message(this.topics.conflicts, Buffer.from(JSON.stringify(conflict)), 'conflicts');
+  };
+
+  /** A put expired here: its key's state goes empty, and the expiry is told on the origin's log topic. */
+  readonly onExpired = (_put: Entry, event: Entry): void => {
+    this.message(this.topics.log(event.origin), Buffer.from(JSON.stringify(entryJson(event))), 'log');
+    this.state(event.key);
   };
 
   /** Resolves once everything queued so far has been delivered by the broker. */
@@ -85,24 +108,41 @@ export class EntryPublisher {
     this.push({ topic, payload, kind: 'nodes', retain: true });
   }
 
+  /** A live message on a mirrored topic (from a peer, or a presence change): not retained, dropped if over the queue bound. */
+  publishMirrored(topic: string, payload: Buffer, qos: 0 | 1): void {
+    this.message(topic, payload, 'mirror', undefined, qos);
+  }
+
   /** Publish a refusal report on a client's errors topic. */
   publishError(topic: string, report: Record<string, unknown>): void {
     this.message(topic, Buffer.from(JSON.stringify(report)), 'errors');
   }
 
-  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties): void {
-    if (this.messagesQueued >= MAX_QUEUED_MESSAGES) {
-      this.metrics.dropped.inc({ topic: kind });
-      return;
-    }
+  private message(topic: string, payload: Buffer, kind: Kind, properties?: Properties, qos: 0 | 1 = 0): void {
+    if (this.full(kind)) return;
     this.messagesQueued++;
-    this.push({ topic, payload, kind, properties });
+    this.push(qos === 0 ? { topic, payload, kind, properties } : { topic, payload, kind, properties, qos });
   }
 
   private state(key: string): void {
     if (this.queuedKeys.has(key)) return; // already queued: it will carry the latest value
+    if (this.full('state')) return; // subscribers miss this update; a new subscription gets it from the store
     this.queuedKeys.add(key);
     this.push(key);
+  }
+
+  /** The queue is at its bound: the message is dropped, counted and (at most every 10 s) logged. */
+  private full(kind: Kind): boolean {
+    if (this.queue.length - this.head < this.maxQueued) return false;
+    this.metrics.dropped.inc({ topic: kind });
+    this.droppedSinceLog++;
+    const now = Date.now();
+    if (now - this.lastDropLog >= DROP_LOG_EVERY_MS) {
+      this.node.logger.warn({ dropped: this.droppedSinceLog, queued: this.queue.length - this.head, limit: this.maxQueued }, 'mqtt: the broker is behind: dropped %d messages (queue full, limits.mqttQueueMessages)', this.droppedSinceLog);
+      this.droppedSinceLog = 0;
+      this.lastDropLog = now;
+    }
+    return true;
   }
 
   private push(job: Job): void {
@@ -110,15 +150,32 @@ export class EntryPublisher {
     this.pump();
   }
 
+  /**
+   * Hand queued jobs to the broker, up to MAX_IN_FLIGHT. Never recursive: a
+   * completion during the loop (the broker may call back synchronously, e.g.
+   * for thousands of jobs when it drops a stalled client) only frees a slot the
+   * loop then uses; after TURN_BUDGET_MS the loop continues on a later turn.
+   */
   private pump(): void {
-    while (this.inFlight < MAX_IN_FLIGHT && this.head < this.queue.length) {
-      const job = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as Job;
-      if (typeof job === 'string') this.sendState(job);
-      else {
-        if (job.retain !== true) this.messagesQueued--;
-        this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties);
+    if (this.pumping) return;
+    this.pumping = true;
+    this.budget.reset();
+    try {
+      while (this.inFlight < MAX_IN_FLIGHT && this.head < this.queue.length) {
+        if (this.budget.spent()) {
+          this.schedule();
+          break;
+        }
+        const job = this.queue[this.head]!;
+        this.queue[this.head++] = undefined as unknown as Job;
+        if (typeof job === 'string') this.sendState(job);
+        else {
+          if (job.retain !== true) this.messagesQueued--;
+          this.send(job.topic, job.payload, job.kind, job.retain === true, job.properties, job.qos ?? 0);
+        }
       }
+    } finally {
+      this.pumping = false;
     }
     if (this.head === this.queue.length) {
       this.queue = [];
@@ -136,24 +193,37 @@ export class EntryPublisher {
   private sendState(key: string): void {
     this.queuedKeys.delete(key);
     const e = this.node.store.getAny(key);
-    const payload = e === undefined || e.isDelete ? EMPTY : e.value;
+    const payload = e === undefined || e.isDelete || e.expiredAt(Date.now()) ? EMPTY : e.value;
+    const mirrored = mirrorTopic(key);
+    if (mirrored !== undefined) return this.send(mirrored, e === undefined || e.isDelete ? EMPTY : this.mirrorPayload(e), 'mirror');
     const node = statusKeyNode(key);
     const properties = e === undefined ? undefined : entryProperties(e);
     if (node !== undefined) this.send(this.topics.node(node), payload, 'nodes', false, properties);
     else this.send(this.topics.state(key), payload, 'state', false, properties);
   }
 
-  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties): void {
+  private send(topic: string, payload: Buffer, kind: Kind, retain = false, properties?: Properties, qos: 0 | 1 = 0): void {
     this.inFlight++;
     this.metrics.published.inc({ topic: kind });
-    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos: 0, retain, dup: false, ...(properties ? { properties } : {}) };
+    const packet: PublishPacket = { cmd: 'publish', topic, payload, qos, retain, dup: false, ...(properties ? { properties } : {}) };
     this.broker.publish(packet, this.done);
+  }
+
+  /** Continue the pump on a later turn (once). */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   private readonly done = (err?: Error): void => {
     this.inFlight--;
     if (err) this.node.logger.warn({ err }, 'mqtt: publish failed');
-    this.pump();
+    // Inside the pump's loop (a synchronous completion) the loop goes on; otherwise pump on a later turn.
+    if (!this.pumping) this.schedule();
     if (this.pending === 0 && this.waiters.length > 0) {
       const w = this.waiters;
       this.waiters = [];

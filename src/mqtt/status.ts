@@ -56,7 +56,7 @@ export class NodeStatusWriter {
     this.lastWrite = Date.now();
     const record = Buffer.from(JSON.stringify({ nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector }));
     // A robot alone has no one to tell: its record stays in its own broker and out of its keyspace.
-    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.get(this.key) === undefined) {
+    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(this.key) === undefined) {
       this.publisher.retainInBroker(this.topic, record);
       this.retainedInBroker = true;
       return;
@@ -65,6 +65,9 @@ export class NodeStatusWriter {
       this.publisher.retainInBroker(this.topic, Buffer.alloc(0)); // from now on the store serves it
       this.retainedInBroker = false;
     }
+    // With peers, the presence heartbeat (robots/presence-service.ts) writes the record into the store;
+    // with presence off, this writer does, without a TTL (as before presence).
+    if (this.node.config.presence.enabled) return;
     this.writing = true;
     this.node
       .putStatusRecord(record)

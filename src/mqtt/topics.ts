@@ -13,17 +13,20 @@ export { STATUS_KEY_PREFIX };
 /** Topic kinds only the bridge publishes; a client publish to one is refused. */
 const DERIVED = ['state', 'log', 'nodes', 'errors', 'conflicts'] as const;
 
-export type Command = { op: 'set' | 'delete'; key: string };
+/** `ttl`: the duration as written in a `<prefix>/ttl/<ttl>/<key>` topic (parsed by the node). */
+export type Command = { op: 'set' | 'delete'; key: string; ttl?: string };
 
 export class Topics {
   private readonly derived: string[];
   private readonly setPrefix: string;
   private readonly deletePrefix: string;
+  private readonly ttlPrefix: string;
 
   constructor(readonly prefix: string) {
     this.derived = DERIVED.map((d) => `${prefix}/${d}`);
     this.setPrefix = `${prefix}/set/`;
     this.deletePrefix = `${prefix}/delete/`;
+    this.ttlPrefix = `${prefix}/ttl/`;
   }
 
   state(key: string): string {
@@ -50,7 +53,20 @@ export class Topics {
   command(topic: string): Command | undefined {
     if (topic.startsWith(this.setPrefix)) return { op: 'set', key: topic.slice(this.setPrefix.length) };
     if (topic.startsWith(this.deletePrefix)) return { op: 'delete', key: topic.slice(this.deletePrefix.length) };
+    if (topic.startsWith(this.ttlPrefix)) {
+      // <prefix>/ttl/<ttl>/<key>: a set whose key expires (MQTT 3.1.1 has no message expiry; docs/mqtt.md).
+      const rest = topic.slice(this.ttlPrefix.length);
+      const slash = rest.indexOf('/');
+      return { op: 'set', key: slash < 0 ? '' : rest.slice(slash + 1), ttl: slash < 0 ? rest : rest.slice(0, slash) };
+    }
     return undefined;
+  }
+
+  /** The topic the write ACL judges: a TTL set is judged as the set of its key (`<prefix>/set/<key>`). */
+  aclTopic(topic: string): string {
+    if (!topic.startsWith(this.ttlPrefix)) return topic;
+    const c = this.command(topic)!;
+    return this.setPrefix + c.key;
   }
 
   /** Is this a topic only the bridge may publish to (the kind itself or anything below it)? */

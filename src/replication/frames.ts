@@ -21,6 +21,7 @@ export const FRAME = {
   PING: 6, // JSON { t }
   PONG: 7, // JSON { t }
   ERROR: 8, // JSON { code, message }
+  MQTT_FORWARD: 9, // u8 qos | u16 topic bytes | topic (UTF-8) | payload: a live publish on a mirrored topic (docs/mqtt.md)
 } as const;
 export type FrameType = (typeof FRAME)[keyof typeof FRAME];
 
@@ -74,6 +75,36 @@ export function decodeEntries(body: Buffer, maxRecordBytes: number): { flags: nu
   });
   if (!scan.ok) throw new FleetError('FRAME_INVALID', `bad entry record at offset ${scan.end} of an ENTRIES frame: ${scan.reason}`);
   return { flags: body[0]!, entries };
+}
+
+/** A live MQTT publish forwarded to a peer's broker (never stored, never forwarded again). */
+export interface ForwardBody {
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+}
+
+export function forwardFrame(m: ForwardBody): Buffer {
+  const topic = Buffer.from(m.topic, 'utf8');
+  const body = Buffer.allocUnsafe(3 + topic.length + m.payload.length);
+  body[0] = m.qos;
+  body.writeUInt16BE(topic.length, 1);
+  topic.copy(body, 3);
+  body.set(m.payload, 3 + topic.length);
+  return encodeFrame(FRAME.MQTT_FORWARD, body);
+}
+
+/** Decode an MQTT_FORWARD body; a bad length, QoS or topic throws FRAME_INVALID. */
+export function decodeForward(body: Buffer): ForwardBody {
+  if (body.length < 3) throw new FleetError('FRAME_INVALID', 'MQTT_FORWARD frame too short');
+  const qos = body[0]!;
+  const len = body.readUInt16BE(1);
+  if ((qos !== 0 && qos !== 1) || len === 0 || 3 + len > body.length) throw new FleetError('FRAME_INVALID', 'MQTT_FORWARD frame with a bad QoS or topic length');
+  const raw = body.subarray(3, 3 + len);
+  const topic = raw.toString('utf8');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is not allowed in a topic name (MQTT-4.7.3-2), like the wildcards
+  if (!Buffer.from(topic, 'utf8').equals(raw) || /[+#\u0000]/.test(topic)) throw new FleetError('FRAME_INVALID', 'MQTT_FORWARD frame with an invalid topic');
+  return { topic, payload: Buffer.from(body.subarray(3 + len)), qos };
 }
 
 export function parseJsonBody<T>(f: Frame): T {

@@ -70,7 +70,9 @@ export class Outbox {
    */
   startCatchup(store: Store, peer: VersionVector, full: boolean): number {
     const entries: Entry[] = [];
-    for (const e of store.all()) if (full || !peer.covers(e.stream, e.seq)) entries.push(e);
+    // Only what the peer lacks, by stream and seq (store/stream-index.ts); a full resync sends every entry.
+    if (full) for (const e of store.all()) entries.push(e);
+    else for (const e of store.missing(peer)) entries.push(e);
     this.catchup = { entries, next: 0, vector: store.vector.toObject(), full };
     this.catchupOwed = false;
     this.clearLive(); // the snapshot holds everything queued so far

@@ -24,11 +24,16 @@ export const PEER_BOOK_FILE = 'peers.json';
  * may a tombstone be dropped (every recently seen peer has it), and was this
  * node away longer than tombstoneRetention (then it asks for a full resync).
  */
+/** How stale a peer's lastSeen may be on disk while nothing else about it changed. */
+const SEEN_SAVE_MS = 60_000;
+
 export class PeerBook {
   private data: BookFile = { format: 1, peers: {} };
   private vectors = new Map<string, VersionVector>();
   private saveTimer: NodeJS.Timeout | undefined;
   private readonly file: string;
+  /** lastSeen of each peer as last written to the file. */
+  private readonly savedSeen = new Map<string, number>();
 
   constructor(
     dataDir: string,
@@ -49,6 +54,11 @@ export class PeerBook {
     return this.data.lastSyncAt;
   }
 
+  /** Some peer was ever met. */
+  get knowsPeers(): boolean {
+    return Object.keys(this.data.peers).length > 0;
+  }
+
   /** Away longer than tombstoneRetention (or never synced while holding data): needs a full resync. */
   staleness(hasData: boolean): { stale: boolean; awayMs?: number } {
     const last = this.data.lastSyncAt;
@@ -64,11 +74,17 @@ export class PeerBook {
   }
 
   seen(nodeId: string, vector: VectorObject, address?: string): void {
-    const v = this.vectors.get(nodeId) ?? new VersionVector();
+    const known = this.vectors.get(nodeId);
+    const v = known ?? new VersionVector();
+    const before = this.data.peers[nodeId];
+    const changed = known === undefined || !v.dominates(vector) || address !== before?.address;
     v.merge(vector);
     this.vectors.set(nodeId, v);
-    this.data.peers[nodeId] = { vector: v.toObject(), lastSeen: this.now(), ...(address ? { address } : {}) };
-    this.scheduleSave();
+    const now = this.now();
+    this.data.peers[nodeId] = { vector: v.toObject(), lastSeen: now, ...(address ? { address } : {}) };
+    // An unchanged vector only moves lastSeen: on disk that may lag by SEEN_SAVE_MS (it only has to be
+    // right to within tombstoneRetention), so an idle fleet does not rewrite the file every second.
+    if (changed || now - (this.savedSeen.get(nodeId) ?? 0) >= SEEN_SAVE_MS) this.scheduleSave();
   }
 
   synced(): void {
@@ -120,5 +136,6 @@ export class PeerBook {
     const tmp = `${this.file}.tmp`;
     fs.writeFileSync(tmp, `${JSON.stringify(this.data)}\n`, { mode: 0o640 });
     fs.renameSync(tmp, this.file);
+    for (const [id, p] of Object.entries(this.data.peers)) this.savedSeen.set(id, p.lastSeen);
   }
 }

@@ -7,12 +7,12 @@ import { FleetError } from '../errors.js';
 import type { FleetNode, NodeService } from '../node.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
-import { ENTRIES_CATCHUP, PROTOCOL_VERSION } from './frames.js';
+import { ENTRIES_CATCHUP, PROTOCOL_VERSION, type ForwardBody } from './frames.js';
 import type { Hello } from './hello.js';
 import { ReplicationMetrics } from './metrics.js';
 import { ENTRIES_FULL } from './outbox.js';
 import { PeerBook } from './peer-book.js';
-import { PeerSession, type ReplicationSettings, type SessionHost } from './session.js';
+import { PeerSession, quietLinkMs, type ReplicationSettings, type SessionHost } from './session.js';
 import { tcpTransport, type Listener, type Transport } from './transport.js';
 
 export interface ReplicationOptions {
@@ -33,6 +33,8 @@ export interface PeerStatus {
   lag?: { entries: number; ms: number };
   queue?: { entries: number; bytes: number };
   rttMs?: number | undefined;
+  /** The peer's wall clock minus this node's, ms (PING/PONG; docs/guarantees.md, "Expiry"). */
+  clockOffsetMs?: number | undefined;
   /** Nodes the peer said (last ACK) it is connected to directly; relays to it skip their entries. */
   direct?: string[];
 }
@@ -86,6 +88,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private book!: PeerBook;
   private listener: Listener | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
   private gaugeTimer: NodeJS.Timeout | undefined;
   private fullResyncPending = false;
@@ -134,6 +137,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.unsubscribe = this.node.onApplied((e, result) => {
       if (result !== 'duplicate') this.route(e);
     });
+    this.unforward = this.node.onForward((m) => this.forwardToPeers(m));
     try {
       this.listener = await this.transport.listen(c.peer.host, c.peer.port, (socket, remote) => this.accept(socket, remote));
     } catch (err) {
@@ -155,6 +159,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
+    this.unforward?.();
     for (const s of this.sessions) {
       s.end('node stopping');
       s.socket.destroy();
@@ -165,7 +170,10 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
 
   /** Away from every peer longer than tombstoneRetention: peers may have dropped tombstones we lack. */
   private checkStale(): boolean {
-    const st = this.book.staleness(this.node.store.size + this.node.store.tombstoneCount > 0);
+    // A standalone node (no peer configured or discovered, none ever met) was away from no one.
+    const c = this.node.config;
+    const expectsPeers = c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover !== undefined || this.book.knowsPeers;
+    const st = this.book.staleness(expectsPeers && this.node.store.size + this.node.store.tombstoneCount > 0);
     if (st.stale) {
       this.logger.warn(
         { awayMs: st.awayMs, tombstoneRetention: this.node.config.tombstoneRetention },
@@ -205,6 +213,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         lag: { entries, ms: entries === 0 ? 0 : s.lagMs },
         queue: { entries: s.outbox.queuedEntries, bytes: s.outbox.queuedBytes + s.socket.writableLength },
         rttMs: s.rttMs,
+        clockOffsetMs: s.clockOffsetMs,
         direct: [...s.peerDirect],
       });
     }
@@ -257,7 +266,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (old && old !== s) {
       if (old.peer!.instance !== s.peer!.instance) {
         // A live connection to another instance with the same id: two nodes share an id.
-        if (old.silentMs < Math.max(2 * this.settings.antiEntropyMs, 2000)) {
+        if (old.silentMs < Math.max(2 * quietLinkMs(this.settings), 2000)) {
           // Two live nodes share an id: the later-started one is the newcomer and is told so (it refuses writes).
           const newcomerIsNew = isLater(s.peer!, old.peer!);
           const [keep, drop] = newcomerIsNew ? [old, s] : [s, old];
@@ -341,6 +350,22 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
       s.offer(e);
     }
+  }
+
+  /**
+   * A live mirrored MQTT publish taken by this node's broker: to every peer
+   * connected directly, once (docs/mqtt.md, "Mirrored topics"). Not relayed:
+   * a peer delivers it to its broker and forwards it no further.
+   */
+  private forwardToPeers(m: ForwardBody): void {
+    const max = this.node.config.limits.forwardQueueBytes;
+    for (const s of this.byNode.values()) {
+      if (!s.forward(m, max)) this.metrics.forwardDropped.inc({ peer: s.peerId ?? '?' });
+    }
+  }
+
+  forwarded(s: PeerSession, m: ForwardBody): void {
+    this.node.deliverForwarded({ ...m, origin: s.peerId! });
   }
 
   directPeers(): string[] {
@@ -478,11 +503,13 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const counts = { connecting: 0, syncing: 0, live: 0 };
     this.metrics.lagEntries.reset();
     this.metrics.lagSeconds.reset();
+    this.metrics.clockOffset.reset();
     for (const p of this.peerStatus()) {
       counts[p.state]++;
       if (p.nodeId && p.lag) {
         this.metrics.lagEntries.set({ peer: p.nodeId }, p.lag.entries);
         this.metrics.lagSeconds.set({ peer: p.nodeId }, p.lag.ms / 1000);
+        if (p.clockOffsetMs !== undefined) this.metrics.clockOffset.set({ peer: p.nodeId }, p.clockOffsetMs / 1000);
       }
     }
     for (const [state, n] of Object.entries(counts)) this.metrics.peers.set({ state }, n);

@@ -5,7 +5,7 @@ import { FleetError, isFleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { unsafeTestBreaks } from '../util/test-breaks.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
-import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, jsonFrame, parseJsonBody, type Frame } from './frames.js';
+import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, decodeForward, forwardFrame, jsonFrame, parseJsonBody, type ForwardBody, type Frame } from './frames.js';
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
@@ -57,12 +57,32 @@ export interface SessionHost {
   /** Node ids this node has an open session with (advertised in ACK, see docs/adr/0500). */
   directPeers(): string[];
   closed(s: PeerSession): void;
+  /** A live mirrored MQTT publish the peer forwarded (MQTT_FORWARD). */
+  forwarded(s: PeerSession, m: ForwardBody): void;
 }
 
 export type SessionState = 'handshake' | 'open' | 'closed';
 
 /** Pause reading from a peer while this many received entries are not yet durable. */
 const MAX_INFLIGHT_ENTRIES = 20_000;
+/** A link whose two sides agree sends an ACK every this many anti-entropy ticks (30 s at the default 500 ms). */
+const QUIET_ACK_TICKS = 60;
+/** PING (RTT, liveness) every this many ticks at most; fewer when idleTimeout is short. */
+const PING_EVERY_TICKS = 4;
+
+/** Ticks between PINGs: PING_EVERY_TICKS, fewer when idleTimeout is short (a live link is never silent that long). */
+function pingEveryTicks(s: { antiEntropyMs: number; idleTimeoutMs: number }): number {
+  return Math.max(1, Math.min(PING_EVERY_TICKS, Math.floor(s.idleTimeoutMs / 4 / s.antiEntropyMs)));
+}
+
+/** The longest a live, idle link goes without receiving a frame: one PING interval (the peer's PONGs and PINGs). */
+export function quietLinkMs(s: { antiEntropyMs: number; idleTimeoutMs: number }): number {
+  return pingEveryTicks(s) * s.antiEntropyMs;
+}
+
+function sameVector(a: VersionVector, b: VersionVector): boolean {
+  return a.dominates(b) && b.dominates(a);
+}
 
 /**
  * One peer connection: handshake (HELLO + HMAC AUTH), catch-up both ways,
@@ -82,7 +102,15 @@ export class PeerSession {
   inboundSynced = false;
   lagMs = 0;
   rttMs: number | undefined;
+  /**
+   * The peer's wall clock minus ours, in ms (positive: the peer is ahead),
+   * from its PONG time and the round trip's midpoint; undefined until a PONG
+   * with a time arrived (an older peer sends none). Error ≤ rtt/2.
+   */
+  clockOffsetMs: number | undefined;
   closeReason: string | undefined;
+  /** The peer takes MQTT_FORWARD frames (it said so in its ACK; older peers would close on an unknown frame). */
+  peerForwards = false;
   /** Closed as a duplicate of another connection to the same peer. */
   duplicate = false;
   /** Closed by an ERROR (sent or received, not DUPLICATE): the dialer keeps backing off. */
@@ -108,6 +136,9 @@ export class PeerSession {
   /** The vector of the last SYNC_DONE we sent, until the peer's ACK covers it. */
   private syncUnacked: VersionVector | undefined;
   private syncSentAt = 0;
+  /** What our last ACK said and when: an idle link whose two sides agree stays quiet. */
+  private lastAck: { vector: VersionVector; direct: string; at: number } | undefined;
+  private ticks = 0;
 
   constructor(
     private readonly host: SessionHost,
@@ -165,6 +196,16 @@ export class PeerSession {
     // pump); otherwise on the next turn, so entries applied together share a frame.
     if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
     else this.schedulePump();
+  }
+
+  /**
+   * Send a live mirrored MQTT publish, unless the peer cannot take it or more
+   * than `maxQueued` bytes wait for its socket (a slow peer): false when dropped.
+   */
+  forward(m: ForwardBody, maxQueued: number): boolean {
+    if (this.state !== 'open' || !this.peerForwards || this.socket.writableLength > maxQueued) return false;
+    this.write(forwardFrame(m));
+    return true;
   }
 
   /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
@@ -249,17 +290,26 @@ export class PeerSession {
         const b = parseJsonBody<{ vector?: unknown; direct?: unknown }>(f);
         if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'ACK without a valid vector');
         // Optional (older peers omit it): anything but a list of strings means "unknown", i.e. relay everything.
+        this.peerForwards = (b as { mqttForward?: unknown }).mqttForward === true;
         this.peerDirect = Array.isArray(b.direct) && b.direct.every((d) => typeof d === 'string') ? new Set(b.direct as string[]) : new Set();
         this.host.node.checkOwnVector(b.vector, `peer ${this.label}`);
         this.onAck(b.vector);
         return;
       }
+      case FRAME.MQTT_FORWARD:
+        this.host.forwarded(this, decodeForward(f.body));
+        return;
       case FRAME.PING:
-        this.write(jsonFrame(FRAME.PONG, parseJsonBody(f)));
+        // The echo plus this node's wall clock (`now`, additive: older peers ignore it).
+        this.write(jsonFrame(FRAME.PONG, { ...parseJsonBody<Record<string, unknown>>(f), now: Date.now() }));
         return;
       case FRAME.PONG: {
-        const t = parseJsonBody<{ t?: unknown }>(f).t;
-        if (typeof t === 'number') this.rttMs = Date.now() - t;
+        const b = parseJsonBody<{ t?: unknown; now?: unknown }>(f);
+        const at = Date.now();
+        if (typeof b.t === 'number' && Number.isFinite(b.t)) {
+          this.rttMs = at - b.t;
+          if (typeof b.now === 'number' && Number.isFinite(b.now)) this.clockOffsetMs = Math.round(b.now - (b.t + at) / 2);
+        }
         return;
       }
       case FRAME.HELLO:
@@ -400,11 +450,31 @@ export class PeerSession {
   private write(frame: Buffer): void {
     if (this.socket.destroyed || this.socket.writableEnded) return;
     this.host.metrics.bytesSent.inc(frame.length);
+    this.host.metrics.framesSent.inc({ type: FRAME_NAMES[frame[4]!] ?? 'unknown' });
     this.socket.write(frame);
   }
 
   private sendAck(): void {
-    this.write(jsonFrame(FRAME.ACK, { vector: this.host.node.store.vector.toObject(), direct: this.host.directPeers() }));
+    const vector = this.host.node.store.vector;
+    const direct = this.host.directPeers();
+    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
+    this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
+  }
+
+  /**
+   * Does an ACK say something new (docs/replication.md, "Anti-entropy")? It
+   * does when our vector or our direct peers changed since the last one, and
+   * for as long as the peer's last ACK differs from our vector: while the two
+   * sides disagree both keep reporting every tick, so a missed entry is still
+   * found by either side's progress check. A link in agreement sends one
+   * every QUIET_ACK_TICKS ticks only, so an idle fleet costs almost nothing.
+   */
+  private ackDue(now: number): boolean {
+    const last = this.lastAck;
+    if (!last || now - last.at >= QUIET_ACK_TICKS * this.host.settings.antiEntropyMs) return true;
+    const mine = this.host.node.store.vector;
+    if (!sameVector(last.vector, mine) || !sameVector(this.ackVector, mine)) return true;
+    return this.host.directPeers().join(',') !== last.direct;
   }
 
   /**
@@ -419,8 +489,9 @@ export class PeerSession {
       this.fail(new FleetError('UNAVAILABLE', `nothing received for ${s.idleTimeoutMs} ms`), 'info');
       return;
     }
-    this.sendAck();
-    this.write(jsonFrame(FRAME.PING, { t: now }));
+    if (this.ackDue(now)) this.sendAck();
+    // PING measures RTT and keeps a quiet link alive: every few ticks, well within idleTimeout.
+    if (this.ticks++ % pingEveryTicks(s) === 0) this.write(jsonFrame(FRAME.PING, { t: now }));
     if (!NO_ANTI_ENTROPY && this.missing()) {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);

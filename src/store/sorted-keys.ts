@@ -14,6 +14,22 @@ export class SortedKeys {
     return this.count;
   }
 
+  /** Replace the contents with `keys`, which must be sorted and distinct (bulk build: O(n), no per-key insert). */
+  resetSorted(keys: string[]): void {
+    const half = MAX_CHUNK >> 1;
+    this.chunks = [];
+    for (let i = 0; i < keys.length; i += half) this.chunks.push(keys.slice(i, i + half));
+    this.count = keys.length;
+  }
+
+  /** Every key in order, as one array taken now (a stable list to walk while the set changes). */
+  toArray(): string[] {
+    const out = new Array<string>(this.count);
+    let n = 0;
+    for (const c of this.chunks) for (const k of c) out[n++] = k;
+    return out;
+  }
+
   add(key: string): boolean {
     if (this.chunks.length === 0) {
       this.chunks.push([key]);

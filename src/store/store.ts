@@ -1,5 +1,6 @@
 import { compareEntries, type Entry } from '../entry/entry.js';
 import { SortedKeys } from './sorted-keys.js';
+import { StreamIndex } from './stream-index.js';
 import { VersionVector } from './vector.js';
 
 export type ApplyResult = 'won' | 'superseded' | 'duplicate';
@@ -23,9 +24,14 @@ export class Store {
    * merged only up to it (docs/guarantees.md, "forged vector").
    */
   readonly proven = new Map<string, number>();
+  /** Current entries by stream and seq: a catch-up visits only what a peer lacks. */
+  readonly byStream = new StreamIndex((e) => this.entries.get(e.key) === e);
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
   lastOther: Entry | undefined;
   private liveCount = 0;
+  /** Keys new since beginBulk, not yet in `keys` (recovery builds the index once, at the end). */
+  private bulkKeys: string[] | undefined;
+  private bulkSorted = true;
   /** Sum of the encoded sizes of every entry held (live and tombstones). */
   heldBytes = 0;
 
@@ -51,20 +57,69 @@ export class Store {
       this.heldBytes -= cur.byteLength;
       if (cur.isDelete) this.tombstones.delete(cur.key);
       else this.liveCount--;
+      this.entries.set(e.key, e);
+      this.byStream.remove(cur);
     } else {
-      this.keys.add(e.key);
+      const bulk = this.bulkKeys;
+      if (bulk === undefined) this.keys.add(e.key);
+      else {
+        if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
+        bulk.push(e.key);
+      }
+      this.entries.set(e.key, e);
     }
-    this.entries.set(e.key, e);
+    this.byStream.add(e);
     this.heldBytes += e.byteLength;
     if (e.isDelete) this.tombstones.set(e.key, e);
     else this.liveCount++;
     return 'won';
   }
 
-  /** The live entry for a key (undefined for absent or deleted keys). */
-  get(key: string): Entry | undefined {
+  /**
+   * Bulk loading (recovery): new keys are collected and the sorted key index
+   * is built once by endBulk (one sort, already sorted for a snapshot written
+   * in key order) instead of one insert per key. Only apply may be called
+   * in between.
+   */
+  beginBulk(): void {
+    if (this.bulkKeys !== undefined) return;
+    this.bulkKeys = [];
+    this.bulkSorted = true;
+  }
+
+  endBulk(): void {
+    const bulk = this.bulkKeys;
+    if (bulk === undefined) return;
+    this.bulkKeys = undefined;
+    if (bulk.length === 0) return;
+    let all = bulk;
+    let sorted = this.bulkSorted;
+    if (this.keys.size > 0) {
+      const old = this.keys.toArray();
+      sorted = sorted && old[old.length - 1]! < bulk[0]!;
+      all = old.concat(bulk);
+    }
+    if (!sorted) all.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    this.keys.resetSorted(all);
+  }
+
+  /**
+   * Every entry held, tombstones included, in key order (snapshots: a
+   * snapshot in key order lets recovery build the key index without a sort).
+   * The key list is taken when called; keys added later are not visited,
+   * keys dropped meanwhile are skipped.
+   */
+  *allInKeyOrder(): Generator<Entry> {
+    for (const k of this.keys.toArray()) {
+      const e = this.entries.get(k);
+      if (e !== undefined) yield e;
+    }
+  }
+
+  /** The live entry for a key (undefined for absent, deleted or expired keys; `now`: this node's wall clock). */
+  get(key: string, now = Date.now()): Entry | undefined {
     const e = this.entries.get(key);
-    return e === undefined || e.isDelete ? undefined : e;
+    return e === undefined || e.isDelete || e.expiredAt(now) ? undefined : e;
   }
 
   /** The newest entry for a key, tombstones included. */
@@ -72,17 +127,34 @@ export class Store {
     return this.entries.get(key);
   }
 
-  /** Live entries whose key starts with `prefix`, in key order; visits only that range. */
-  *list(prefix = '', after?: string): Generator<Entry> {
+  /** Live (not deleted, not expired) entries whose key starts with `prefix`, in key order; visits only that range. */
+  *list(prefix = '', after?: string, now = Date.now()): Generator<Entry> {
     for (const k of this.keys.withPrefix(prefix, after)) {
       const e = this.entries.get(k);
-      if (e !== undefined && !e.isDelete) yield e;
+      if (e !== undefined && !e.isDelete && !e.expiredAt(now)) yield e;
+    }
+  }
+
+  /** Every entry under `prefix`, tombstones and expired puts included, in key order. */
+  *listAny(prefix = ''): Generator<Entry> {
+    for (const k of this.keys.withPrefix(prefix)) {
+      const e = this.entries.get(k);
+      if (e !== undefined) yield e;
     }
   }
 
   /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
   all(): IterableIterator<Entry> {
     return this.entries.values();
+  }
+
+  /**
+   * Entries held (tombstones included) that a peer whose vector is `peer`
+   * lacks: for each stream, those above the peer's seq. Visits only those
+   * (and entries of them since replaced), not every key.
+   */
+  *missing(peer: VersionVector): Generator<Entry> {
+    for (const stream of this.byStream.streamIds()) yield* this.byStream.since(stream, peer.get(stream));
   }
 
   /**
@@ -95,6 +167,7 @@ export class Store {
     if (e === undefined) return false;
     this.entries.delete(key);
     this.keys.delete(key);
+    this.byStream.remove(e);
     this.heldBytes -= e.raw.length;
     if (e.isDelete) this.tombstones.delete(key);
     else this.liveCount--;
@@ -113,6 +186,7 @@ export class Store {
       this.tombstones.delete(key);
       this.entries.delete(key);
       this.keys.delete(key);
+      this.byStream.remove(e);
       this.heldBytes -= e.byteLength;
       dropped++;
     }

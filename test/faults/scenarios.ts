@@ -8,6 +8,7 @@ import type { Scenario, ScenarioContext } from './lib/campaign.js';
 import { powerScenarios } from './scenarios-power.js';
 import { scenarios as clockScenarios } from './scenarios-clocks.js';
 import { scenarios as identityScenarios } from './scenarios-identity.js';
+import { scenarios as consumerScenarios } from './scenarios-consumers.js';
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => fs.existsSync(p));
 const NO_ENV: Record<string, string> = {};
@@ -258,6 +259,7 @@ export const scenarios: Scenario[] = [
   ...powerScenarios,
   ...clockScenarios,
   ...identityScenarios,
+  ...consumerScenarios,
 ];
 
 let jumpFile = '';

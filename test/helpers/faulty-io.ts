@@ -48,3 +48,38 @@ export function switchableIo(faults: { fsyncDir?: NodeJS.ErrnoException; openCre
 export function ioError(code: string, syscall: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: i/o error, ${syscall}`), { code, syscall });
 }
+
+/**
+ * The log's file layer with fsyncs held until the test lets them go: each
+ * fdatasync is queued (it does run for real first) and completes only on
+ * `release(err?)`, oldest first. `events` records, in order, each write
+ * ("write") and each fsync start ("fsync"), with the number of fsyncs then
+ * still held, so a test can see writes overlapping a running fsync.
+ */
+export function heldFsyncIo(): LogIo & {
+  held: ((err: NodeJS.ErrnoException | null) => void)[];
+  events: { op: 'write' | 'fsync'; heldFsyncs: number; bytes: number }[];
+  release: (err?: NodeJS.ErrnoException) => void;
+} {
+  const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
+  const events: { op: 'write' | 'fsync'; heldFsyncs: number; bytes: number }[] = [];
+  return {
+    ...defaultIo,
+    held,
+    events,
+    writeSync: (fd, buf, off, len, pos) => {
+      events.push({ op: 'write', heldFsyncs: held.length, bytes: len });
+      return defaultIo.writeSync(fd, buf, off, len, pos);
+    },
+    fdatasync: (fd, cb) => {
+      events.push({ op: 'fsync', heldFsyncs: held.length, bytes: 0 });
+      fs.fdatasyncSync(fd);
+      held.push(cb);
+    },
+    release: (err) => {
+      const cb = held.shift();
+      if (!cb) throw new Error('no fsync is held');
+      cb(err ?? null);
+    },
+  };
+}

@@ -160,6 +160,21 @@ export class NodeProc {
     return r.text();
   }
 
+  /** Every live entry under `prefix`, in key order, paging through GET /v1/kv (limit ≤ limits.listMax). */
+  async listAll<E extends { key: string }>(prefix = ''): Promise<E[]> {
+    const out: E[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const q = `/v1/kv?prefix=${encodeURIComponent(prefix)}&limit=100000${after !== undefined ? `&after=${encodeURIComponent(after)}` : ''}`;
+      const r = await this.fetch(q);
+      if (r.status !== 200) throw new Error(`GET ${q}: HTTP ${r.status} ${await r.text()}`);
+      const page = (await r.json()) as { entries: E[]; next?: string };
+      out.push(...page.entries);
+      if (page.next === undefined) return out;
+      after = page.next;
+    }
+  }
+
   async status(): Promise<Record<string, any>> {
     return (await this.fetch('/v1/status')).json() as Promise<Record<string, any>>;
   }

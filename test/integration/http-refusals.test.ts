@@ -27,10 +27,14 @@ describe('HTTP API refusals', () => {
     expect(await node.get('k')).toBeUndefined();
   });
 
-  it('unknown query parameters are refused with 400 and write nothing (?ttl=banana)', async () => {
-    const put = await errorOf(await node.fetch('/v1/kv/k?ttl=banana', { method: 'PUT', body: 'v' }));
+  it('unknown query parameters are refused with 400 and write nothing (?tll=3s); a bad or absurd ttl is 400 TTL_INVALID', async () => {
+    const put = await errorOf(await node.fetch('/v1/kv/k?tll=3s', { method: 'PUT', body: 'v' }));
     expect(put).toMatchObject({ status: 400, code: 'BAD_REQUEST' });
-    expect(put.message).toContain('unknown query parameter "ttl" on /v1/kv/k');
+    expect(put.message).toContain('unknown query parameter "tll" on /v1/kv/k');
+    for (const ttl of ['banana', '0s', '-1s', '3d', '1000000h']) {
+      const bad = await errorOf(await node.fetch(`/v1/kv/k?ttl=${ttl}`, { method: 'PUT', body: 'v' }));
+      expect(bad, ttl).toMatchObject({ status: 400, code: 'TTL_INVALID' });
+    }
     expect(await node.get('k')).toBeUndefined();
     const list = await errorOf(await node.fetch('/v1/kv?prefix=a&limt=5'));
     expect(list).toMatchObject({ status: 400, code: 'BAD_REQUEST' });

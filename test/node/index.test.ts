@@ -9,7 +9,7 @@ it('the package entry point runs a node as a library, with replication and MQTT 
     loadConfig({ env: {}, overrides: { nodeId: 'lib1', dataDir: dir, peer: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } } }),
   );
   await node.start();
-  expect(node.services.map((s) => s.name).sort()).toEqual(['mqtt', 'replication']);
+  expect(node.services.map((s) => s.name).sort()).toEqual(['mqtt', 'presence', 'replication']);
   await node.put('robots/r1/status', 'active');
   expect(node.get('robots/r1/status')?.value.toString()).toBe('active');
   await expect(node.put('bad//key', 'x')).rejects.toBeInstanceOf(FleetError);

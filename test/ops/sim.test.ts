@@ -96,7 +96,10 @@ describe('fleetkv sim', () => {
       const first = await waitFor(seqOf, `a pose on ${n.id}`);
       await waitFor(async () => (await seqOf()) > first + 3, `${n.id} pose updates`);
       // The robot model (docs/robots.md): every document valid, merged by /v1/robots.
-      const pose = JSON.parse(await (await fetch(`${n.url}/v1/kv/robots/${n.id}/pose`)).text()) as Record<string, number>;
+      const poseRes = await fetch(`${n.url}/v1/kv/robots/${n.id}/pose`);
+      // The heartbeat keys expire (docs/robots.md): a robot that stops disappears from the map.
+      expect(poseRes.headers.get('x-fleetkv-expires')).toMatch(/^\d{4}-/);
+      const pose = JSON.parse(await poseRes.text()) as Record<string, number>;
       expect(Object.keys(pose).sort()).toEqual(['map', 'x', 'y', 'yaw']);
       const robot = await waitFor(async () => {
         const r = (await (await fetch(`${n.url}/v1/robots/${n.id}`)).json()) as Record<string, any>;

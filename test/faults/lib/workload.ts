@@ -118,7 +118,6 @@ export class Workload {
 
 /** A node's whole live state, key → value text. */
 export async function readState(node: NodeProc, prefix = 'campaign/'): Promise<Map<string, string>> {
-  const r = await node.fetch(`/v1/kv?prefix=${encodeURIComponent(prefix)}&limit=1000000`);
-  const j = (await r.json()) as { entries: { key: string; value: string }[] };
-  return new Map(j.entries.map((e) => [e.key, e.value]));
+  const entries = await node.listAll<{ key: string; value: string }>(prefix);
+  return new Map(entries.map((e) => [e.key, e.value]));
 }

@@ -1,0 +1,88 @@
+import { OP_DEL, encodeEntry, type Entry } from '../entry/entry.js';
+
+/**
+ * Puts with a TTL, by expiry (a binary min-heap). The node pushes every
+ * winning put that carries an expiry and pops the due ones; an item whose
+ * key moved on since (a refresh, a delete) is the caller's to skip.
+ * Bounded by the number of keys ever put with a TTL and not yet due.
+ */
+export class ExpiryQueue {
+  private heap: Entry[] = [];
+
+  get size(): number {
+    return this.heap.length;
+  }
+
+  /** The earliest expiry queued, or undefined. */
+  get next(): number | undefined {
+    return this.heap[0]?.expiresAt;
+  }
+
+  push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.expiresAt <= h[i]!.expiresAt) break;
+      [h[p], h[i]] = [h[i]!, h[p]!];
+      i = p;
+    }
+  }
+
+  /** Pop every entry whose expiry is at or before `now`, earliest first. */
+  popDue(now: number): Entry[] {
+    const out: Entry[] = [];
+    while (this.heap.length > 0 && this.heap[0]!.expiresAt <= now) out.push(this.pop());
+    return out;
+  }
+
+  private pop(): Entry {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]!.expiresAt < h[m]!.expiresAt) m = l;
+        if (r < h.length && h[r]!.expiresAt < h[m]!.expiresAt) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+/** The delete events told to watchers when a put expires (not in the log: the tombstone is its own entry). */
+const expiryEvents = new WeakSet<Entry>();
+
+/**
+ * The event for "this put expired": a delete of its key with the put's
+ * stamp (origin, inc, seq, hlc), marked so listings can say `expired: true`.
+ */
+export function expiryEvent(put: Entry): Entry {
+  const e = encodeEntry({ origin: put.origin, inc: put.inc, seq: put.seq, wall: put.wall, logical: put.logical, op: OP_DEL, key: put.key });
+  expiryEvents.add(e);
+  return e;
+}
+
+export function isExpiryEvent(e: Entry): boolean {
+  return expiryEvents.has(e);
+}
+
+/**
+ * The tombstone that ends an expired put (docs/adr/0700): written by the
+ * put's origin only, with the put's own HLC and the origin's next seq. By
+ * LWW it sorts right after the put it ends (same hlc and origin, larger inc
+ * or seq) and before any later write of the key, so it can never delete a
+ * refresh or a newer value written elsewhere, and every replica converges.
+ */
+export function expiryTombstoneFields(put: Entry, inc: number, seq: number): Parameters<typeof encodeEntry>[0] {
+  return { origin: put.origin, inc, seq, wall: put.wall, logical: put.logical, op: OP_DEL, key: put.key };
+}

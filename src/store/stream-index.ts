@@ -1,0 +1,82 @@
+import type { Entry } from '../entry/entry.js';
+
+interface StreamEntries {
+  /** Entries of one stream that were current when added, in seq order once `sorted`. */
+  list: Entry[];
+  sorted: boolean;
+  /** Entries in `list` no longer current (replaced or dropped); swept when they are many. */
+  dead: number;
+}
+
+/**
+ * The store's entries by stream and seq, so a catch-up toward a peer visits
+ * only what the peer lacks (for each stream, the entries above the peer's
+ * seq), not every key: with 1M keys and a peer 10 entries behind, about 10
+ * entries of work (docs/replication.md, "Catch-up").
+ *
+ * Each stream keeps the entries that were the key's current entry when
+ * applied, appended in apply order (seq order, except during an unordered
+ * catch-up, when the list is sorted again on the next read). A replaced
+ * entry stays in its list as dead until dead ones are half of it, then the
+ * list is swept: O(1) amortised per write, one pointer per entry held.
+ */
+export class StreamIndex {
+  private readonly streams = new Map<string, StreamEntries>();
+  /** Entries looked at by the last `since` calls (tests and benchmarks count work with it). */
+  visited = 0;
+
+  constructor(private readonly isCurrent: (e: Entry) => boolean) {}
+
+  add(e: Entry): void {
+    let s = this.streams.get(e.stream);
+    if (s === undefined) {
+      s = { list: [], sorted: true, dead: 0 };
+      this.streams.set(e.stream, s);
+    }
+    const last = s.list[s.list.length - 1];
+    if (last !== undefined && last.seq > e.seq) s.sorted = false;
+    s.list.push(e);
+  }
+
+  /** `e` is no longer the current entry of its key. */
+  remove(e: Entry): void {
+    const s = this.streams.get(e.stream);
+    if (s === undefined) return;
+    s.dead++;
+    if (s.dead > 64 && s.dead * 2 > s.list.length) this.sweep(e.stream, s);
+  }
+
+  /** Current entries of `stream` with seq > `after`, in seq order. */
+  *since(stream: string, after: number): Generator<Entry> {
+    const s = this.streams.get(stream);
+    if (s === undefined) return;
+    if (!s.sorted) {
+      s.list.sort((a, b) => a.seq - b.seq);
+      s.sorted = true;
+    }
+    const list = s.list;
+    let lo = 0;
+    let hi = list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (list[mid]!.seq <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let i = lo; i < list.length; i++) {
+      this.visited++;
+      const e = list[i]!;
+      if (this.isCurrent(e)) yield e;
+    }
+  }
+
+  /** Every stream with entries held. */
+  streamIds(): IterableIterator<string> {
+    return this.streams.keys();
+  }
+
+  private sweep(stream: string, s: StreamEntries): void {
+    s.list = s.list.filter(this.isCurrent);
+    s.dead = 0;
+    if (s.list.length === 0) this.streams.delete(stream);
+  }
+}
