@@ -144,8 +144,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}${listenHint(err, 'peer.port')}`, err);
     }
     this.running = true;
-    // Kept incarnation: hold writes until a peer confirms it (or IDENTITY_WAIT_MS passes).
-    if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover) this.node.holdWrites(IDENTITY_WAIT_MS);
+    // Hold writes until a peer confirms the incarnation (or IDENTITY_WAIT_MS passes).
+    // Peers it dials, discovers, or that dialled it before (peers.json): a node only dialled by others has peers too.
+    if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(IDENTITY_WAIT_MS);
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
     this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
