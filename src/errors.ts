@@ -58,6 +58,7 @@ const HTTP_STATUS: Partial<Record<FleetErrorCode, number>> = {
   VALUE_TOO_LARGE: 413,
   NODE_STOPPED: 503,
   NODE_NOT_READY: 503,
+  NODE_ID_CLASH: 409,
   UNAVAILABLE: 503,
   DISK_FULL: 507,
 };

@@ -20,6 +20,7 @@ import { ExpiryQueue, expiryEvent, expiryTombstoneFields } from './store/expiry.
 import { parseTtl } from './entry/ttl.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
+import { identityAtStart, newIncarnation } from './log/identity.js';
 import { VERSION } from './version.js';
 import { unsafeTestBreaks } from './util/test-breaks.js';
 
@@ -124,8 +125,26 @@ export class FleetNode extends EventEmitter {
    * configured peer never met), and any peer met later gets a full resync.
    */
   tombstoneStable: (e: Entry) => 'held' | 'missing' | 'unknown' = () => 'unknown';
+  /**
+   * This run kept the previous run's incarnation (a clean stop) and no peer has
+   * confirmed yet that our stream is not ahead of what we hold (a restored
+   * older copy of the data dir looks clean too). See holdWrites().
+   */
+  identityProvisional = false;
+  /** Why writes are refused for good (until restart): a node id clash. */
+  writeRefusal: FleetError | undefined;
+
+  private writeGate: { promise: Promise<void>; open: () => void; timer: NodeJS.Timeout } | undefined;
+  /** A failed fsync may have lost pages of this run: the stop is recorded as unclean (docs/guarantees.md, fsyncgate). */
+  private fsyncFailed = false;
 
   private log!: Log;
+  /** Writes this run stamped (a renewal is safe only before the first). */
+  private writesThisRun = 0;
+  /** Kept incarnation: renew if no peer confirms it in time. */
+  private renewIfUnconfirmed = false;
+  /** Renewals on a peer's evidence this run (at most one; a second sighting is a clash). */
+  private evidenceRenewals = 0;
   private nextSeq = 1;
   private unlock: (() => void) | undefined;
   private applyListeners: ApplyListener[] = [];
@@ -195,8 +214,10 @@ export class FleetNode extends EventEmitter {
     if (this.compacting) await this.compacting.catch(() => {});
     if (wasOpen) {
       await this.log.close();
-      writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: true, fsync: this.config.log.fsync });
+      // After a failed fsync the log may lack pages of this run: the next start must renew.
+      writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: !this.fsyncFailed, fsync: this.config.log.fsync });
     }
+    this.openWrites();
     this.unlock?.();
     this.state = 'stopped';
     this.emit('stopped');
@@ -212,15 +233,8 @@ export class FleetNode extends EventEmitter {
       throw new FleetError('DATA_DIR_MISMATCH', `data dir ${dir} belongs to node "${meta.nodeId}", not "${this.nodeId}"`);
     }
     this.incarnation = meta?.incarnation ?? 1;
-    // After an unclean stop under a policy that acknowledges before fsync, the
-    // log may have lost entries that peers already hold: never reuse their
-    // (origin, seq). A new incarnation is a new stream (docs/adr/0002).
-    if (meta && !meta.cleanShutdown && (meta.fsync === 'interval' || meta.fsync === 'never')) {
-      this.incarnation++;
-      this.logger.warn({ incarnation: this.incarnation }, 'unclean stop under fsync=%s: starting a new incarnation', meta.fsync);
-    }
+    // Marked unclean before recovery: a crash from here on renews at the next start.
     writeMeta(dir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
-    this.selfStream = streamId(this.nodeId, this.incarnation);
 
     if (unsafeTestBreaks.size > 0) this.logger.error({ breaks: [...unsafeTestBreaks] }, 'UNSAFE TEST BUILD: deliberately broken (%s); never use this on a robot', [...unsafeTestBreaks].join(','));
     const t0 = performance.now();
@@ -248,6 +262,21 @@ export class FleetNode extends EventEmitter {
         [...sk.origins].join(', '),
       );
     }
+    // One rule (docs/adr/0002): a new incarnation after any unclean stop and
+    // without node.json, above every one this id used (node.json, the log,
+    // the clock); a clean stop keeps it, provisionally (holdWrites).
+    const start = identityAtStart(meta);
+    if (start.renew) {
+      this.incarnation = newIncarnation(Math.max(meta?.incarnation ?? 0, this.ownIncarnationsSeen()));
+      this.logger.warn({ incarnation: this.incarnation }, '%s: starting a new incarnation (%d)', start.reason, this.incarnation);
+      writeMeta(dir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
+    }
+    // Provisional either way: a kept incarnation may be behind a restored copy's
+    // history, and a new one after a wipe may be below one used earlier in the
+    // same minute. The first peer's HELLO decides (holdWrites).
+    this.identityProvisional = true;
+    this.renewIfUnconfirmed = !start.renew;
+    this.selfStream = streamId(this.nodeId, this.incarnation);
     this.nextSeq = this.store.vector.get(this.selfStream) + 1;
 
     let closedBytes = 0;
@@ -271,6 +300,7 @@ export class FleetNode extends EventEmitter {
         // Deferred: the roll happens inside the log's pump, and compaction itself rolls the log.
         onRoll: () => setImmediate(() => this.maybeCompact()),
         onBackgroundError: (err) => this.logger.error({ code: err.code }, 'log: %s', err.message),
+        onFsyncFailed: (err) => this.fsyncFailedAt(err),
       },
       closedBytes,
     );
@@ -380,6 +410,8 @@ export class FleetNode extends EventEmitter {
   }
 
   private async writeLocal(op: Op, key: string, value: Uint8Array | undefined, reserved = false, ttlMs?: number, ends?: Entry, stopping = false): Promise<WriteResult> {
+    // A provisional identity: wait until a peer confirmed it or it was renewed (holdWrites).
+    if (this.writeGate && !stopping) await this.writeGate.promise;
     let e: Entry;
     try {
       if (!stopping) this.assertWritable();
@@ -398,6 +430,7 @@ export class FleetNode extends EventEmitter {
         const expiresAt = ttlMs === undefined ? undefined : ts.wall + ttlMs;
         e = encodeEntry({ origin: this.nodeId, inc: this.incarnation, seq: this.nextSeq++, wall: ts.wall, logical: ts.logical, op, key, value, expiresAt }, keyBytes);
       }
+      this.writesThisRun++;
     } catch (err) {
       this.countError(err);
       throw err;
@@ -413,7 +446,7 @@ export class FleetNode extends EventEmitter {
     } catch (err) {
       // Every write not yet durable failed with this one and was cut from the log:
       // number the next write from the first failed seq, so the stream has no gap.
-      if (e.seq < this.nextSeq) this.nextSeq = e.seq;
+      if (e.inc === this.incarnation && e.seq < this.nextSeq) this.nextSeq = e.seq;
       this.countError(err);
       throw err;
     }
@@ -428,6 +461,7 @@ export class FleetNode extends EventEmitter {
   async ingest(e: Entry, from?: string): Promise<ApplyResult> {
     if (this.state !== 'running' && this.state !== 'starting') throw new FleetError('NODE_STOPPED', 'node is stopping');
     if (this.store.vector.covers(e.stream, e.seq)) return 'duplicate';
+    if (e.origin === this.nodeId) this.checkOwnStream(e.stream, e.seq, from ?? 'a peer');
     const ahead = this.clock.observe(e.wall, e.logical);
     if (ahead > 0) this.noteSkewed(e, ahead, from);
     await this.log.append(e.raw);
@@ -545,12 +579,143 @@ export class FleetNode extends EventEmitter {
   }
 
   private assertWritable(): void {
+    if (this.writeRefusal) throw this.writeRefusal;
     if (this.state === 'running') return;
     throw new FleetError(this.state === 'starting' || this.state === 'new' ? 'NODE_NOT_READY' : 'NODE_STOPPED', `node is ${this.state}`);
   }
 
   private countError(err: unknown): void {
     this.metrics.writeErrors.inc({ code: isFleetError(err) ? err.code : 'IO_ERROR' });
+  }
+
+  // ---------------------------------------------------------------- identity
+
+  /** Whether writes are taken now (false while held, refused, or not running). */
+  get writable(): boolean {
+    return this.state === 'running' && this.writeGate === undefined && this.writeRefusal === undefined;
+  }
+
+  /** Why writes are not taken now, for /v1/status and /readyz. */
+  get unwritableReason(): string | undefined {
+    if (this.writeRefusal) return this.writeRefusal.message;
+    if (this.writeGate) return 'waiting for a peer to confirm this node\'s incarnation';
+    if (this.state !== 'running') return `node is ${this.state}`;
+    return undefined;
+  }
+
+  /** The highest incarnation of this node id found in the recovered vector. */
+  private ownIncarnationsSeen(): number {
+    let max = 0;
+    const prefix = `${this.nodeId}:`;
+    for (const stream of this.store.vector.map.keys()) {
+      if (stream.startsWith(prefix)) max = Math.max(max, Number(stream.slice(prefix.length)) || 0);
+    }
+    return max;
+  }
+
+  /**
+   * Hold writes while the identity is provisional, until a peer confirms it
+   * (confirmIdentity) or `timeoutMs` passes: then a new incarnation starts, since
+   * no peer proved our stream is not ahead. Replication calls this when it has
+   * peers to ask; a node without any takes writes at once.
+   */
+  holdWrites(timeoutMs: number): void {
+    if (!this.identityProvisional || this.writeGate) return;
+    let open!: () => void;
+    const promise = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const timer = setTimeout(() => {
+      if (!this.identityProvisional) return;
+      if (this.renewIfUnconfirmed) this.renewIncarnation(`no peer confirmed incarnation ${this.incarnation} within ${timeoutMs} ms`);
+      else this.confirmIdentity(); // already a new one: the best this node can do alone
+    }, timeoutMs);
+    timer.unref();
+    this.writeGate = { promise, open, timer };
+  }
+
+  /** A peer's vector showed nothing of ours we do not hold: the kept incarnation is confirmed. */
+  confirmIdentity(): void {
+    if (!this.identityProvisional) return;
+    this.identityProvisional = false;
+    this.openWrites();
+  }
+
+  private openWrites(): void {
+    const g = this.writeGate;
+    if (!g) return;
+    this.writeGate = undefined;
+    clearTimeout(g.timer);
+    g.open();
+  }
+
+  /**
+   * Start a new incarnation (a new stream) now. Only safe before any write of
+   * the current one is in flight, or when the current stream must be given up.
+   */
+  renewIncarnation(reason: string, atLeast = 0): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.incarnation = newIncarnation(Math.max(this.incarnation, atLeast, this.ownIncarnationsSeen()));
+    this.selfStream = streamId(this.nodeId, this.incarnation);
+    this.nextSeq = this.store.vector.get(this.selfStream) + 1;
+    writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
+    this.logger.warn({ incarnation: this.incarnation }, '%s: starting a new incarnation (%d)', reason, this.incarnation);
+    this.identityProvisional = false;
+    this.openWrites();
+  }
+
+  /** The highest seq of the current stream this run stamped or recovered. */
+  get ownSeq(): number {
+    return this.nextSeq - 1;
+  }
+
+  /**
+   * Evidence about our own streams from a peer (a vector in HELLO, ACK or
+   * SYNC_DONE, or an entry): a seq of our current stream beyond what we
+   * stamped, or an incarnation of ours above the current one. Before this
+   * run's first write that means our data dir is older than our history
+   * (restored, wiped): a new incarnation. After it, someone else writes as
+   * this node id (a twin): writes are refused. Returns whether there was any.
+   */
+  checkOwnVector(vector: VectorObject, from: string): boolean {
+    const prefix = `${this.nodeId}:`;
+    let hit = false;
+    for (const [stream, seq] of Object.entries(vector)) {
+      if (stream.startsWith(prefix) && this.checkOwnStream(stream, seq, from)) hit = true;
+    }
+    return hit;
+  }
+
+  private checkOwnStream(stream: string, seq: number, from: string): boolean {
+    const inc = Number(stream.slice(this.nodeId.length + 1));
+    const ahead = inc > this.incarnation || (inc === this.incarnation && seq > this.ownSeq);
+    if (!ahead) return false;
+    const what = inc > this.incarnation ? `incarnation ${inc} of this node id (this node is at ${this.incarnation})` : `seq ${seq} of this node's stream ${stream} (it stamped up to ${this.ownSeq})`;
+    // Once per run: a second sighting after a renewal is another live node (twins would renew in turn forever).
+    if (this.writesThisRun === 0 && this.evidenceRenewals === 0) {
+      this.evidenceRenewals++;
+      this.renewIncarnation(`${from} holds ${what}: this data dir is older than this node's history (restored or wiped)`, inc);
+      return true;
+    }
+    this.refuseWrites(new FleetError('NODE_ID_CLASH', `node id clash: ${from} holds ${what}, which this node never wrote: another node runs with the id "${this.nodeId}"; this node refuses writes until restarted with its own nodeId`));
+    return true;
+  }
+
+  /** Refuse every write from now on (until restart), with this error. */
+  refuseWrites(err: FleetError): void {
+    if (this.writeRefusal) return;
+    this.writeRefusal = err;
+    this.openWrites();
+    this.logger.error({ code: err.code }, '%s', err.message);
+  }
+
+  private fsyncFailedAt(err: FleetError): void {
+    // fsyncgate: a failed fsync may have dropped dirty pages the kernel then marks
+    // clean; a retry that succeeds proves nothing. What this run wrote since the
+    // last good fsync may be gone from disk while peers hold it: continue in a
+    // new stream now, and make the next start renew too.
+    this.fsyncFailed = true;
+    this.renewIncarnation(`fsync failed (${err.message}): entries since the last good fsync may be lost on disk`);
   }
 
   // ---------------------------------------------------------------- reads
@@ -593,6 +758,8 @@ export class FleetNode extends EventEmitter {
       incarnation: this.incarnation,
       version: VERSION,
       state: this.state,
+      writable: this.writable,
+      ...(this.unwritableReason !== undefined && this.state === 'running' ? { unwritableReason: this.unwritableReason } : {}),
       vector: this.store.vector.toObject(),
       keys: this.store.size,
       tombstones: this.store.tombstoneCount,

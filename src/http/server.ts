@@ -155,8 +155,10 @@ export class HttpApi {
       case '/healthz':
         return sendJson(res, this.node.state === 'stopped' ? 503 : 200, { ok: this.node.state !== 'stopped', state: this.node.state });
       case '/readyz': {
-        const ready = this.node.state === 'running';
-        return sendJson(res, ready ? 200 : 503, { ready, state: this.node.state });
+        // Running and taking writes (not while a kept incarnation waits for a peer, nor after a node id clash).
+        const ready = this.node.writable;
+        const reason = this.node.unwritableReason;
+        return sendJson(res, ready ? 200 : 503, { ready, state: this.node.state, ...(reason !== undefined ? { reason } : {}) });
       }
       case '/metrics': {
         this.allow(req, { kind: 'any' });

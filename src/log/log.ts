@@ -47,6 +47,8 @@ export interface LogOptions {
   onRoll?: (newSegment: number) => void;
   /** Called with errors nobody waits for (interval fsync). */
   onBackgroundError?: (err: FleetError) => void;
+  /** Called when an interval fsync failed: pages written since the last good one may be lost (fsyncgate). */
+  onFsyncFailed?: (err: FleetError) => void;
 }
 
 interface Waiter {
@@ -459,7 +461,9 @@ export class Log {
       this.pumping = false;
       if (err) {
         this.dirty = true;
-        this.opts.onBackgroundError?.(fromIoError(err, 'interval fsync'));
+        const e = fromIoError(err, 'interval fsync');
+        this.opts.onBackgroundError?.(e);
+        this.opts.onFsyncFailed?.(e);
       } else {
         this.noteFsync(t0);
       }

@@ -40,7 +40,6 @@ export class Dialer {
   }
 
   authenticated(s: PeerSession): void {
-    this.attempt = 0;
     this.nodeId = s.peerId;
     this.wasConnected = true;
   }
@@ -54,6 +53,9 @@ export class Dialer {
       return;
     }
     if (this.wasConnected) this.host.countReconnect();
+    // A session the peer (or we) closed with an ERROR keeps backing off (a twin
+    // refused as newcomer redialled ~25 times a second); one that ended otherwise starts over.
+    if (this.wasConnected && !s.refused) this.attempt = 0;
     this.wasConnected = false;
     this.schedule();
   }

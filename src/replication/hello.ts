@@ -10,6 +10,8 @@ export interface Hello {
   nodeId: string;
   /** Random per process start: tells a restarted peer from a second connection of the same one. */
   instance: string;
+  /** When this instance started (ms since the epoch): of two live nodes with one id, the later one is the newcomer. Optional (older peers). */
+  started?: number;
   vector: VectorObject;
   /** Fresh random challenge for this connection (hex); the peer's AUTH proof must cover it. */
   nonce: string;
@@ -29,6 +31,7 @@ export function checkHello(h: Hello, self: { fleetId: string; nodeId: string }):
   if (typeof h.nodeId !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(h.nodeId)) throw new FleetError('FRAME_INVALID', 'HELLO without a valid nodeId');
   if (typeof h.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(h.nonce)) throw new FleetError('FRAME_INVALID', 'HELLO without a valid nonce');
   if (typeof h.instance !== 'string' || h.instance.length === 0 || h.instance.length > 64) throw new FleetError('FRAME_INVALID', 'HELLO without an instance id');
+  if (h.started !== undefined && !(typeof h.started === 'number' && Number.isSafeInteger(h.started) && h.started >= 0)) throw new FleetError('FRAME_INVALID', 'HELLO with an invalid started time');
   if (!isVector(h.vector)) throw new FleetError('FRAME_INVALID', 'HELLO without a valid vector');
   if (h.fleetId !== self.fleetId) throw new FleetError('FLEET_MISMATCH', `peer ${h.nodeId} belongs to fleet "${String(h.fleetId)}", this node to "${self.fleetId}"`);
   if (h.nodeId === self.nodeId) throw new FleetError('NODE_ID_CLASH', `peer has the same node id "${h.nodeId}" as this node: give every node its own nodeId`);
@@ -38,7 +41,12 @@ export function checkHello(h: Hello, self: { fleetId: string; nodeId: string }):
 export function isVector(v: unknown): v is VectorObject {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
   for (const [k, n] of Object.entries(v as Record<string, unknown>)) {
+    // A stream is origin:incarnation (a u32); a seq is an integer below 2^53.
     if (k.length === 0 || k.length > 80 || typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) return false;
+    const i = k.lastIndexOf(':');
+    if (i < 1) return false;
+    const inc = Number(k.slice(i + 1));
+    if (!Number.isInteger(inc) || inc < 0 || inc > 0xffffffff || String(inc) !== k.slice(i + 1)) return false;
   }
   return true;
 }

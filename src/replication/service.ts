@@ -39,6 +39,13 @@ export interface PeerStatus {
   direct?: string[];
 }
 
+/**
+ * How long a node that kept its incarnation (clean stop) holds writes for the
+ * first peer's HELLO to confirm it; past this it starts a new incarnation
+ * (docs/adr/0002).
+ */
+export const IDENTITY_WAIT_MS = 3000;
+
 /** Bytes of one ENTRIES frame when coalescing. */
 const FRAME_TARGET_BYTES = 256 * 1024;
 
@@ -49,6 +56,13 @@ const FRAME_TARGET_BYTES = 256 * 1024;
  * received entries go through node.ingest (catch-up: any order; live: only
  * the next seq of its stream).
  */
+/** Of two HELLOs with one node id, whether `a` started later (ties: the larger instance id). */
+function isLater(a: Hello, b: Hello): boolean {
+  const ta = a.started ?? Number.MAX_SAFE_INTEGER;
+  const tb = b.started ?? Number.MAX_SAFE_INTEGER;
+  return ta !== tb ? ta > tb : a.instance > b.instance;
+}
+
 export class ReplicationService implements NodeService, SessionHost, DialerHost {
   readonly name = 'replication';
   readonly settings: ReplicationSettings;
@@ -57,6 +71,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   readonly redialMinMs: number;
   readonly redialMaxMs: number;
   private readonly instance = randomBytes(8).toString('hex');
+  /** When this instance started: of two live nodes with one id, the later one is the newcomer. */
+  private readonly started = Date.now();
   private readonly transport: Transport;
   private readonly sessions = new Set<PeerSession>();
   private readonly byNode = new Map<string, PeerSession>();
@@ -128,6 +144,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}${listenHint(err, 'peer.port')}`, err);
     }
     this.running = true;
+    // Hold writes until a peer confirms the incarnation (or IDENTITY_WAIT_MS passes).
+    // Peers it dials, discovers, or that dialled it before (peers.json): a node only dialled by others has peers too.
+    if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(IDENTITY_WAIT_MS);
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
     this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
@@ -230,6 +249,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       fleetId: this.settings.fleetId,
       nodeId: this.settings.nodeId,
       instance: this.instance,
+      started: this.started,
       vector: this.node.store.vector.toObject(),
       nonce,
       fullResync: this.fullResyncPending,
@@ -248,10 +268,13 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       if (old.peer!.instance !== s.peer!.instance) {
         // A live connection to another instance with the same id: two nodes share an id.
         if (old.silentMs < Math.max(2 * quietLinkMs(this.settings), 2000)) {
-          s.fail(new FleetError('NODE_ID_CLASH', `node id clash: another node (instance ${old.peer!.instance}, at ${old.address}) is already connected as "${id}"; give every node its own nodeId`), 'warn');
-          return false;
-        }
-        old.end('replaced by a connection from a new instance of the peer (restarted)');
+          // Two live nodes share an id: the later-started one is the newcomer and is told so (it refuses writes).
+          const newcomerIsNew = isLater(s.peer!, old.peer!);
+          const [keep, drop] = newcomerIsNew ? [old, s] : [s, old];
+          const msg = `node id clash: another node (instance ${keep.peer!.instance}, at ${keep.address}, started earlier) is connected as "${id}"; this one is the newcomer and refuses writes: give every node its own nodeId`;
+          drop.fail(new FleetError('NODE_ID_CLASH', msg), 'warn', { newcomer: true });
+          if (drop === s) return false;
+        } else old.end('replaced by a connection from a new instance of the peer (restarted)');
       } else if (this.preferred(s) && !this.preferred(old)) {
         old.closeDuplicate('duplicate connection: keeping the one dialled by the smaller node id');
       } else {
@@ -265,7 +288,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (!this.book.isRecent(id)) this.unrecent.add(s); // before seen(): it makes every peer recent
     this.book.seen(id, s.peer!.vector, s.direction === 'out' ? s.address : undefined);
     this.logger.info({ peer: id, remote: s.address, direction: s.direction }, 'peer %s connected (%s)', id, s.direction === 'out' ? `dialled ${s.address}` : `from ${s.address}`);
+    // Before any entry of this peer arrives: does it hold more of our own stream than we do? (docs/adr/0002)
+    this.node.checkOwnVector(s.peer!.vector, `peer ${id}`);
+    this.node.confirmIdentity();
     return true;
+  }
+
+  newcomer(s: PeerSession, message: string): void {
+    this.node.refuseWrites(new FleetError('NODE_ID_CLASH', `peer ${s.label} reports ${message}`));
   }
 
   private preferred(s: PeerSession): boolean {
@@ -394,7 +424,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return keys;
   }
 
-  async syncDone(s: PeerSession, vector: VectorObject, keys: Set<string> | undefined): Promise<void> {
+  async syncDone(s: PeerSession, claimed: VectorObject, keys: Set<string> | undefined): Promise<void> {
+    const vector = this.provenPart(claimed, s);
     await this.node.mergeVector(vector);
     this.metrics.catchups.inc({ direction: 'received' });
     if (keys) {
@@ -404,6 +435,33 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     }
     this.book.synced();
     this.book.seen(s.peerId!, vector);
+  }
+
+  /**
+   * The part of a SYNC_DONE vector that entries prove (docs/guarantees.md,
+   * "forged vector"): each stream up to the highest seq this node has applied
+   * of it (this catch-up's entries included) or already covers. A vector
+   * claims the entries a catch-up skipped because later ones replaced them;
+   * a claim beyond every entry of its stream seen here proves nothing, and
+   * merged it would drop that stream's real entries as duplicates. Our own
+   * streams come only from our entries (checked as identity evidence).
+   */
+  private provenPart(claimed: VectorObject, s: PeerSession): VectorObject {
+    const store = this.node.store;
+    const out: VectorObject = {};
+    const own = `${this.settings.nodeId}:`;
+    let capped = 0;
+    for (const [stream, seq] of Object.entries(claimed)) {
+      if (stream.startsWith(own)) continue;
+      const bound = Math.max(store.vector.get(stream), store.proven.get(stream) ?? 0);
+      if (seq > bound) capped++;
+      out[stream] = Math.min(seq, bound);
+    }
+    this.node.checkOwnVector(claimed, `peer ${s.label}`);
+    if (capped > 0) {
+      this.logger.warn({ peer: s.peerId, streams: capped }, 'SYNC_DONE from %s claims %d streams beyond any entry seen here: merged only up to what entries prove', s.label, capped);
+    }
+    return out;
   }
 
   /**

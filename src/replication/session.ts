@@ -50,6 +50,8 @@ export interface SessionHost {
   takeFullKeys(s: PeerSession): Set<string>;
   /** A complete catch-up arrived (after its entries are durable); `fullKeys` for a full resync. */
   syncDone(s: PeerSession, vector: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
+  /** The peer said this node is the newcomer of two live nodes with one id (ERROR NODE_ID_CLASH, newcomer). */
+  newcomer(s: PeerSession, message: string): void;
   /** The peer reported its vector (ACK). */
   acked(s: PeerSession, vector: VectorObject): void;
   /** Node ids this node has an open session with (advertised in ACK, see docs/adr/0500). */
@@ -111,6 +113,8 @@ export class PeerSession {
   peerForwards = false;
   /** Closed as a duplicate of another connection to the same peer. */
   duplicate = false;
+  /** Closed by an ERROR (sent or received, not DUPLICATE): the dialer keeps backing off. */
+  refused = false;
   readonly outbox: Outbox;
   readonly connectedAt = Date.now();
 
@@ -205,13 +209,14 @@ export class PeerSession {
   }
 
   /** Close with an ERROR frame and a log line (bad input, refused handshake, duplicate). */
-  fail(err: unknown, level: 'warn' | 'info' = 'warn'): void {
+  fail(err: unknown, level: 'warn' | 'info' = 'warn', extra: Record<string, unknown> = {}): void {
     if (this.state === 'closed') return;
     const code = isFleetError(err) ? err.code : 'FRAME_INVALID';
     const message = err instanceof Error ? err.message : String(err);
+    this.refused = true;
     this.host.metrics.refused.inc({ code });
     this.host.logger[level]({ peer: this.peerId, remote: this.address, code }, 'closing peer connection %s: %s', this.label, message);
-    this.write(jsonFrame(FRAME.ERROR, { code, message }));
+    this.write(jsonFrame(FRAME.ERROR, { code, message, ...extra }));
     this.end(message);
   }
 
@@ -251,10 +256,12 @@ export class PeerSession {
 
   private onFrame(f: Frame): void {
     if (f.type === FRAME.ERROR) {
-      const e = parseJsonBody<{ code?: unknown; message?: unknown }>(f);
+      const e = parseJsonBody<{ code?: unknown; message?: unknown; newcomer?: unknown }>(f);
       this.host.logger.warn({ peer: this.peerId, remote: this.address, code: e.code }, 'peer %s closed the connection: %s %s', this.label, String(e.code), String(e.message));
       this.closeReason = `peer error ${String(e.code)}`;
       if (e.code === 'DUPLICATE') this.duplicate = true;
+      else this.refused = true;
+      if (e.code === 'NODE_ID_CLASH' && e.newcomer === true) this.host.newcomer(this, String(e.message).slice(0, 500));
       this.end(this.closeReason);
       return;
     }
@@ -285,6 +292,7 @@ export class PeerSession {
         // Optional (older peers omit it): anything but a list of strings means "unknown", i.e. relay everything.
         this.peerForwards = (b as { mqttForward?: unknown }).mqttForward === true;
         this.peerDirect = Array.isArray(b.direct) && b.direct.every((d) => typeof d === 'string') ? new Set(b.direct as string[]) : new Set();
+        this.host.node.checkOwnVector(b.vector, `peer ${this.label}`);
         this.onAck(b.vector);
         return;
       }

@@ -18,6 +18,12 @@ export class Store {
   /** Tombstones in the order they were written, oldest first, for GC without a scan. */
   private readonly tombstones = new Map<string, Entry>();
   readonly vector = new VersionVector();
+  /**
+   * Per stream, the highest seq of any entry applied here (held, replaced or
+   * lost): what entries prove this node has seen. A vector from a peer is
+   * merged only up to it (docs/guarantees.md, "forged vector").
+   */
+  readonly proven = new Map<string, number>();
   /** Current entries by stream and seq: a catch-up visits only what a peer lacks. */
   readonly byStream = new StreamIndex((e) => this.entries.get(e.key) === e);
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
@@ -39,7 +45,9 @@ export class Store {
 
   /** Apply an entry by LWW. Advances the vector when the entry is the next of its stream. */
   apply(e: Entry): ApplyResult {
-    this.vector.advance(e.stream, e.seq);
+    const stream = e.stream;
+    this.vector.advance(stream, e.seq);
+    if (e.seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, e.seq);
     const cur = this.entries.get(e.key);
     this.lastOther = cur;
     if (cur !== undefined) {

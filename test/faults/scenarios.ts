@@ -7,6 +7,7 @@ import { TinyFs, canUnshare } from '../helpers/tinyfs.js';
 import type { Scenario, ScenarioContext } from './lib/campaign.js';
 import { powerScenarios } from './scenarios-power.js';
 import { scenarios as clockScenarios } from './scenarios-clocks.js';
+import { scenarios as identityScenarios } from './scenarios-identity.js';
 import { scenarios as consumerScenarios } from './scenarios-consumers.js';
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => fs.existsSync(p));
@@ -257,6 +258,7 @@ export const scenarios: Scenario[] = [
   // Power cuts of the real build, and the deliberately broken builds the campaign must catch.
   ...powerScenarios,
   ...clockScenarios,
+  ...identityScenarios,
   ...consumerScenarios,
 ];
 

@@ -4,7 +4,9 @@ import { isFleetError } from '../../src/errors.js';
 import { listLogDir } from '../../src/log/files.js';
 import type { FleetNode } from '../../src/node.js';
 import { readMeta } from '../../src/log/datadir.js';
-import { fullDiskIo } from '../helpers/faulty-io.js';
+import { newIncarnation } from '../../src/log/identity.js';
+import { defaultIo } from '../../src/log/log.js';
+import { fullDiskIo, ioError } from '../helpers/faulty-io.js';
 import { dump, startCoreNode } from '../helpers/node.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
 
@@ -41,14 +43,14 @@ describe('FleetNode library API', () => {
     expect(a.get('robots/r2/status')).toBeUndefined();
     expect(a.list('robots/').map((e) => e.key)).toEqual(['robots/r1/status', 'robots/r3/status']);
     expect(a.list('', { limit: 1, after: 'missions/m1' }).map((e) => e.key)).toEqual(['robots/r1/status']);
-    const before = { state: dump(a), vector: a.store.vector.toObject() };
+    const before = { state: dump(a), vector: a.store.vector.toObject(), incarnation: a.incarnation };
     await a.stop();
 
     const b = await node(d);
     expect(dump(b)).toEqual(before.state);
     expect(b.store.vector.toObject()).toEqual(before.vector);
     expect((await b.put('k', 'v')).seq).toBe(6); // numbering continues, no gap, no reuse
-    expect(b.incarnation).toBe(1); // clean stop: same incarnation
+    expect(b.incarnation).toBe(before.incarnation); // clean stop: same incarnation
   });
 
   it('refuses bad keys and oversized values with typed errors and keeps its data', async () => {
@@ -139,17 +141,65 @@ describe('FleetNode library API', () => {
     expect(a.status()).toMatchObject({ keys: 10 });
   });
 
-  it('starts a new incarnation after an unclean stop under fsync=never, never reusing (origin, seq)', async () => {
+  for (const fsync of ['never', 'interval', 'batch', 'always'] as const) {
+    it(`starts a new incarnation after an unclean stop under fsync=${fsync}, never reusing (origin, seq)`, async () => {
+      const d = dir();
+      const a = await startCoreNode(d, (c) => (c.log.fsync = fsync));
+      const first = a.incarnation;
+      await a.put('k', 'v1');
+      await a.flush();
+      // No stop(): the process "died". A second node on the same dir takes over the stale lock.
+      const b = await node(d, (c) => (c.log.fsync = fsync));
+      expect(b.incarnation).toBeGreaterThan(first);
+      expect((await b.put('k', 'v2')).seq).toBe(1);
+      expect(b.selfStream).toBe(`test-node:${b.incarnation}`);
+      expect(readMeta(d)?.incarnation).toBe(b.incarnation);
+    });
+  }
+
+  it('fsyncgate: a failed interval fsync starts a new incarnation at once, and the next start renews again', async () => {
     const d = dir();
-    const a = await startCoreNode(d, (c) => (c.log.fsync = 'never'));
+    const fail = { next: false };
+    const io = {
+      ...defaultIo,
+      fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
+        if (fail.next) {
+          fail.next = false;
+          setImmediate(cb, ioError('EIO', 'fdatasync'));
+          return;
+        }
+        defaultIo.fdatasync(fd, cb);
+      },
+    };
+    const a = await startCoreNode(d, (c) => ((c.log.fsync = 'interval'), (c.log.fsyncInterval = 20)), { io });
+    const first = a.incarnation;
     await a.put('k', 'v1');
-    await a.flush();
-    // No stop(): the process "died". A second node on the same dir takes over the stale lock.
-    const b = await node(d, (c) => (c.log.fsync = 'never'));
-    expect(b.incarnation).toBe(2);
+    fail.next = true;
+    await a.put('k', 'v2');
+    await waitFor(() => a.incarnation !== first, 'a new incarnation after the failed fsync');
+    expect(a.incarnation).toBeGreaterThan(first);
+    expect((await a.put('k', 'v3')).seq).toBe(1); // a new stream: no seq of the old one is reused
+    const second = a.incarnation;
+    await a.stop();
+    expect(readMeta(d)?.cleanShutdown).toBe(false); // pages of that run may be lost: not a clean stop
+    const b = await node(d);
+    expect(b.incarnation).toBeGreaterThan(second);
+  });
+
+  it('a wiped data dir (no node.json) gets a new, clock-based incarnation; a minute later it is always above', async () => {
+    const d = dir();
+    const a = await node(d);
+    const first = a.incarnation;
+    await a.put('k', 'v1');
+    await a.stop();
+    fs.rmSync(d, { recursive: true, force: true });
+    const b = await node(d);
+    // Within the same minute only the 8 random bits differ: a peer's HELLO settles it (identity.test.ts).
+    expect(Math.floor(b.incarnation / 256)).toBeGreaterThanOrEqual(Math.floor(first / 256));
     expect((await b.put('k', 'v2')).seq).toBe(1);
-    expect(b.selfStream).toBe('test-node:2');
-    expect(readMeta(d)?.incarnation).toBe(2);
+    const t = Date.now();
+    for (let i = 0; i < 100; i++) expect(newIncarnation(0, t + 60_000)).toBeGreaterThan(newIncarnation(0, t));
+    expect(newIncarnation(5_000_000_000, t)).toBe(2 ** 32 - 1); // capped at the u32 field
   });
 
   it('refuses a data dir that belongs to another node', async () => {

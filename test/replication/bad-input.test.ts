@@ -126,7 +126,7 @@ test('two live nodes with the same id: the second is refused with NODE_ID_CLASH'
   expect((await second.error()).code).toBe('NODE_ID_CLASH');
   await second.waitClosed();
   expect(first.closed).toBe(false);
-  await stillServing(/node id clash: another node .* is already connected as "twin"/);
+  await stillServing(/node id clash: another node .* is connected as "twin"/);
   first.end();
 });
 

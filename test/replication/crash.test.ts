@@ -42,7 +42,8 @@ test('kill -9 during catch-up and during live streaming, then restart: converges
     for (let i = 0; i < 400; i++) await h.put(a, `live/k${i % 40}`);
   })();
   for (let i = 0; i < 50; i++) await h.put(b, `live/k${i % 40}`);
-  await waitFor(async () => ((await b.status()).vector['ka:1'] ?? 0) > 60, 'b receiving the stream');
+  const aStream = `ka:${(await a.status()).incarnation}`;
+  await waitFor(async () => ((await b.status()).vector[aStream] ?? 0) > 60, 'b receiving the stream');
   await b.kill9();
   await stream;
   b = await restart(b);

@@ -1,0 +1,154 @@
+/**
+ * Identity mistakes operators make (issue 9 items 4, 5): a wiped data dir, a
+ * data dir restored from an older copy, two live nodes with one id. Every
+ * acknowledged write must reach the peer; a twin must refuse writes.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import { afterAll, expect, test } from 'vitest';
+import { type NodeProc, tempDir, waitFor } from '../helpers/proc.js';
+import { History, peerAddress, restart, startNode, stopAll, waitConverged } from './fleet.js';
+
+const nodes: NodeProc[] = [];
+afterAll(() => stopAll(nodes));
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** Writes to keys of their own (so no later write can hide a loss), then checks them all on `to`. */
+async function writeAll(h: History, n: NodeProc, prefix: string, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const w = await h.put(n, `${prefix}/k${i}`);
+    expect(w.outcome).toBe('ok');
+  }
+}
+
+async function missingOn(to: NodeProc, prefix: string, count: number): Promise<number> {
+  const r = (await (await to.fetch(`/v1/kv?prefix=${prefix}/`)).json()) as { count: number };
+  return count - r.count;
+}
+
+test('a wiped data dir restarted with the same id: every new acknowledged write reaches the peer', async () => {
+  const a = await startNode('wa');
+  let b = await startNode('wb', { peers: [peerAddress(a)] });
+  nodes.push(a, b);
+  const h = new History();
+  await writeAll(h, b, 'before', 100);
+  await waitConverged([a, b]);
+  await b.stop();
+  fs.rmSync(b.opts.dataDir, { recursive: true, force: true });
+  b = await restart(b);
+  nodes.push(b);
+  await writeAll(h, b, 'after', 120);
+  await waitFor(async () => (await missingOn(a, 'after', 120)) === 0, 'every write after the wipe on a', 10_000).catch(async () => {
+    throw new Error(`${await missingOn(a, 'after', 120)} of 120 writes after the wipe never reached a`);
+  });
+  h.check(await waitConverged([a, b]));
+});
+
+test('a data dir restored from an older copy (cp -a while stopped): every new write reaches the peer', async () => {
+  const a = await startNode('ra');
+  let b = await startNode('rb', { peers: [peerAddress(a)] });
+  nodes.push(a, b);
+  const h = new History();
+  await writeAll(h, b, 'one', 30);
+  await waitConverged([a, b]);
+  await b.stop();
+  const copy = tempDir();
+  execFileSync('cp', ['-a', `${b.opts.dataDir}/.`, copy]);
+  b = await restart(b);
+  nodes.push(b);
+  await writeAll(h, b, 'two', 70);
+  await waitConverged([a, b]);
+  await b.stop();
+  fs.rmSync(b.opts.dataDir, { recursive: true, force: true });
+  execFileSync('cp', ['-a', copy, b.opts.dataDir]);
+  b = await restart(b);
+  nodes.push(b);
+  await writeAll(h, b, 'three', 30);
+  await waitFor(async () => (await missingOn(a, 'three', 30)) === 0, 'every write after the restore on a', 10_000).catch(async () => {
+    throw new Error(`${await missingOn(a, 'three', 30)} of 30 writes after the restore never reached a`);
+  });
+  h.check(await waitConverged([a, b]));
+});
+
+test('a restored node that writes alone before any peer answers: its writes still reach the peer later', async () => {
+  const port = await freePort();
+  let a = await startNode('la', { env: { FLEETKV_PEER_PORT: String(port) } });
+  let b = await startNode('lb', { peers: [`127.0.0.1:${port}`] });
+  nodes.push(a, b);
+  const h = new History();
+  await writeAll(h, b, 'one', 30);
+  await waitConverged([a, b]);
+  await b.stop();
+  const copy = tempDir();
+  execFileSync('cp', ['-a', `${b.opts.dataDir}/.`, copy]);
+  b = await restart(b);
+  nodes.push(b);
+  await writeAll(h, b, 'two', 70);
+  await waitConverged([a, b]);
+  await Promise.all([a.stop(), b.stop()]);
+  fs.rmSync(b.opts.dataDir, { recursive: true, force: true });
+  execFileSync('cp', ['-a', copy, b.opts.dataDir]);
+  b = await restart(b); // a is down: nobody can tell b that its copy is old
+  nodes.push(b);
+  await writeAll(h, b, 'alone', 30);
+  a = await restart(a);
+  nodes.push(a);
+  await waitFor(async () => (await missingOn(a, 'alone', 30)) === 0, 'every write made alone on a', 15_000).catch(async () => {
+    throw new Error(`${await missingOn(a, 'alone', 30)} of 30 writes b made alone never reached a`);
+  });
+  h.check(await waitConverged([a, b]));
+});
+
+test('twins on the same peer: the later-started one refuses writes (409), is not ready, and redials with backoff', async () => {
+  const a = await startNode('ta');
+  const b1 = await startNode('tb', { peers: [peerAddress(a)] });
+  nodes.push(a, b1);
+  await waitFor(async () => (await a.status()).peers.some((p: any) => p.nodeId === 'tb' && p.state === 'live'), 'a–b1 live');
+  const b2 = await startNode('tb', { peers: [peerAddress(a)] });
+  nodes.push(b2);
+  await waitFor(async () => (await b2.status()).writable === false, 'b2 not writable', 10_000);
+  const r = await b2.put('x', 'from-twin');
+  expect(r.status).toBe(409);
+  expect(((await r.json()) as { error: { code: string } }).error.code).toBe('NODE_ID_CLASH');
+  expect((await b2.fetch('/readyz')).status).toBe(503);
+  const st = await b2.status();
+  expect(st.unwritableReason).toMatch(/newcomer|clash/);
+  // b1, the node that was there first, keeps taking writes.
+  expect((await b1.put('y', 'from-b1')).status).toBe(200);
+  // Redials back off: the attempt count grows ever more slowly (old code: ~25 a second for good).
+  const t0 = performance.now();
+  const clashes = (): number => a.logsMatching(/this one is the newcomer/).length;
+  const c0 = clashes();
+  await waitFor(() => clashes() >= c0 + 4, 'four more refused redials', 15_000);
+  const perSecond = 4 / ((performance.now() - t0) / 1000);
+  expect(perSecond).toBeLessThan(10);
+});
+
+test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees its own id written by another and refuses writes', async () => {
+  const a = await startNode('xa');
+  const c = await startNode('xc', { peers: [peerAddress(a)] });
+  const b1 = await startNode('xb', { peers: [peerAddress(a)] });
+  const b2 = await startNode('xb', { peers: [peerAddress(c)] });
+  nodes.push(a, c, b1, b2);
+  const h = new History();
+  // Both twins write; each one's stream reaches the other through a and c.
+  await waitFor(async () => {
+    await h.put(b1, `t/b1-${h.writes.length}`);
+    await h.put(b2, `t/b2-${h.writes.length}`);
+    const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
+    return s1.writable === false || s2.writable === false;
+  }, 'one twin to refuse writes', 20_000);
+  const refusing = (await b1.status()).writable === false ? b1 : b2;
+  expect((await refusing.status()).unwritableReason).toMatch(/clash/);
+  const r = await refusing.put('t/late', 'x');
+  expect(r.status).toBe(409);
+  expect((await refusing.fetch('/readyz')).status).toBe(503);
+});
