@@ -28,6 +28,7 @@ export const schema = {
     queueBytes: { doc: 'Live queue bound per peer; a peer further behind is moved back to catch-up', format: 'bytes', default: 8 * 1024 * 1024, env: 'FLEETKV_REPLICATION_QUEUE_BYTES' },
     antiEntropyInterval: { doc: 'Period of vector exchange (ACK), PING and gap checks', format: 'duration', default: 500, env: 'FLEETKV_REPLICATION_ANTI_ENTROPY_INTERVAL' },
     idleTimeout: { doc: 'Close a peer connection silent for this long', format: 'duration', default: 10_000, env: 'FLEETKV_REPLICATION_IDLE_TIMEOUT' },
+    identityWait: { doc: 'After a start with peers, hold writes at most this long for the first peer to confirm the incarnation (docs/adr/0002)', format: 'duration', default: 3000, env: 'FLEETKV_REPLICATION_IDENTITY_WAIT' },
     handshakeTimeout: { doc: 'Close a connection that has not completed HELLO/AUTH in this time', format: 'duration', default: 5000, env: 'FLEETKV_REPLICATION_HANDSHAKE_TIMEOUT' },
     redialMin: { doc: 'First redial delay (doubles up to redialMax, with jitter)', format: 'duration', default: 100, env: 'FLEETKV_REPLICATION_REDIAL_MIN' },
     redialMax: { doc: 'Longest redial delay', format: 'duration', default: 10_000, env: 'FLEETKV_REPLICATION_REDIAL_MAX' },
@@ -148,6 +149,7 @@ export interface FleetConfig {
     queueBytes: number;
     antiEntropyInterval: number;
     idleTimeout: number;
+    identityWait: number;
     handshakeTimeout: number;
     redialMin: number;
     redialMax: number;

@@ -39,13 +39,6 @@ export interface PeerStatus {
   direct?: string[];
 }
 
-/**
- * How long a node that kept its incarnation (clean stop) holds writes for the
- * first peer's HELLO to confirm it; past this it starts a new incarnation
- * (docs/adr/0002).
- */
-export const IDENTITY_WAIT_MS = 3000;
-
 /** Bytes of one ENTRIES frame when coalescing. */
 const FRAME_TARGET_BYTES = 256 * 1024;
 
@@ -144,9 +137,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       throw new FleetError('UNAVAILABLE', `peer listener on ${c.peer.host}:${c.peer.port}: ${(err as Error).message}${listenHint(err, 'peer.port')}`, err);
     }
     this.running = true;
-    // Hold writes until a peer confirms the incarnation (or IDENTITY_WAIT_MS passes).
+    // Hold writes until a peer confirms the incarnation (or replication.identityWait passes, docs/adr/0002).
     // Peers it dials, discovers, or that dialled it before (peers.json): a node only dialled by others has peers too.
-    if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(IDENTITY_WAIT_MS);
+    if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(c.replication.identityWait);
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
     this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);

@@ -80,7 +80,7 @@ export class MemFleet {
         dataDir: this.dirs[i]!,
         mqtt: { enabled: false },
         log: { fsync: 'never', level: 'silent' },
-        replication: { antiEntropyInterval: 20, redialMin: 5, redialMax: 60, idleTimeout: 5000, handshakeTimeout: 2000 },
+        replication: { antiEntropyInterval: 20, redialMin: 5, redialMax: 60, idleTimeout: 5000, handshakeTimeout: 2000, identityWait: 50 },
         ...(this.opts.tombstoneRetention !== undefined ? { tombstoneRetention: this.opts.tombstoneRetention } : {}),
       },
     });
@@ -147,6 +147,14 @@ export class MemFleet {
   /** Heal everything and wait until every node holds the model's state and the same vector. */
   async converge(timeoutMs = 15_000): Promise<void> {
     this.net.healAll();
+    // Each node writes once more after the heal. A received vector is merged only as far as entries
+    // prove it (docs/guarantees.md, "forged vector"), so a stream whose newest entry was replaced by
+    // another node's write of the same key is covered on the others only from its origin's next write;
+    // states converge without it, vectors only with it (known limitation, ADR 0002).
+    for (const n of this.nodes) {
+      const r = await n.put(`final/${n.nodeId}`, n.nodeId);
+      this.written.push({ key: `final/${n.nodeId}`, value: n.nodeId, hlc: BigInt(r.hlc), origin: r.origin, inc: r.inc });
+    }
     const want = JSON.stringify([...this.model()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     await waitFor(
       () => {
