@@ -129,7 +129,10 @@ function throughputSection(raw: Map<number, LoadFigures>, drift: { before: numbe
     const r = raw.get(g)!;
     rows.push({ path: 'raw append+fdatasync', fsync: '-', writers: `${g}/sync`, 'puts/s': int(r.perSec), 'p50 ms': ms(r.p50Ms), 'p99 ms': ms(r.p99Ms), 'puts/fsync': g, 'vs raw': '1.00' });
   }
-  for (const [name, runs] of [['library', lib], ['http', web]] as const) {
+  for (const [name, runs] of [
+    ['library', lib],
+    ['http', web],
+  ] as const) {
     for (const fsync of FSYNC_POLICIES) {
       for (const writers of WRITERS) {
         const f = runs.get(runKey(fsync, writers))!;
@@ -165,8 +168,24 @@ async function recoverySection(tmp: string): Promise<BenchSection> {
   const fromSnap = await child('recover', dir);
   const mapRef = await child('mapref', dir, RECOVERY_ENTRIES);
   const rows: BenchRow[] = [
-    { data: `log, ${RECOVERY_ENTRIES} entries (distinct keys)`, 'MB on disk': mb(built.logBytes), records: fromLog.records as number, 'start ms': int(fromLog.ms), 'cpu ms': int(fromLog.cpuMs), 'replay ms': int(fromLog.recoveryMs), 'RSS after MB': mb(fromLog.rss) },
-    { data: 'snapshot of that log', 'MB on disk': mb(dirBytes(dir)), records: fromSnap.records as number, 'start ms': int(fromSnap.ms), 'cpu ms': int(fromSnap.cpuMs), 'replay ms': int(fromSnap.recoveryMs), 'RSS after MB': mb(fromSnap.rss) },
+    {
+      data: `log, ${RECOVERY_ENTRIES} entries (distinct keys)`,
+      'MB on disk': mb(built.logBytes),
+      records: fromLog.records as number,
+      'start ms': int(fromLog.ms),
+      'cpu ms': int(fromLog.cpuMs),
+      'replay ms': int(fromLog.recoveryMs),
+      'RSS after MB': mb(fromLog.rss),
+    },
+    {
+      data: 'snapshot of that log',
+      'MB on disk': mb(dirBytes(dir)),
+      records: fromSnap.records as number,
+      'start ms': int(fromSnap.ms),
+      'cpu ms': int(fromSnap.cpuMs),
+      'replay ms': int(fromSnap.recoveryMs),
+      'RSS after MB': mb(fromSnap.rss),
+    },
     { data: `reference: a plain Map of ${RECOVERY_ENTRIES} string keys to small objects`, 'MB on disk': '', records: mapRef.records as number, 'start ms': int(mapRef.ms), 'cpu ms': int(mapRef.cpuMs), 'replay ms': '', 'RSS after MB': '' },
   ];
   const worst = Math.max(fromLog.ms as number, fromSnap.ms as number);
@@ -183,7 +202,10 @@ async function memorySection(tmp: string): Promise<BenchSection> {
   const per = (bytes: number): number => int(bytes / MEMORY_KEYS - value);
   const mbPer100k = (bytes: number): string => mb((bytes / MEMORY_KEYS) * 100_000);
   const rows: BenchRow[] = [];
-  for (const [step, d] of [[`first ${MEMORY_KEYS} keys`, m.first], [`next ${MEMORY_KEYS} keys`, m.second]] as const) {
+  for (const [step, d] of [
+    [`first ${MEMORY_KEYS} keys`, m.first],
+    [`next ${MEMORY_KEYS} keys`, m.second],
+  ] as const) {
     rows.push(
       { keys: step, measure: 'RSS', 'B/key beyond value': per(d.rss), 'MB per 100k keys': mbPer100k(d.rss) },
       { keys: step, measure: 'heap used + external', 'B/key beyond value': per(d.heapUsed + d.external), 'MB per 100k keys': mbPer100k(d.heapUsed + d.external) },

@@ -159,7 +159,10 @@ async function latencySection(): Promise<BenchSection> {
     try {
       const mq = await measureLatency(`mqtt://127.0.0.1:${m.p1}`, (i) => `bench/state/k${i % 100}`, `mqtt://127.0.0.1:${m.p2}`, 'bench/state/#', LATENCY_WRITES);
       rows.push(row('Mosquitto → bridge → Mosquitto (no persistence)', mq));
-      for (const [name, l] of [['fsync=batch', fk], ['fsync=never', fkNoSync]] as const) {
+      for (const [name, l] of [
+        ['fsync=batch', fk],
+        ['fsync=never', fkNoSync],
+      ] as const) {
         const r50 = l.p50 / mq.p50;
         const r99 = l.p99 / mq.p99;
         notes.push(`${name}: fleetkv/Mosquitto p50 = ${r50.toFixed(2)}x, p99 = ${r99.toFixed(2)}x (goal <= 1.5x): ${r50 <= 1.5 && r99 <= 1.5 ? 'met' : 'not met'}${crossRobot ? '' : ' (one robot only)'}`);
@@ -167,7 +170,9 @@ async function latencySection(): Promise<BenchSection> {
     } finally {
       await m.stop();
     }
-    notes.push(`QoS 1 publishes paced at ${RATE}/s over 100 keys, QoS 0 subscriber, first ${WARMUP} of ${LATENCY_WRITES} not counted; fleetkv publishes state only once the write is durable under its fsync policy, Mosquitto keeps nothing on disk`);
+    notes.push(
+      `QoS 1 publishes paced at ${RATE}/s over 100 keys, QoS 0 subscriber, first ${WARMUP} of ${LATENCY_WRITES} not counted; fleetkv publishes state only once the write is durable under its fsync policy, Mosquitto keeps nothing on disk`,
+    );
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -104,7 +104,12 @@ export async function sections(): Promise<BenchSection[]> {
   const notes: string[] = [];
   const times = await notifyCost(dir);
   notes.push(`one sd_notify message through systemd-notify (a child process, asynchronous: the event loop does not wait): median ${times[10]!.toFixed(1)} ms, max ${times[19]!.toFixed(1)} ms wall time; the watchdog sends one every 15 s`);
-  notes.push(`machine load average during this run: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} on ${os.cpus().length} cores (figures are only comparable at similar load)`);
+  notes.push(
+    `machine load average during this run: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' / ')} on ${os.cpus().length} cores (figures are only comparable at similar load)`,
+  );
   notes.push(`snapshot size ${(snapBytes / KEYS).toFixed(0)} B per key for 100 B values`);
   fs.rmSync(dir, { recursive: true, force: true });
   return [{ title: `Operator tools on ${KEYS} keys`, rows, notes }];

@@ -44,7 +44,10 @@ export async function sections(): Promise<BenchSection[]> {
     out.push(await p2(tmp));
     if (haveRedis) out.push(await p7(tmp));
     out.push(await c1());
-    const load = `load average (1/5/15 min) ${load0.map((l) => l.toFixed(2)).join('/')} at the start, ${os.loadavg().map((l) => l.toFixed(2)).join('/')} at the end, ${os.cpus().length} cores`;
+    const load = `load average (1/5/15 min) ${load0.map((l) => l.toFixed(2)).join('/')} at the start, ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join('/')} at the end, ${os.cpus().length} cores`;
     for (const s of out) (s.notes ??= []).push(load);
     return out;
   } finally {
@@ -69,7 +72,7 @@ async function p1(tmp: string): Promise<BenchSection> {
     sum.redis += rps;
     rows.push({ round: r + 1, system: 'Redis AOF appendfsync always (redis-benchmark SET)', 'ops/s': Math.round(rps), 'p50 ms': '', 'p99 ms': '' });
 
-    const proc = new NodeProc({ nodeId: BENCH_NODE_ID, dataDir: fs.mkdtempSync(path.join(tmp, 'fk-')), env: { FLEETKV_FSYNC: 'batch', FLEETKV_MQTT_ENABLED: 'false'} });
+    const proc = new NodeProc({ nodeId: BENCH_NODE_ID, dataDir: fs.mkdtempSync(path.join(tmp, 'fk-')), env: { FLEETKV_FSYNC: 'batch', FLEETKV_MQTT_ENABLED: 'false' } });
     await proc.start();
     let f: ReturnType<typeof wrkPut>;
     try {
@@ -164,10 +167,10 @@ async function p7(tmp: string): Promise<BenchSection> {
   return {
     title: `P7: restart with ${ENTRIES} distinct keys (${BENCH_VALUE.length}-byte values); fleetkv: FleetNode.start in a fresh process; Redis: spawn to first PONG`,
     rows: [
-      { what: 'fleetkv from its log', keys: Number(fromLog.keys), 'ms': Math.round(Number(fromLog.ms)), 'cpu ms': Math.round(Number(fromLog.cpuMs)) },
-      { what: 'Redis reloading an AOF of the same SETs', keys: aofKeys, 'ms': Math.round(aofMs), 'cpu ms': '' },
-      { what: 'fleetkv from its snapshot', keys: Number(fromSnap.keys), 'ms': Math.round(Number(fromSnap.ms)), 'cpu ms': Math.round(Number(fromSnap.cpuMs)) },
-      { what: 'Redis loading its RDB', keys: rdbKeys, 'ms': Math.round(rdbMs), 'cpu ms': '' },
+      { what: 'fleetkv from its log', keys: Number(fromLog.keys), ms: Math.round(Number(fromLog.ms)), 'cpu ms': Math.round(Number(fromLog.cpuMs)) },
+      { what: 'Redis reloading an AOF of the same SETs', keys: aofKeys, ms: Math.round(aofMs), 'cpu ms': '' },
+      { what: 'fleetkv from its snapshot', keys: Number(fromSnap.keys), ms: Math.round(Number(fromSnap.ms)), 'cpu ms': Math.round(Number(fromSnap.cpuMs)) },
+      { what: 'Redis loading its RDB', keys: rdbKeys, ms: Math.round(rdbMs), 'cpu ms': '' },
     ],
     notes: [goal(`log / AOF = ${logRatio.toFixed(2)}`, logRatio <= 1, '<= 1.0'), goal(`snapshot / RDB = ${snapRatio.toFixed(2)}`, snapRatio <= 1, '<= 1.0')],
   };

@@ -142,7 +142,7 @@ export async function latencySection(fsync: FsyncPolicyName): Promise<BenchSecti
 /** A in this process writes as fast as it can; B is a separate fleetkv process (its own core). */
 async function linkSection(): Promise<BenchSection[]> {
   const a = await startNode('ta', [], 'never');
-  const env = { FLEETKV_MQTT_ENABLED: 'false', FLEETKV_FSYNC: 'never', FLEETKV_PEERS: peerAddr(a)};
+  const env = { FLEETKV_MQTT_ENABLED: 'false', FLEETKV_FSYNC: 'never', FLEETKV_PEERS: peerAddr(a) };
   const b = await new NodeProc({ nodeId: 'tb', dataDir: tempDir('fleetkv-bench-'), env }).start();
   await waitFor(() => (a.status().peers as { state: string }[]).some((p) => p.state === 'live'), 'a–b live');
   const value = Buffer.alloc(100, 'v');
@@ -162,7 +162,11 @@ async function linkSection(): Promise<BenchSection[]> {
   await waitFor(async () => (await covered()) >= N, 'b applied every entry', 120_000, 10);
   const ms = performance.now() - t0;
   const rate = N / (ms / 1000);
-  const live = { title: 'sustained replication over one link (A in-process writes 300,000 × 100 B entries; B a separate process; fsync=never)', rows: [{ entries: N, 'A write s': r2(writeMs / 1000), 'applied on B s': r2(ms / 1000), 'entries/s': Math.round(rate) }], notes: [`${Math.round(rate)} entries/s (goal ≥ 100,000): ${rate >= 100_000 ? 'met' : 'NOT met'}; A alone wrote ${Math.round(N / (writeMs / 1000))}/s`] };
+  const live = {
+    title: 'sustained replication over one link (A in-process writes 300,000 × 100 B entries; B a separate process; fsync=never)',
+    rows: [{ entries: N, 'A write s': r2(writeMs / 1000), 'applied on B s': r2(ms / 1000), 'entries/s': Math.round(rate) }],
+    notes: [`${Math.round(rate)} entries/s (goal ≥ 100,000): ${rate >= 100_000 ? 'met' : 'NOT met'}; A alone wrote ${Math.round(N / (writeMs / 1000))}/s`],
+  };
   await b.stop();
 
   // Catch-up: A now holds 100k keys changed since a fresh B; time from B ready to B covering A.

@@ -152,8 +152,7 @@ async function main(): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const csv = path.join(dir, `soak-${stamp}.csv`);
   fs.writeFileSync(csv, `minutes,node,rss_mib,fds,log_bytes,lag_entries,lag_ms,keys\n${samples.map((s) => [s.t.toFixed(3), s.node, s.rssMiB.toFixed(1), s.fds, s.logBytes, s.lagEntries, s.lagMs, s.keys].join(',')).join('\n')}\n`);
-  const byNode = (f: (s: Sample) => number): Series[] =>
-    Array.from({ length: size }, (_, i) => ({ name: `n${i}`, points: samples.filter((s) => s.node === `n${i}` && Number.isFinite(f(s))).map((s) => [s.t, f(s)] as [number, number]) }));
+  const byNode = (f: (s: Sample) => number): Series[] => Array.from({ length: size }, (_, i) => ({ name: `n${i}`, points: samples.filter((s) => s.node === `n${i}` && Number.isFinite(f(s))).map((s) => [s.t, f(s)] as [number, number]) }));
   const png = csv.replace(/\.csv$/, '.png');
   fs.writeFileSync(
     png,

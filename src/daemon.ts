@@ -67,7 +67,11 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
   for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
   logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
   // systemd (Type=notify): ready now; watchdog pings while the node runs.
-  void sd.ready(`fleetkv ${VERSION} serving ${Object.entries(ports).map(([k, v]) => `${k} :${String(v)}`).join(', ')}`);
+  void sd.ready(
+    `fleetkv ${VERSION} serving ${Object.entries(ports)
+      .map(([k, v]) => `${k} :${String(v)}`)
+      .join(', ')}`,
+  );
   sd.startWatchdog(() => node.state === 'running');
   return { node, http, httpPort, stop };
 }

@@ -39,6 +39,11 @@ export class NodeMetrics {
     this.tombstoneGcRuns = new Counter({ name: 'fleetkv_tombstone_gc_runs_total', help: 'Tombstone collection passes', registers });
     this.tombstonesCollected = new Counter({ name: 'fleetkv_tombstones_collected_total', help: 'Tombstones dropped because every peer that counts holds them (or none is left to ask)', registers });
     this.expired = new Counter({ name: 'fleetkv_expired_total', help: 'Puts with a TTL that expired on this node (hidden and told to watchers)', registers });
-    this.clockSkewed = new Counter({ name: 'fleetkv_clock_skewed_entries_total', help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them', labelNames: ['origin'], registers });
+    this.clockSkewed = new Counter({
+      name: 'fleetkv_clock_skewed_entries_total',
+      help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them',
+      labelNames: ['origin'],
+      registers,
+    });
   }
 }

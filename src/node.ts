@@ -598,7 +598,7 @@ export class FleetNode extends EventEmitter {
   /** Why writes are not taken now, for /v1/status and /readyz. */
   get unwritableReason(): string | undefined {
     if (this.writeRefusal) return this.writeRefusal.message;
-    if (this.writeGate) return 'waiting for a peer to confirm this node\'s incarnation';
+    if (this.writeGate) return "waiting for a peer to confirm this node's incarnation";
     if (this.state !== 'running') return `node is ${this.state}`;
     return undefined;
   }
@@ -819,9 +819,11 @@ export class FleetNode extends EventEmitter {
     // Started from a microtask, so `compacting` is set before run() rolls the
     // log: a roll calls onRoll → maybeCompact, which must see this compaction
     // (before, an idle log recursed here until the stack overflowed).
-    this.compacting = Promise.resolve().then(run).finally(() => {
-      this.compacting = undefined;
-    });
+    this.compacting = Promise.resolve()
+      .then(run)
+      .finally(() => {
+        this.compacting = undefined;
+      });
     return this.compacting;
   }
 

@@ -97,14 +97,11 @@ export function rawAppendFsync(dir: string, group: number, ms: number): LoadFigu
 /** PUT `value` to `/v1/kv/<key>` over a keep-alive agent; resolves on a 2xx answer. */
 export function httpPut(agent: http.Agent, port: number, key: string, value: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { agent, host: '127.0.0.1', port, method: 'PUT', path: `/v1/kv/${key}`, headers: { 'content-length': value.length } },
-      (res) => {
-        res.resume();
-        res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`PUT ${key}: HTTP ${res.statusCode}`))));
-        res.on('error', reject);
-      },
-    );
+    const req = http.request({ agent, host: '127.0.0.1', port, method: 'PUT', path: `/v1/kv/${key}`, headers: { 'content-length': value.length } }, (res) => {
+      res.resume();
+      res.on('end', () => ((res.statusCode ?? 0) < 300 ? resolve() : reject(new Error(`PUT ${key}: HTTP ${res.statusCode}`))));
+      res.on('error', reject);
+    });
     req.on('socket', (s) => s.setNoDelay(true));
     req.on('error', reject);
     req.end(value);

@@ -18,7 +18,6 @@ export function ensureDebian(binary: string, pkg: string): boolean {
   return spawnSync('apt-get', ['install', '-y', pkg], { stdio: ['ignore', 'ignore', 'inherit'] }).status === 0;
 }
 
-
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
@@ -40,7 +39,9 @@ export class Redis {
   async start(): Promise<number> {
     this.port = await freePort();
     const t0 = performance.now();
-    this.child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', path.join(this.dir, 'redis.log'), ...this.extra], { stdio: 'ignore' });
+    this.child = spawn('redis-server', ['--bind', '127.0.0.1', '--port', String(this.port), '--dir', this.dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'yes', '--logfile', path.join(this.dir, 'redis.log'), ...this.extra], {
+      stdio: 'ignore',
+    });
     for (;;) {
       if (this.child.exitCode !== null) throw new Error(`redis-server exited: ${fs.readFileSync(path.join(this.dir, 'redis.log'), 'utf8').slice(-2000)}`);
       if (redisCli(this.port, 'ping') === 'PONG') return performance.now() - t0;

@@ -53,7 +53,7 @@ function fail(err: unknown): never {
     process.stderr.write(`fleetkv: ${err.message} [${err.code}]\n`);
     process.exit(EXIT_OF[err.code] ?? EXIT.ERROR);
   }
-  process.stderr.write(`fleetkv: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`fleetkv: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(EXIT.ERROR);
 }
 
@@ -80,11 +80,7 @@ export function buildProgram(): Command {
   const client = (): NodeClient => new NodeClient(program.opts<{ url?: string }>().url);
   program.addOption(new Option('--url <url>', 'node to talk to (client commands)').env('FLEETKV_URL'));
 
-  const start = program
-    .command('start')
-    .description('run a node (config: defaults < /etc/fleetkv/fleetkv.json or --config < FLEETKV_* env < flags)')
-    .option('-c, --config <file>', 'config file (JSON)')
-    .allowUnknownOption(false);
+  const start = program.command('start').description('run a node (config: defaults < /etc/fleetkv/fleetkv.json or --config < FLEETKV_* env < flags)').option('-c, --config <file>', 'config file (JSON)').allowUnknownOption(false);
   const flags = configFlags();
   for (const f of flags) start.option(`--${f.flag} <value>`, `${f.doc} (${f.key}; default: ${shownDefault(f.default)})`);
   start.action(async (opts: Record<string, string>) => {
@@ -178,8 +174,7 @@ export function buildProgram(): Command {
       process.stdout.write(`Compacted: ${JSON.stringify(r.lastCompaction)}\n`);
     });
 
-  const offline = (cmd: Command): Command =>
-    cmd.option('-c, --config <file>', 'config file').option('--data-dir <dir>', 'data directory (default: from config)');
+  const offline = (cmd: Command): Command => cmd.option('-c, --config <file>', 'config file').option('--data-dir <dir>', 'data directory (default: from config)');
   const dataDirOf = (o: { config?: string; dataDir?: string }): { dir: string; max: number } => {
     const cfg = loadConfig({ file: o.config, args: o.dataDir ? ['--data-dir', o.dataDir] : [] });
     if (!fs.existsSync(cfg.dataDir)) throw new FleetError('NOT_FOUND', `data dir ${cfg.dataDir} does not exist`);

@@ -25,15 +25,12 @@ interface OfflineOpts {
 /** Operator commands: snapshot, restore, export, import (and sim). */
 export function registerOps(program: Command, client: () => NodeClient): void {
   const offlineOptions = (cmd: Command): Command =>
-    cmd
-      .option('-c, --config <file>', 'config file of the node (offline)')
-      .option('--data-dir <dir>', 'data directory (offline; default: from config)')
-      .option('--node-id <id>', 'node id (offline; default: from config)');
+    cmd.option('-c, --config <file>', 'config file of the node (offline)').option('--data-dir <dir>', 'data directory (offline; default: from config)').option('--node-id <id>', 'node id (offline; default: from config)');
 
   offlineOptions(
     program
       .command('snapshot')
-      .description('back up a node to FILE: from the running node (--url), or from a stopped node\'s data dir with --offline / --data-dir')
+      .description("back up a node to FILE: from the running node (--url), or from a stopped node's data dir with --offline / --data-dir")
       .requiredOption('-o, --out <file>', 'snapshot file to write')
       .option('--offline', 'read the data dir of a stopped node instead of asking the running one'),
   ).action(async (o: OfflineOpts & { out: string }) => {
@@ -58,7 +55,7 @@ export function registerOps(program: Command, client: () => NodeClient): void {
   offlineOptions(
     program
       .command('restore <file>')
-      .description('restore a snapshot into a STOPPED node\'s data dir (its old files are moved aside); the node starts a new incarnation')
+      .description("restore a snapshot into a STOPPED node's data dir (its old files are moved aside); the node starts a new incarnation")
       .option('--incarnation <n>', 'start at least at this incarnation (if peers know a newer one than the backup)'),
   ).action((file: string, o: OfflineOpts & { incarnation?: string }) => {
     if (!fs.existsSync(file)) throw new FleetError('NOT_FOUND', `snapshot ${file} does not exist`);

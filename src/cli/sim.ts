@@ -74,11 +74,15 @@ function positiveInt(v: string, what: string, max: number): number {
 /** Free loopback ports, chosen by the kernel (a tiny race remains until the nodes bind them). */
 async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<net.Server>((resolve, reject) => {
-      const s = net.createServer();
-      s.once('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<net.Server>((resolve, reject) => {
+          const s = net.createServer();
+          s.once('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
@@ -103,8 +107,7 @@ export async function runSim(o: SimOptions): Promise<number> {
 
   const ports = o.autoPorts ? await freePorts(3 * count) : [];
   const base = { http: Number(o.httpPort), peer: Number(o.peerPort), mqtt: Number(o.mqttPort) };
-  const portsOf = (i: number): SimNode['ports'] =>
-    o.autoPorts ? { http: ports[3 * i]!, peer: ports[3 * i + 1]!, mqtt: ports[3 * i + 2]! } : { http: base.http + i, peer: base.peer + i, mqtt: base.mqtt + i };
+  const portsOf = (i: number): SimNode['ports'] => (o.autoPorts ? { http: ports[3 * i]!, peer: ports[3 * i + 1]!, mqtt: ports[3 * i + 2]! } : { http: base.http + i, peer: base.peer + i, mqtt: base.mqtt + i });
 
   const nodes: SimNode[] = [];
   let failing: string | undefined;
@@ -114,10 +117,32 @@ export async function runSim(o: SimOptions): Promise<number> {
   for (let i = 0; i < count; i++) {
     const id = `robot-${i + 1}`;
     const p = portsOf(i);
-    const peers = Array.from({ length: count }, (_, k) => k).filter((k) => k !== i).map((k) => `127.0.0.1:${portsOf(k).peer}`);
-    const args = [MAIN, 'start', '--config', configFile, '--node-id', id, '--data-dir', path.join(dir, id),
-      '--http-host', '127.0.0.1', '--http-port', String(p.http), '--peer-host', '127.0.0.1', '--peer-port', String(p.peer),
-      '--mqtt-host', '127.0.0.1', '--mqtt-port', String(p.mqtt), ...(peers.length ? ['--peers', peers.join(',')] : [])];
+    const peers = Array.from({ length: count }, (_, k) => k)
+      .filter((k) => k !== i)
+      .map((k) => `127.0.0.1:${portsOf(k).peer}`);
+    const args = [
+      MAIN,
+      'start',
+      '--config',
+      configFile,
+      '--node-id',
+      id,
+      '--data-dir',
+      path.join(dir, id),
+      '--http-host',
+      '127.0.0.1',
+      '--http-port',
+      String(p.http),
+      '--peer-host',
+      '127.0.0.1',
+      '--peer-port',
+      String(p.peer),
+      '--mqtt-host',
+      '127.0.0.1',
+      '--mqtt-port',
+      String(p.mqtt),
+      ...(peers.length ? ['--peers', peers.join(',')] : []),
+    ];
     const log = fs.openSync(path.join(dir, `${id}.log`), 'a');
     // Its own process group: a terminal's Ctrl-C reaches the sim only, which then stops each node once, cleanly.
     const child = spawn(process.execPath, args, { stdio: ['ignore', log, log], detached: true, env: { ...process.env, FLEETKV_LOG_PRETTY: '0' } });
@@ -170,11 +195,15 @@ export async function runSim(o: SimOptions): Promise<number> {
       const t = setInterval(() => failing && (clearInterval(t), resolve()), 100);
       t.unref();
     });
-    await Promise.race([stopSignal, failed, durationDone.then(async () => {
-      await workload.stop();
-      say('workload done; the nodes keep running (Ctrl-C stops them)', { event: 'sim-workload-done' });
-      await Promise.race([stopSignal, failed]);
-    })]);
+    await Promise.race([
+      stopSignal,
+      failed,
+      durationDone.then(async () => {
+        await workload.stop();
+        say('workload done; the nodes keep running (Ctrl-C stops them)', { event: 'sim-workload-done' });
+        await Promise.race([stopSignal, failed]);
+      }),
+    ]);
     clearInterval(stats);
   } catch (err) {
     failing ??= (err as Error).message;
@@ -199,10 +228,12 @@ export async function runSim(o: SimOptions): Promise<number> {
   if (unclean.length > 0) exitCode = 1;
   const keep = !removeAtExit || exitCode !== 0;
   if (!keep) fs.rmSync(dir, { recursive: true, force: true });
-  say(
-    `stopped ${count} nodes${unclean.length ? `; not cleanly: ${unclean.map((n) => `${n.id} (${n.exited!.code ?? n.exited!.signal})`).join(', ')}` : ' cleanly'}${keep ? `; files kept in ${dir}` : ''}`,
-    { event: 'sim-stopped', clean: exitCode === 0, exits: Object.fromEntries(nodes.map((n) => [n.id, n.exited!.code ?? n.exited!.signal])), kept: keep ? dir : null },
-  );
+  say(`stopped ${count} nodes${unclean.length ? `; not cleanly: ${unclean.map((n) => `${n.id} (${n.exited!.code ?? n.exited!.signal})`).join(', ')}` : ' cleanly'}${keep ? `; files kept in ${dir}` : ''}`, {
+    event: 'sim-stopped',
+    clean: exitCode === 0,
+    exits: Object.fromEntries(nodes.map((n) => [n.id, n.exited!.code ?? n.exited!.signal])),
+    kept: keep ? dir : null,
+  });
   return exitCode;
 }
 
@@ -217,7 +248,10 @@ async function waitUntilReady(nodes: SimNode[], failing: () => string | undefine
     if (stopped) throw new Error('stopped before the fleet was ready');
     if (Date.now() > deadline) throw new Error(`nodes not ready after 60 s: ${[...pending].map((n) => n.id).join(', ')}`);
     for (const n of [...pending]) {
-      const ok = await fetch(`${n.url}/readyz`).then((r) => r.ok, () => false);
+      const ok = await fetch(`${n.url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
       if (ok) pending.delete(n);
     }
     if (pending.size > 0) await new Promise((r) => setTimeout(r, 100));

@@ -17,7 +17,7 @@ export function splitWords(line: string): string[] {
       word = undefined;
     } else if (c === "'") {
       const end = line.indexOf("'", i + 1);
-      if (end < 0) throw new FleetError('USAGE', 'unclosed \' quote');
+      if (end < 0) throw new FleetError('USAGE', "unclosed ' quote");
       word = (word ?? '') + line.slice(i + 1, end);
       i = end;
     } else if (c === '"') {

@@ -4,7 +4,7 @@
  * flag (`--node-id r1`). Durations take "500ms", "60s", "7d" or milliseconds.
  */
 export const schema = {
-  nodeId: { doc: 'This node\'s id (1–64 of [A-Za-z0-9_.-]); empty = host name', format: String, default: '', env: 'FLEETKV_NODE_ID', arg: 'node-id' },
+  nodeId: { doc: "This node's id (1–64 of [A-Za-z0-9_.-]); empty = host name", format: String, default: '', env: 'FLEETKV_NODE_ID', arg: 'node-id' },
   fleetId: { doc: 'Fleet id; peers of another fleet are refused', format: String, default: 'default', env: 'FLEETKV_FLEET_ID', arg: 'fleet-id' },
   dataDir: { doc: 'Log and snapshot directory; empty = ./data/<nodeId>', format: String, default: '', env: 'FLEETKV_DATA_DIR', arg: 'data-dir' },
   fleetSecret: { doc: 'Shared fleet secret for peer authentication (HMAC); empty = unauthenticated', format: String, default: '', env: 'FLEETKV_FLEET_SECRET', sensitive: true },
@@ -15,8 +15,8 @@ export const schema = {
     tls: {
       enabled: { doc: 'Mutual TLS between peers (certificates signed by the fleet CA)', format: Boolean, default: false, env: 'FLEETKV_PEER_TLS' },
       ca: { doc: 'Fleet CA certificate (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_CA' },
-      cert: { doc: 'This node\'s certificate (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_CERT' },
-      key: { doc: 'This node\'s private key (PEM file)', format: String, default: '', env: 'FLEETKV_PEER_TLS_KEY', sensitive: true },
+      cert: { doc: "This node's certificate (PEM file)", format: String, default: '', env: 'FLEETKV_PEER_TLS_CERT' },
+      key: { doc: "This node's private key (PEM file)", format: String, default: '', env: 'FLEETKV_PEER_TLS_KEY', sensitive: true },
     },
   },
   discovery: {
@@ -39,7 +39,7 @@ export const schema = {
     host: { doc: 'MQTT listener address', format: String, default: '0.0.0.0', env: 'FLEETKV_MQTT_HOST', arg: 'mqtt-host' },
     port: { doc: 'MQTT listener port (0 = any free port)', format: 'port', default: 1883, env: 'FLEETKV_MQTT_PORT', arg: 'mqtt-port' },
     prefix: { doc: 'Topic prefix', format: String, default: 'fleet', env: 'FLEETKV_MQTT_PREFIX', arg: 'mqtt-prefix' },
-    statusInterval: { doc: 'Rewrite this node\'s status record (<prefix>/nodes/<nodeId>) at least this often', format: 'duration', default: 60_000, env: 'FLEETKV_MQTT_STATUS_INTERVAL' },
+    statusInterval: { doc: "Rewrite this node's status record (<prefix>/nodes/<nodeId>) at least this often", format: 'duration', default: 60_000, env: 'FLEETKV_MQTT_STATUS_INTERVAL' },
     tls: {
       enabled: { doc: 'Also listen for MQTT over TLS', format: Boolean, default: false, env: 'FLEETKV_MQTT_TLS_ENABLED' },
       port: { doc: 'MQTT over TLS port (0 = any free port)', format: 'port', default: 8883, env: 'FLEETKV_MQTT_TLS_PORT' },
@@ -56,7 +56,13 @@ export const schema = {
       usersFile: { doc: 'JSON file of MQTT users ({"users": {name: {password, read, write}}}); `fleetkv passwd --file` edits it', format: String, default: '', env: 'FLEETKV_MQTT_USERS_FILE' },
       users: { doc: 'MQTT users inline: {name: {password: <fleetkv passwd hash>, read: [topic filters], write: [topic filters], clientIds: [patterns]}}', format: Object, default: {} as Record<string, MqttUserConfig> },
     },
-    mirror: { doc: 'Topic filters (comma-separated) mirrored across the fleet: retained messages stored and replicated, live ones forwarded to every peer broker (docs/mqtt.md)', format: 'filter-list', default: [] as string[], env: 'FLEETKV_MQTT_MIRROR', arg: 'mqtt-mirror' },
+    mirror: {
+      doc: 'Topic filters (comma-separated) mirrored across the fleet: retained messages stored and replicated, live ones forwarded to every peer broker (docs/mqtt.md)',
+      format: 'filter-list',
+      default: [] as string[],
+      env: 'FLEETKV_MQTT_MIRROR',
+      arg: 'mqtt-mirror',
+    },
     homeAssistant: {
       enabled: { doc: 'Publish Home Assistant MQTT discovery configs for every robot (status, battery; availability from presence)', format: Boolean, default: false, env: 'FLEETKV_MQTT_HOME_ASSISTANT' },
       prefix: { doc: 'Home Assistant discovery prefix', format: String, default: 'homeassistant', env: 'FLEETKV_MQTT_HOME_ASSISTANT_PREFIX' },
@@ -99,7 +105,12 @@ export const schema = {
     mqttQueueMessages: { doc: 'Messages queued for the MQTT broker at most; beyond, new messages are dropped (counted, logged)', format: 'nat', default: 100_000, env: 'FLEETKV_MQTT_QUEUE_MESSAGES' },
     mqttClientQueueBytes: { doc: 'Bytes waiting to be sent to one MQTT client at most; a client further behind is disconnected', format: 'bytes', default: 4 * 1024 * 1024, env: 'FLEETKV_MQTT_CLIENT_QUEUE_BYTES' },
     mqttDrainTimeout: { doc: 'An MQTT client that has not read what it was sent for this long is disconnected (it holds up delivery meanwhile)', format: 'duration', default: 2000, env: 'FLEETKV_MQTT_DRAIN_TIMEOUT' },
-    mqttRetainedBytes: { doc: 'Total bytes (topic + payload) of retained messages outside <prefix>/ the broker keeps; beyond, a retained publish is refused with RETAINED_LIMIT', format: 'bytes', default: 16 * 1024 * 1024, env: 'FLEETKV_MQTT_RETAINED_BYTES' },
+    mqttRetainedBytes: {
+      doc: 'Total bytes (topic + payload) of retained messages outside <prefix>/ the broker keeps; beyond, a retained publish is refused with RETAINED_LIMIT',
+      format: 'bytes',
+      default: 16 * 1024 * 1024,
+      env: 'FLEETKV_MQTT_RETAINED_BYTES',
+    },
     mqttPartialBytes: { doc: 'Total bytes of half-received MQTT packets held for all clients; the client whose packet passes it is disconnected', format: 'bytes', default: 64 * 1024 * 1024, env: 'FLEETKV_MQTT_PARTIAL_BYTES' },
     mqttPartialTimeout: { doc: 'An MQTT client that leaves a packet half-sent for this long is disconnected', format: 'duration', default: 10_000, env: 'FLEETKV_MQTT_PARTIAL_TIMEOUT' },
     httpKeepAliveTimeout: { doc: 'Close an idle HTTP keep-alive connection after this long', format: 'duration', default: 5000, env: 'FLEETKV_HTTP_KEEP_ALIVE_TIMEOUT' },
@@ -111,7 +122,7 @@ export const schema = {
   tombstoneGcInterval: { doc: 'How often tombstones are collected', format: 'duration', default: 60_000, env: 'FLEETKV_TOMBSTONE_GC_INTERVAL' },
   maxClockSkew: { doc: 'Entries stamped further ahead of this clock are applied, counted and logged, but do not move this clock', format: 'duration', default: 60_000, env: 'FLEETKV_MAX_CLOCK_SKEW' },
   presence: {
-    enabled: { doc: 'Heartbeat this node\'s status record with a TTL and say goodbye on stop (fleet-wide presence); off: peers see it through sessions only', format: Boolean, default: true, env: 'FLEETKV_PRESENCE_ENABLED' },
+    enabled: { doc: "Heartbeat this node's status record with a TTL and say goodbye on stop (fleet-wide presence); off: peers see it through sessions only", format: Boolean, default: true, env: 'FLEETKV_PRESENCE_ENABLED' },
     timeout: { doc: 'A node not heard from for this long is shown offline by the others (its status record is written with this TTL, refreshed every third of it)', format: 'duration', default: 15_000, env: 'FLEETKV_PRESENCE_TIMEOUT' },
   },
 };

@@ -50,7 +50,11 @@ export function handleFleet(node: FleetNode, conflicts: RecentConflicts, req: In
     fleetId: node.config.fleetId,
     at: new Date().toISOString(),
     robots,
-    nodes: knownNodes(node, online, robots.map((r) => r.node)),
+    nodes: knownNodes(
+      node,
+      online,
+      robots.map((r) => r.node),
+    ),
     conflicts: conflicts.list(),
   });
 }

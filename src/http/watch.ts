@@ -36,7 +36,8 @@ export async function handleWatch(node: FleetNode, journal: WatchJournal, url: U
     res.write(`event: reset\ndata: ${JSON.stringify({ reason: resumed.reset, id: mark })}\n\n`);
     initial = true;
   }
-  if (initial) out.hold(); // live events wait until the initial values are out
+  if (initial)
+    out.hold(); // live events wait until the initial values are out
   else if (resumed && 'events' in resumed) for (const text of resumed.events) out.send(text);
   // An id-only event: the client's last id is now this one even if no change comes before it reconnects.
   if (!initial) out.send(`id: ${mark}\n\n`);

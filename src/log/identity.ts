@@ -19,9 +19,7 @@ export function newIncarnation(prev: number, nowMs = Date.now()): number {
 }
 
 /** Why the node keeps or renews its incarnation at start. */
-export type IdentityStart =
-  | { renew: true; reason: string }
-  | { renew: false; reason: 'clean stop' };
+export type IdentityStart = { renew: true; reason: string } | { renew: false; reason: 'clean stop' };
 
 /**
  * The one incarnation rule (docs/adr/0002): a new incarnation unless the

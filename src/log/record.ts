@@ -48,21 +48,14 @@ export function parseJsonPayload<T>(payload: Buffer): T {
   return JSON.parse(payload.toString('utf8', 1)) as T;
 }
 
-export type ScanResult =
-  | { ok: true; end: number }
-  | { ok: false; end: number; reason: string };
+export type ScanResult = { ok: true; end: number } | { ok: false; end: number; reason: string };
 
 /**
  * Walk the records in `buf` from `start`, calling `onRecord` with a view of
  * each payload (copy it to keep it). Stops at the first record that is
  * incomplete, over `maxRecordBytes` or fails its CRC, and says where and why.
  */
-export function scanRecords(
-  buf: Buffer,
-  start: number,
-  maxRecordBytes: number,
-  onRecord: (payload: Buffer, offset: number) => void,
-): ScanResult {
+export function scanRecords(buf: Buffer, start: number, maxRecordBytes: number, onRecord: (payload: Buffer, offset: number) => void): ScanResult {
   let off = start;
   while (off < buf.length) {
     // checkRecordAt inlined: one view per record serves the CRC and the caller (recovery's hot loop).

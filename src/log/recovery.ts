@@ -27,12 +27,7 @@ export const REPAIR_HINT = 'fleetkv repair --data-dir <dir> (moves the damaged t
  * it, is a torn write: it is cut off and reported. Any other bad record is
  * corruption and stops recovery with the file and offset (LOG_CORRUPT).
  */
-export function recoverLog(
-  dir: string,
-  maxRecordBytes: number,
-  onPayload: (payload: Buffer) => void,
-  opts: { truncate?: boolean } = {},
-): RecoveryResult {
+export function recoverLog(dir: string, maxRecordBytes: number, onPayload: (payload: Buffer) => void, opts: { truncate?: boolean } = {}): RecoveryResult {
   const { segments, snapshots } = listLogDir(dir);
   let records = 0;
   let snapshotCovers = 1;
@@ -44,10 +39,7 @@ export function recoverLog(
   const live = segments.filter((s) => s >= snapshotCovers);
   for (let i = 1; i < live.length; i++) {
     if (live[i] !== live[i - 1]! + 1) {
-      throw new FleetError(
-        'LOG_CORRUPT',
-        `segment ${segmentPath(dir, live[i - 1]! + 1)} is missing between ${live[i - 1]} and ${live[i]}; repair: ${REPAIR_HINT}`,
-      );
+      throw new FleetError('LOG_CORRUPT', `segment ${segmentPath(dir, live[i - 1]! + 1)} is missing between ${live[i - 1]} and ${live[i]}; repair: ${REPAIR_HINT}`);
     }
   }
   if (live.length > 0 && newestSnap !== undefined && live[0] !== snapshotCovers) {
@@ -73,12 +65,7 @@ export function recoverLog(
       const buf = fs.readFileSync(file);
       const after = newest ? findValidRecordAfter(buf, scan.end, maxRecordBytes) : 0;
       if (!newest || after >= 0) {
-        throw new FleetError(
-          'LOG_CORRUPT',
-          `log corrupt: ${file} at offset ${scan.end}: ${scan.reason}` +
-            (newest ? ` (valid records follow at offset ${after})` : '') +
-            `; repair: ${REPAIR_HINT}`,
-        );
+        throw new FleetError('LOG_CORRUPT', `log corrupt: ${file} at offset ${scan.end}: ${scan.reason}` + (newest ? ` (valid records follow at offset ${after})` : '') + `; repair: ${REPAIR_HINT}`);
       }
       result.tornTail = { file, offset: scan.end, bytes: buf.length - scan.end, reason: scan.reason };
       if (opts.truncate !== false) fs.truncateSync(file, scan.end);
@@ -103,10 +90,7 @@ function readSnapshot(file: string, maxRecordBytes: number, onPayload: (p: Buffe
     count++;
   });
   if (!scan.ok || !ended) {
-    throw new FleetError(
-      'LOG_CORRUPT',
-      `snapshot corrupt: ${file} at offset ${scan.end}: ${scan.ok ? 'no end record' : scan.reason}; repair: ${REPAIR_HINT}`,
-    );
+    throw new FleetError('LOG_CORRUPT', `snapshot corrupt: ${file} at offset ${scan.end}: ${scan.ok ? 'no end record' : scan.reason}; repair: ${REPAIR_HINT}`);
   }
   return count;
 }

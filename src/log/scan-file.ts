@@ -10,12 +10,7 @@ const CHUNK_BYTES = 1 << 20;
  * reused 1 MiB buffer does not. Offsets in the result are file offsets, and
  * `onRecord` gets views into the chunk (copy to keep, as with scanRecords).
  */
-export function scanFile(
-  file: string,
-  maxRecordBytes: number,
-  onRecord: (payload: Buffer, offset: number) => void,
-  chunkBytes = CHUNK_BYTES,
-): ScanResult {
+export function scanFile(file: string, maxRecordBytes: number, onRecord: (payload: Buffer, offset: number) => void, chunkBytes = CHUNK_BYTES): ScanResult {
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;
@@ -59,4 +54,3 @@ export function scanFile(
 function isIncomplete(reason: string): boolean {
   return reason === 'truncated record header' || reason === 'truncated record';
 }
-

@@ -23,12 +23,7 @@ const ENTRIES_PER_TURN = 5000;
  * its newer form, which is harmless because replaying the segments from
  * `firstSegment` on is idempotent under LWW.
  */
-export async function writeSnapshot(
-  dir: string,
-  firstSegment: number,
-  meta: SnapshotMeta,
-  entries: Iterator<{ raw: Buffer }>,
-): Promise<{ file: string; bytes: number; entries: number }> {
+export async function writeSnapshot(dir: string, firstSegment: number, meta: SnapshotMeta, entries: Iterator<{ raw: Buffer }>): Promise<{ file: string; bytes: number; entries: number }> {
   const file = snapshotPath(dir, firstSegment);
   const tmp = `${file}.tmp`;
   const fh = await fs.promises.open(tmp, 'w', 0o640);

@@ -110,7 +110,11 @@ function validFilter(f: unknown): boolean {
 /** One anchored regular expression for a user's client id patterns: `*` any characters, `%u` the user name. */
 function clientIdPattern(patterns: string[], user: string): RegExp {
   const escapeRegex = (t: string): string => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const one = (p: string): string => p.split('*').map((part) => escapeRegex(part.replaceAll('%u', user))).join('.*');
+  const one = (p: string): string =>
+    p
+      .split('*')
+      .map((part) => escapeRegex(part.replaceAll('%u', user)))
+      .join('.*');
   return new RegExp(`^(?:${patterns.map(one).join('|')})$`, 's');
 }
 

@@ -139,7 +139,12 @@ export class BrokerGate {
       if (this.mirror.matches(topic)) return this.mirrored(client, packet, done);
       if (packet.retain && client && this.retained && !this.retained.admit(topic, packet.payload.length)) {
         const limit = this.node.config.limits.mqttRetainedBytes;
-        return this.refuse(client, packet, new FleetError('RETAINED_LIMIT', `retained messages outside ${this.topics.prefix}/ would pass limits.mqttRetainedBytes (${limit} bytes): ${topic} not kept; clear retained topics with an empty payload`), done);
+        return this.refuse(
+          client,
+          packet,
+          new FleetError('RETAINED_LIMIT', `retained messages outside ${this.topics.prefix}/ would pass limits.mqttRetainedBytes (${limit} bytes): ${topic} not kept; clear retained topics with an empty payload`),
+          done,
+        );
       }
       return done(null);
     }

@@ -14,7 +14,14 @@ export class MqttMetrics {
   constructor(registry: Registry, connected: () => number, pending: () => number) {
     const registers = [registry];
     this.clients = new Gauge({ name: 'fleetkv_mqtt_clients', help: 'Connected MQTT clients', registers, collect: () => this.clients.set(connected()) });
-    new Gauge({ name: 'fleetkv_mqtt_publish_pending', help: 'Publishes handed to the broker and not yet delivered', registers, collect() { this.set(pending()); } });
+    new Gauge({
+      name: 'fleetkv_mqtt_publish_pending',
+      help: 'Publishes handed to the broker and not yet delivered',
+      registers,
+      collect() {
+        this.set(pending());
+      },
+    });
     this.published = new Counter({ name: 'fleetkv_mqtt_published_total', help: 'Messages the bridge published, by topic kind', labelNames: ['topic'], registers });
     this.dropped = new Counter({ name: 'fleetkv_mqtt_dropped_total', help: 'Messages the bridge dropped because the broker fell behind', labelNames: ['topic'], registers });
     this.commands = new Counter({ name: 'fleetkv_mqtt_commands_total', help: 'set/delete commands written to the store', labelNames: ['op'], registers });

@@ -103,10 +103,13 @@ export class StoreRetained {
     if (this.mirror?.enabled) {
       try {
         const prefix = mirrorKeyPrefix(filter);
-        out.push({ prefix, matches: (e) => {
-          const topic = mirrorTopic(e.key)!;
-          return topicMatches(filter, topic) && this.mirror!.matches(topic);
-        } });
+        out.push({
+          prefix,
+          matches: (e) => {
+            const topic = mirrorTopic(e.key)!;
+            return topicMatches(filter, topic) && this.mirror!.matches(topic);
+          },
+        });
       } catch {
         // deeper or longer than any mirrored topic can be
       }

@@ -15,7 +15,6 @@ import { NodeStatusWriter } from './status.js';
 import { Topics } from './topics.js';
 import { ConnectionPresence } from './vda5050.js';
 
-
 /**
  * The embedded MQTT broker (docs/mqtt.md), started and stopped
  * with the node. Retained state is served from the store on subscribe
@@ -45,12 +44,16 @@ export class MqttService implements NodeService {
     // A frozen subscriber holds up delivery to everyone until it is dropped (Aedes' default is 60 s).
     const broker = new Aedes({ drainTimeout: lim.mqttDrainTimeout, maxClientsIdLength: 128 });
     this.broker = broker;
-    const metrics = new MqttMetrics(this.node.metrics.registry, () => broker.connectedClients ?? 0, () => this.publisher?.pending ?? 0);
+    const metrics = new MqttMetrics(
+      this.node.metrics.registry,
+      () => broker.connectedClients ?? 0,
+      () => this.publisher?.pending ?? 0,
+    );
     const publisher = new EntryPublisher(broker, topics, this.node, metrics, lim.mqttQueueMessages);
     this.publisher = publisher;
     const limits = new ClientLimits({ queueBytes: lim.mqttClientQueueBytes, partialBytes: lim.mqttPartialBytes, partialTimeoutMs: lim.mqttPartialTimeout }, this.node.logger, this.node.metrics.registry);
     this.limits = limits;
-        const mirror = new MirrorTopics(cfg.mirror);
+    const mirror = new MirrorTopics(cfg.mirror);
     const forwarder = new MirrorForwarder(this.node, mirror, metrics, this.node.config.limits.forwardRate);
     const connections = new ConnectionPresence(this.node, publisher);
     this.connections = connections;
@@ -87,7 +90,10 @@ export class MqttService implements NodeService {
       },
       onIllFormedUtf8: (client) => {
         metrics.refused.inc({ code: 'MQTT_UTF8_INVALID' });
-        this.node.logger.warn({ clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' }, 'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection');
+        this.node.logger.warn(
+          { clientId: client.id, remote: client.conn && (client.conn as { remoteAddress?: string }).remoteAddress, code: 'MQTT_UTF8_INVALID' },
+          'mqtt: ill-formed UTF-8 in a packet (MQTT-1.5.3-1): closing the connection',
+        );
       },
     });
     if (cfg.homeAssistant.enabled) {

@@ -54,7 +54,9 @@ export class NodeStatusWriter {
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.intervalMs) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
-    const record = Buffer.from(JSON.stringify({ nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector }));
+    const record = Buffer.from(
+      JSON.stringify({ nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector }),
+    );
     // A robot alone has no one to tell: its record stays in its own broker and out of its keyspace.
     if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(this.key) === undefined) {
       this.publisher.retainInBroker(this.topic, record);

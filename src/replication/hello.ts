@@ -58,9 +58,7 @@ export function isVector(v: unknown): v is VectorObject {
  * itself never crosses the wire.
  */
 export function authProof(secret: string, fleetId: string, sender: { nodeId: string; nonce: string }, receiver: { nodeId: string; nonce: string }): string {
-  return createHmac('sha256', secret)
-    .update(`fleetkv-auth/${PROTOCOL_VERSION}\n${fleetId}\n${sender.nodeId}\n${receiver.nodeId}\n${receiver.nonce}\n${sender.nonce}`)
-    .digest('hex');
+  return createHmac('sha256', secret).update(`fleetkv-auth/${PROTOCOL_VERSION}\n${fleetId}\n${sender.nodeId}\n${receiver.nodeId}\n${receiver.nonce}\n${sender.nonce}`).digest('hex');
 }
 
 export function checkProof(expected: string, got: unknown): boolean {

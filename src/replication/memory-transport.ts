@@ -63,7 +63,10 @@ export class MemoryNetwork {
     const link = { pair: pairKey(from, to), ends: [mine, theirs] as [Duplex, Duplex] };
     this.links.add(link);
     // Closing either end closes the other, like a TCP connection.
-    for (const [x, y] of [[mine, theirs], [theirs, mine]] as const) {
+    for (const [x, y] of [
+      [mine, theirs],
+      [theirs, mine],
+    ] as const) {
       x.on('close', () => {
         this.links.delete(link);
         y.destroy();

@@ -28,9 +28,14 @@ export class ReplicationMetrics {
     this.catchups = new Counter({ name: 'fleetkv_replication_catchups_total', help: 'Catch-ups completed, by direction (sent|received)', labelNames: ['direction'], registers });
     this.reconnects = new Counter({ name: 'fleetkv_replication_reconnects_total', help: 'Redials after a peer connection was lost', registers });
     this.refused = new Counter({ name: 'fleetkv_replication_connections_closed_total', help: 'Peer connections closed for an error, by code', labelNames: ['code'], registers });
-    this.overflows = new Counter({ name: 'fleetkv_replication_queue_overflows_total', help: 'Times a slow peer\'s queue overflowed and it was moved back to catch-up', registers });
+    this.overflows = new Counter({ name: 'fleetkv_replication_queue_overflows_total', help: "Times a slow peer's queue overflowed and it was moved back to catch-up", registers });
     this.gaps = new Counter({ name: 'fleetkv_replication_gap_entries_total', help: 'Live entries not applied because an earlier seq of their stream was missing (anti-entropy fetches them)', registers });
-    this.forwardDropped = new Counter({ name: 'fleetkv_replication_forward_dropped_total', help: 'Live mirrored MQTT publishes not sent to a peer: too slow (over limits.forwardQueueBytes unsent) or too old to take them', labelNames: ['peer'], registers });
+    this.forwardDropped = new Counter({
+      name: 'fleetkv_replication_forward_dropped_total',
+      help: 'Live mirrored MQTT publishes not sent to a peer: too slow (over limits.forwardQueueBytes unsent) or too old to take them',
+      labelNames: ['peer'],
+      registers,
+    });
     this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers });
     this.lagSeconds = new Gauge({ name: 'fleetkv_replication_lag_seconds', help: 'How long the peer has been behind this node', labelNames: ['peer'], registers });
     this.clockOffset = new Gauge({ name: 'fleetkv_replication_clock_offset_seconds', help: "The peer's wall clock minus this node's (PING/PONG midpoint; error within rtt/2)", labelNames: ['peer'], registers });

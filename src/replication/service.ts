@@ -114,9 +114,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.redialMinMs = c.replication.redialMin;
     this.redialMaxMs = c.replication.redialMax;
     const t = c.peer.tls;
-    this.transport =
-      opts.transport ??
-      tcpTransport({ logger: this.logger, maxConnections: c.replication.maxConnections, tls: t.enabled ? { ca: t.ca, cert: t.cert, key: t.key } : undefined });
+    this.transport = opts.transport ?? tcpTransport({ logger: this.logger, maxConnections: c.replication.maxConnections, tls: t.enabled ? { ca: t.ca, cert: t.cert, key: t.key } : undefined });
   }
 
   // ---------------------------------------------------------------- lifecycle

@@ -47,7 +47,13 @@ export function tcpTransport(opts: { logger: Logger; maxConnections: number; tls
         : net.createServer((s) => onSocket(s, `${s.remoteAddress}:${s.remotePort}`));
       server.maxConnections = opts.maxConnections;
       server.on('drop', (d?: { remoteAddress?: string; remotePort?: number }) => {
-        opts.logger.warn({ remote: `${d?.remoteAddress}:${d?.remotePort}`, code: 'UNAVAILABLE' }, 'refused peer connection from %s:%s: already %d connections (replication.maxConnections)', d?.remoteAddress, d?.remotePort, opts.maxConnections);
+        opts.logger.warn(
+          { remote: `${d?.remoteAddress}:${d?.remotePort}`, code: 'UNAVAILABLE' },
+          'refused peer connection from %s:%s: already %d connections (replication.maxConnections)',
+          d?.remoteAddress,
+          d?.remotePort,
+          opts.maxConnections,
+        );
       });
       server.on('tlsClientError', (err: Error, s: tls.TLSSocket) => {
         opts.logger.warn({ remote: `${s.remoteAddress}:${s.remotePort}`, code: 'AUTH_FAILED' }, 'refused peer connection from %s: TLS handshake failed: %s', s.remoteAddress, err.message);

@@ -83,7 +83,7 @@ function presenceOne(node: FleetNode, id: string, p: PeerLike | undefined, statu
   const any = node.store.getAny(key);
   const live = node.store.get(key, now);
   const rec = live ? parseRecord(live.value) : undefined;
-  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? (parseRecord(any.value)?.version as string | undefined) ?? null : null;
+  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? ((parseRecord(any.value)?.version as string | undefined) ?? null) : null;
   const state = p ? String(p.state) : null;
   if (live && live.expiresAt === 0 && rec?.online !== false) {
     // A record without a TTL is no heartbeat (an older version, or presence.enabled off): judge by the session.

@@ -98,7 +98,8 @@ export class UplinkService implements NodeService {
       this.inFlight++;
       client.publish(`${this.prefix}/state/${key}`, e.isDelete ? EMPTY : Buffer.from(e.value), { qos: 1, retain: true }, (err) => {
         this.inFlight--;
-        if (err) this.mark(key); // sent again on reconnect or next flush
+        if (err)
+          this.mark(key); // sent again on reconnect or next flush
         else this.published.inc();
         this.flush();
       });

@@ -21,7 +21,12 @@ describe('configuration', () => {
       tombstoneRetention: 7 * 86_400_000,
       maxClockSkew: 60_000,
     });
-    expect(c.nodeId).toBe(os.hostname().replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 64));
+    expect(c.nodeId).toBe(
+      os
+        .hostname()
+        .replace(/[^A-Za-z0-9_.-]/g, '-')
+        .slice(0, 64),
+    );
     expect(c.dataDir).toBe(path.resolve('data', c.nodeId));
   });
 

@@ -79,6 +79,6 @@ describe('deploy/make-fleet-ca.sh', () => {
     ok('--out', dir, 'ca');
     const bad = run('--out', dir, 'robot', 'bad id!');
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toContain("robot ID must be a node id");
+    expect(bad.stderr).toContain('robot ID must be a node id');
   });
 });

@@ -51,7 +51,6 @@ async function meet(port: number, protocol: (theirs: number) => number): Promise
   return { theirs, frames };
 }
 
-
 describe('a peer speaking another protocol version', () => {
   let node: NodeProc;
   beforeAll(async () => {

@@ -102,7 +102,10 @@ describe('deploy/install.sh --root', () => {
     expect(config).toMatchObject({ nodeId: 'robot-7', fleetId: 'yard', dataDir: '/var/lib/fleetkv', peers: ['10.0.0.2:7400', '10.0.0.3:7400'] });
     expect(config.fleetSecret).toMatch(/^[0-9a-f]{64}$/);
     if (process.getuid?.() === 0) {
-      const user = fs.readFileSync(at('etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith('fleetkv:'));
+      const user = fs
+        .readFileSync(at('etc/passwd'), 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('fleetkv:'));
       expect(user).toMatch(/^fleetkv:x:\d+:\d+:fleetkv service:\/var\/lib\/fleetkv:\/usr\/sbin\/nologin$/);
       const [, , uid, gid] = user!.split(':');
       expect(fs.statSync(at('var/lib/fleetkv')).uid).toBe(Number(uid));
@@ -169,11 +172,11 @@ describe('deploy/install.sh --root', () => {
 });
 
 /**
-   * systemd-analyze verify needs ExecStart's binary to exist, so it checks the
-   * unit as install.sh writes it (ExecStart pointing at this machine's node).
-   * It exits 0 even for unknown or malformed settings and only warns on stderr:
-   * the test demands an empty stderr.
-   */
+ * systemd-analyze verify needs ExecStart's binary to exist, so it checks the
+ * unit as install.sh writes it (ExecStart pointing at this machine's node).
+ * It exits 0 even for unknown or malformed settings and only warns on stderr:
+ * the test demands an empty stderr.
+ */
 function verify(unitFile: string): { code: number | null; stderr: string } {
   const r = spawnSync('systemd-analyze', ['verify', unitFile], { encoding: 'utf8' });
   if (r.error) throw new Error(`systemd-analyze is missing (apt-get install systemd): ${r.error.message}`);
@@ -183,7 +186,20 @@ function verify(unitFile: string): { code: number | null; stderr: string } {
 async function checkUnit(unit: string): Promise<void> {
   expect(verify(unit)).toEqual({ code: 0, stderr: '' });
   const text = fs.readFileSync(unit, 'utf8');
-  for (const want of ['Type=notify', 'NotifyAccess=all', 'WatchdogSec=', 'User=fleetkv', 'StateDirectory=fleetkv', 'Restart=on-failure', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'RestrictAddressFamilies=', 'TimeoutStopSec=']) {
+  for (const want of [
+    'Type=notify',
+    'NotifyAccess=all',
+    'WatchdogSec=',
+    'User=fleetkv',
+    'StateDirectory=fleetkv',
+    'Restart=on-failure',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'RestrictAddressFamilies=',
+    'TimeoutStopSec=',
+  ]) {
     expect(text, want).toContain(want);
   }
   const bad = path.join(fs.mkdtempSync(path.join(work, 'bad-')), 'fleetkv.service');

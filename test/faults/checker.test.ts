@@ -7,12 +7,26 @@ describe('campaign checker', () => {
   const ops = [op('k', 'v1', 0, 1), op('k', 'v2', 2, 3), op('j', 'w1', 0, 5, 'unknown'), op('j', 'w2', 1, 2)];
 
   it('passes a history whose final state keeps every acknowledged write', () => {
-    const finals = { a: new Map([['k', 'v2'], ['j', 'w1']]), b: new Map([['k', 'v2'], ['j', 'w1']]) };
+    const finals = {
+      a: new Map([
+        ['k', 'v2'],
+        ['j', 'w1'],
+      ]),
+      b: new Map([
+        ['k', 'v2'],
+        ['j', 'w1'],
+      ]),
+    };
     expect(check(ops, finals)).toMatchObject({ attempted: 4, acknowledged: 3, unknown: 1, lost: 0, phantom: 0, replicasEqual: true });
   });
 
   it('reports a write overridden by one acknowledged before it started as lost', () => {
-    const finals = { a: new Map([['k', 'v1'], ['j', 'w2']]) };
+    const finals = {
+      a: new Map([
+        ['k', 'v1'],
+        ['j', 'w2'],
+      ]),
+    };
     const r = check(ops, finals);
     expect(r.lost).toBe(1);
     expect(r.examples.join()).toContain('k=v2');
@@ -61,7 +75,12 @@ describe('campaign checker: renumbered entries', () => {
     const a = { ...op('k', 'v1', 0, 1), stamp: 'n0:1:7' };
     const b = { ...op('j', 'v2', 2, 3), stamp: 'n0:1:7' };
     const c = { ...op('k', 'v3', 4, 5), stamp: 'n0:2:7' };
-    const finals = { a: new Map([['k', 'v3'], ['j', 'v2']]) };
+    const finals = {
+      a: new Map([
+        ['k', 'v3'],
+        ['j', 'v2'],
+      ]),
+    };
     expect(check([a, c], finals).reused).toBe(0);
     const r = check([a, b, c], finals);
     expect(r.reused).toBe(1);

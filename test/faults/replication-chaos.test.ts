@@ -13,7 +13,7 @@ afterAll(async () => {
 /** A small deterministic PRNG, so a failing run can be replayed from its seed. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32;
 }
 
 test('3 real nodes under random partitions (drop, pause, one-way blackhole) and kill -9 while all keep writing: converge, no acknowledged write lost', async () => {
@@ -29,7 +29,11 @@ test('3 real nodes under random partitions (drop, pause, one-way blackhole) and 
   const fleet = [a, b, c];
   nodes.push(...fleet);
   proxies.push(pBC, pAC, pAB);
-  const targets = new Map<FaultProxy, number>([[pBC, 2], [pAC, 2], [pAB, 1]]);
+  const targets = new Map<FaultProxy, number>([
+    [pBC, 2],
+    [pAC, 2],
+    [pAB, 1],
+  ]);
 
   const h = new History();
   let writing = true;

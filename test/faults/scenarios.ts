@@ -36,17 +36,14 @@ async function flapping(ctx: ScenarioContext, periodMs: number, writes: number):
 /** Wait until the other nodes hold everything node i has applied (its vector). */
 async function othersCaughtUp(ctx: ScenarioContext, i: number): Promise<void> {
   const mine = (await ctx.fleet.nodes[i]!.status()).vector as Record<string, number>;
-  await waitFor(
-    async () => {
-      for (const [j, n] of ctx.fleet.nodes.entries()) {
-        if (j === i) continue;
-        const v = (await n.status()).vector as Record<string, number>;
-        for (const [stream, seq] of Object.entries(mine)) if ((v[stream] ?? 0) < seq) return false;
-      }
-      return true;
-    },
-    `peers to hold everything n${i} has`,
-  );
+  await waitFor(async () => {
+    for (const [j, n] of ctx.fleet.nodes.entries()) {
+      if (j === i) continue;
+      const v = (await n.status()).vector as Record<string, number>;
+      for (const [stream, seq] of Object.entries(mine)) if ((v[stream] ?? 0) < seq) return false;
+    }
+    return true;
+  }, `peers to hold everything n${i} has`);
 }
 
 export const scenarios: Scenario[] = [
@@ -142,8 +139,7 @@ export const scenarios: Scenario[] = [
     ci: false,
     skewed: true,
     fleet: {
-      nodeEnv: (i) =>
-        FAKETIME_LIB && i < 2 ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: i === 0 ? '+2s' : '-2s', FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' } : NO_ENV,
+      nodeEnv: (i) => (FAKETIME_LIB && i < 2 ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: i === 0 ? '+2s' : '-2s', FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' } : NO_ENV),
     },
     async inject(ctx) {
       if (!FAKETIME_LIB) ctx.note('libfaketime not installed: ran without skew');

@@ -45,9 +45,19 @@ export class Mosquitto {
     }
     if (this.port === 0) this.port = await freePort();
     const conf = path.join(this.dir, 'mosquitto.conf');
-    fs.writeFileSync(conf, [`listener ${this.port} 127.0.0.1`, 'allow_anonymous false', `password_file ${passwd}`, 'persistence false', 'log_dest stderr',
-      // As root, mosquitto would switch to its own user, who cannot read the test's 0700 temp dir.
-      ...(process.getuid?.() === 0 ? ['user root'] : []), ''].join('\n'));
+    fs.writeFileSync(
+      conf,
+      [
+        `listener ${this.port} 127.0.0.1`,
+        'allow_anonymous false',
+        `password_file ${passwd}`,
+        'persistence false',
+        'log_dest stderr',
+        // As root, mosquitto would switch to its own user, who cannot read the test's 0700 temp dir.
+        ...(process.getuid?.() === 0 ? ['user root'] : []),
+        '',
+      ].join('\n'),
+    );
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));

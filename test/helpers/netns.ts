@@ -6,11 +6,7 @@ function run(argv: string[]): void {
 }
 
 /** Whether this machine lets us make network namespaces with iptables and tc (root, iproute2, iptables). */
-export const canNetns =
-  process.getuid?.() === 0 &&
-  spawnSync('ip', ['netns', 'list']).status === 0 &&
-  spawnSync('iptables', ['--version']).status === 0 &&
-  spawnSync('tc', ['-V']).status === 0;
+export const canNetns = process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0 && spawnSync('iptables', ['--version']).status === 0 && spawnSync('tc', ['-V']).status === 0;
 
 /**
  * A network namespace of the test's own, joined to this one by a veth pair:

@@ -110,12 +110,10 @@ export class NodeProc {
     const exitedEarly = this.exited.then(() => {
       throw new Error(`node ${this.opts.nodeId} exited (${this.exitCode ?? this.exitSignal}) before ready: ${this.stderr}`);
     });
-    const ready = await Promise.race([waitFor(() => this.logs.find((l) => l.event === 'ready'), `node ${this.opts.nodeId} ready`, timeoutMs), exitedEarly]).catch(
-      (err: unknown) => {
-        if (this.exitCode === undefined) this.child.kill('SIGKILL');
-        throw err;
-      },
-    );
+    const ready = await Promise.race([waitFor(() => this.logs.find((l) => l.event === 'ready'), `node ${this.opts.nodeId} ready`, timeoutMs), exitedEarly]).catch((err: unknown) => {
+      if (this.exitCode === undefined) this.child.kill('SIGKILL');
+      throw err;
+    });
     exitedEarly.catch(() => {}); // the race is decided; a later exit is not an error here
     this.ports = ready.ports as Record<string, number>;
     return this;

@@ -85,10 +85,15 @@ export class FaultProxy {
     client.on('error', forget).on('close', forget);
     server.on('error', forget).on('close', forget);
     this.pipe(client, server, () => this.up);
-    this.pipe(server, client, () => this.down, (n) => {
-      this.downBudget -= n;
-      if (this.downBudget <= 0) this.set('pause', 'down');
-    });
+    this.pipe(
+      server,
+      client,
+      () => this.down,
+      (n) => {
+        this.downBudget -= n;
+        if (this.downBudget <= 0) this.set('pause', 'down');
+      },
+    );
     this.apply(link);
   }
 

@@ -53,7 +53,12 @@ describe('bounded inputs', () => {
     const { client: late } = await RawClient.connect(node.ports.mqtt!, { clientId: 'late' });
     late.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'junk/#', qos: 0 }] });
     await waitFor(() => late.count((p) => p.cmd === 'publish') >= 3, 'three retained messages');
-    expect(late.received.filter((p) => p.cmd === 'publish').map((p) => (p as mqttPacket.IPublishPacket).topic).sort()).toEqual(['junk/1', 'junk/2', 'junk/3']);
+    expect(
+      late.received
+        .filter((p) => p.cmd === 'publish')
+        .map((p) => (p as mqttPacket.IPublishPacket).topic)
+        .sort(),
+    ).toEqual(['junk/1', 'junk/2', 'junk/3']);
     // An empty payload clears a topic and frees its bytes.
     retained('junk/1', '', 20);
     retained('junk/4', big, 21);

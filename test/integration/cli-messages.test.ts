@@ -75,17 +75,7 @@ describe('CLI messages and exit codes', () => {
   });
 
   it('the shell parses quoted words and says how in help', async () => {
-    const input = [
-      'put "a b" "hello world"',
-      "put 'it''s' 'single \"quoted\"'",
-      'put plain two  words',
-      'put esc\\ aped "say \\"hi\\""',
-      'get "a b"',
-      'put "unclosed value',
-      'help',
-      'exit',
-      '',
-    ].join('\n');
+    const input = ['put "a b" "hello world"', "put 'it''s' 'single \"quoted\"'", 'put plain two  words', 'put esc\\ aped "say \\"hi\\""', 'get "a b"', 'put "unclosed value', 'help', 'exit', ''].join('\n');
     const r = await runCli(['shell'], { env: { FLEETKV_URL: node.url }, input });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('Stored a b=hello world');
@@ -99,7 +89,7 @@ describe('CLI messages and exit codes', () => {
     expect(await node.get('%22a')).toBeUndefined();
   });
 
-  it('start --help shows each flag\'s default', async () => {
+  it("start --help shows each flag's default", async () => {
     const r = await runCli(['start', '--help']);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/--http-port <value>[^-]*default:\s+7480\)/);

@@ -60,7 +60,9 @@ describe(`a store of ${KEYS} keys`, () => {
     const h = await health.stop();
     rss.stop();
     const growthMb = (rss.max() - rss0) / 1e6;
-    console.log(`large store (${KEYS} keys): /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most; replayed at ${replayedAt} ms, listed at ${listedAt} ms, late polls at ${h.lateAt.join(', ')} ms`);
+    console.log(
+      `large store (${KEYS} keys): /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most; replayed at ${replayedAt} ms, listed at ${listedAt} ms, late polls at ${h.lateAt.join(', ')} ms`,
+    );
     expect(node.exitCode).toBeUndefined();
     expect(h.late).toBe(0);
     expect(growthMb).toBeLessThan(200);

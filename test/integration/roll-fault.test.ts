@@ -39,10 +39,12 @@ describe.runIf(hasFiu)('segment roll under a failing directory fsync', () => {
     let n = 0;
     const burst = async (count: number): Promise<void> => {
       for (let i = 0; i < count; i += 10) {
-        const rs = await Promise.all(Array.from({ length: 10 }, async () => {
-          const k = `roll/${n++}`;
-          return [k, await node!.put(k, value(n))] as const;
-        }));
+        const rs = await Promise.all(
+          Array.from({ length: 10 }, async () => {
+            const k = `roll/${n++}`;
+            return [k, await node!.put(k, value(n))] as const;
+          }),
+        );
         for (const [k, r] of rs) {
           expect(r.status, `PUT ${k}`).toBe(200);
           acked.set(k, value(Number(k.slice(5)) + 1));

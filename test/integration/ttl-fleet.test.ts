@@ -99,7 +99,7 @@ test('an expired key never comes back: restart, catch-up after kill -9, and a fu
   for (const n of [a, b2, c2]) expect(await n.get('k/full')).toBeUndefined();
 }, 60_000);
 
-test.skipIf(!FAKETIME_LIB)('skewed clocks: offsets are measured; a clock ahead hides early, a clock behind hides when the origin\'s tombstone arrives', async () => {
+test.skipIf(!FAKETIME_LIB)("skewed clocks: offsets are measured; a clock ahead hides early, a clock behind hides when the origin's tombstone arrives", async () => {
   const fake = (by: string): Record<string, string> => ({ LD_PRELOAD: FAKETIME_LIB!, FAKETIME: by, FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_DONT_RESET: '1' });
   const [a, b, c] = await three({}, (i) => (i === 1 ? fake('-4s') : i === 2 ? fake('+4s') : {}));
   const offsetOf = async (id: string): Promise<number | undefined> => ((await a.status()).peers as { nodeId: string; clockOffsetMs?: number }[]).find((x) => x.nodeId === id)?.clockOffsetMs;

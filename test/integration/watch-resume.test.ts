@@ -124,10 +124,15 @@ describe('resumable watch', () => {
     cli.stderr.on('data', (d: Buffer) => (err += d.toString()));
     try {
       // The CLI is connected once a write shows up in its output.
-      await waitFor(async () => {
-        await node.put('cli/probe', 'p');
-        return out.includes('"cli/probe"');
-      }, 'fleetkv watch connected', 15_000, 200);
+      await waitFor(
+        async () => {
+          await node.put('cli/probe', 'p');
+          return out.includes('"cli/probe"');
+        },
+        'fleetkv watch connected',
+        15_000,
+        200,
+      );
       await node.put('cli/k', 'before');
       await waitFor(() => out.includes('"before"'), 'before restart');
       await node.stop();

@@ -110,10 +110,7 @@ describe('log: faults', () => {
     const io = switchableIo(faults);
     const reports: string[] = [];
     const rec = recoverLog(dir, MAX, () => {});
-    const log = new Log(
-      { dir, fsync: 'batch', fsyncIntervalMs: 5, segmentBytes: 4096, activeSegment: rec.activeSegment, activeSize: rec.activeSize, io, onBackgroundError: (e) => reports.push(e.message) },
-      0,
-    );
+    const log = new Log({ dir, fsync: 'batch', fsyncIntervalMs: 5, segmentBytes: 4096, activeSegment: rec.activeSegment, activeSize: rec.activeSize, io, onBackgroundError: (e) => reports.push(e.message) }, 0);
     const first = log.activeSegment;
     faults.fsyncDir = ioError('EIO', 'fsync');
     const written: string[] = [];

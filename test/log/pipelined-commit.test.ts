@@ -85,7 +85,7 @@ describe('log: pipelined group commit (batch)', () => {
     const a = appendAll(log, ['a1', 'a2'], settled);
     await waitFor(() => io.held.length === 1, 'fsync of batch a');
     const b = appendAll(log, ['b1', 'b2'], settled);
-    await waitFor(() => io.events.filter((e) => e.op === 'write').length === 3, 'batch b written during a\'s fsync');
+    await waitFor(() => io.events.filter((e) => e.op === 'write').length === 3, "batch b written during a's fsync");
     io.release(ioError('EIO', 'fdatasync'));
     expect(await Promise.all([...a, ...b])).toEqual(['IO_ERROR', 'IO_ERROR', 'IO_ERROR', 'IO_ERROR']);
     expect(settled).toEqual(['ok0:ok', 'a1:failed', 'a2:failed', 'b1:failed', 'b2:failed']);
@@ -110,7 +110,7 @@ describe('log: pipelined group commit (batch)', () => {
     io.release(); // a durable; b's fsync starts
     await waitFor(() => io.held.length === 1, 'fsync of b');
     const c = appendAll(log, ['c1', 'c2'], settled);
-    await waitFor(() => io.events.filter((e) => e.op === 'write').length === 3, 'c written during b\'s fsync');
+    await waitFor(() => io.events.filter((e) => e.op === 'write').length === 3, "c written during b's fsync");
     io.release(ioError('EIO', 'fdatasync'));
     expect(await Promise.all([...a, ...b, ...c])).toEqual(['ok', 'IO_ERROR', 'IO_ERROR', 'IO_ERROR']);
     expect(settled).toEqual(['a1:ok', 'b1:failed', 'c1:failed', 'c2:failed']);

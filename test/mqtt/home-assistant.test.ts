@@ -32,12 +32,17 @@ describe('Home Assistant MQTT discovery', () => {
     const statusCfg = 'homeassistant/sensor/fleetkv_r2/status/config';
     const batteryCfg = 'homeassistant/sensor/fleetkv_r2/battery/config';
     const avail = 'homeassistant/fleetkv/r2/availability';
-    await waitFor(async () => {
-      ha.messages.length = 0;
-      await ha.client.unsubscribeAsync('homeassistant/#');
-      await ha.client.subscribeAsync('homeassistant/#');
-      return ha.on(statusCfg).length > 0 && ha.on(batteryCfg).length > 0 && ha.on(avail).length > 0 ? true : undefined;
-    }, 'the retained discovery configs', 15_000, 300);
+    await waitFor(
+      async () => {
+        ha.messages.length = 0;
+        await ha.client.unsubscribeAsync('homeassistant/#');
+        await ha.client.subscribeAsync('homeassistant/#');
+        return ha.on(statusCfg).length > 0 && ha.on(batteryCfg).length > 0 && ha.on(avail).length > 0 ? true : undefined;
+      },
+      'the retained discovery configs',
+      15_000,
+      300,
+    );
     const status = JSON.parse(ha.on(statusCfg)[0]!.payload) as Record<string, any>;
     const battery = JSON.parse(ha.on(batteryCfg)[0]!.payload) as Record<string, any>;
     expect(ha.on(statusCfg)[0]!.retain).toBe(true);

@@ -21,7 +21,13 @@ describe('mirrored topic keys (src/mqtt/mirror.ts)', () => {
 
   it('a topic too deep or too long for a key is refused with KEY_INVALID', () => {
     expect(() => mirrorKey(Array(MAX_MIRROR_TOPIC_LEVELS).fill('x').join('/'))).not.toThrow();
-    expect(() => mirrorKey(Array(MAX_MIRROR_TOPIC_LEVELS + 1).fill('x').join('/'))).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
+    expect(() =>
+      mirrorKey(
+        Array(MAX_MIRROR_TOPIC_LEVELS + 1)
+          .fill('x')
+          .join('/'),
+      ),
+    ).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
     expect(() => mirrorKey('x'.repeat(1100))).toThrow(expect.objectContaining({ code: 'KEY_INVALID' }));
   });
 
@@ -42,7 +48,7 @@ describe('mirrored topic keys (src/mqtt/mirror.ts)', () => {
     expect(new MirrorTopics([]).enabled).toBe(false);
   });
 
-  it('mqtt.mirror: FLEETKV_MQTT_MIRROR is comma-separated; filters over fleetkv\'s own topics, $ topics or bad wildcards are refused at start', () => {
+  it("mqtt.mirror: FLEETKV_MQTT_MIRROR is comma-separated; filters over fleetkv's own topics, $ topics or bad wildcards are refused at start", () => {
     const cfg = (v: string) => {
       const c = loadConfig({ env: { FLEETKV_MQTT_MIRROR: v, FLEETKV_NODE_ID: 'n' }, file: undefined });
       c.dataDir = '/tmp/unused';

@@ -19,8 +19,7 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  const startB = async (a: NodeProc): Promise<NodeProc> =>
-    new NodeProc({ nodeId: 'b', dataDir: path.join(dir, 'b'), env: { ...MIRROR, FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` } }).start();
+  const startB = async (a: NodeProc): Promise<NodeProc> => new NodeProc({ nodeId: 'b', dataDir: path.join(dir, 'b'), env: { ...MIRROR, FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` } }).start();
 
   it('a retained publish on A is served as retained by B, after B restarts too, and an empty retained publish on B clears it fleet-wide', async () => {
     const a = await new NodeProc({ nodeId: 'a', dataDir: path.join(dir, 'a'), env: MIRROR }).start();
@@ -87,10 +86,15 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     const pubB = await TestClient.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'pub-b' });
     clients.push(pubA, pubB);
     // The peers learn from an ACK that the other side takes forwarded frames: wait for one message through.
-    await waitFor(async () => {
-      await pubA.client.publishAsync('uagv/v2/acme/agv1/order', 'probe', { qos: 1 });
-      return subs[1]!.on('uagv/v2/acme/agv1/order').length > 0;
-    }, 'a first forwarded message', 15_000, 200);
+    await waitFor(
+      async () => {
+        await pubA.client.publishAsync('uagv/v2/acme/agv1/order', 'probe', { qos: 1 });
+        return subs[1]!.on('uagv/v2/acme/agv1/order').length > 0;
+      },
+      'a first forwarded message',
+      15_000,
+      200,
+    );
     for (const s of subs) s.messages.length = 0;
 
     await pubA.client.publishAsync('uagv/v2/acme/agv1/order', 'o1', { qos: 1 });
@@ -168,10 +172,15 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
     const sub = await TestClient.connect(`mqtt://127.0.0.1:${b.ports.mqtt}`, { clientId: 'after-b' });
     clients.push(sub);
     await sub.client.subscribeAsync('uagv/after');
-    await waitFor(async () => {
-      await pub.client.publishAsync('uagv/after', 'again', { qos: 1 });
-      return sub.on('uagv/after').length > 0;
-    }, 'forwarding to B again after SIGCONT', 20_000, 300);
+    await waitFor(
+      async () => {
+        await pub.client.publishAsync('uagv/after', 'again', { qos: 1 });
+        return sub.on('uagv/after').length > 0;
+      },
+      'forwarding to B again after SIGCONT',
+      20_000,
+      300,
+    );
   }, 90_000);
 
   it('a QoS 1 retained publish is acknowledged only once durable: acknowledged ones survive kill -9', async () => {

@@ -16,7 +16,16 @@ function setup(): { apply: (e: Entry, source?: 'local' | 'remote') => void; sent
   const broker = { publish: (p: PublishPacket, cb: () => void) => (sent.push(p), setImmediate(cb)) } as unknown as Aedes;
   const store = new Store();
   const node = { store, nodeId: 'me', config: { maxClockSkew: 60_000 }, logger: pino({ level: 'silent' }) } as unknown as FleetNode;
-  const publisher = new EntryPublisher(broker, new Topics('fleet'), node, new MqttMetrics(new Registry(), () => 0, () => 0));
+  const publisher = new EntryPublisher(
+    broker,
+    new Topics('fleet'),
+    node,
+    new MqttMetrics(
+      new Registry(),
+      () => 0,
+      () => 0,
+    ),
+  );
   const apply = (e: Entry, source: 'local' | 'remote' = 'remote'): void => {
     const result = store.apply(e);
     publisher.onApplied(e, result, store.lastOther, source);

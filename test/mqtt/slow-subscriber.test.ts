@@ -26,39 +26,43 @@ describe('a stalled MQTT subscriber', () => {
     node = undefined;
   });
 
-  it(`is disconnected, and the node stays up, at ${RATE} writes/s for ${SECONDS} s`, async () => {
-    const dir = tempDir('fleetkv-slowsub-');
-    node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1') }).start();
-    const reader = (await RawClient.connect(node.ports.mqtt!, { clientId: 'reader' })).client;
-    reader.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fleet/state/load/#', qos: 0 }] });
-    await reader.waitPacket((p) => p.cmd === 'suback', 'SUBACK');
-    sockets.push(await stalledSubscriber(node.ports.mqtt!, 'fleet/#', 'dashboard'));
+  it(
+    `is disconnected, and the node stays up, at ${RATE} writes/s for ${SECONDS} s`,
+    async () => {
+      const dir = tempDir('fleetkv-slowsub-');
+      node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1') }).start();
+      const reader = (await RawClient.connect(node.ports.mqtt!, { clientId: 'reader' })).client;
+      reader.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fleet/state/load/#', qos: 0 }] });
+      await reader.waitPacket((p) => p.cmd === 'suback', 'SUBACK');
+      sockets.push(await stalledSubscriber(node.ports.mqtt!, 'fleet/#', 'dashboard'));
 
-    const rss0 = rssBytes(node.pid);
-    const rss = rssSampler(node.pid);
-    const health = healthPoller(node.url);
-    const load = writeLoad(node.url, { rate: RATE, valueBytes: 2000 });
-    const proc = node;
-    const died = proc.waitExit().then(() => `node exited (${proc.exitCode ?? proc.exitSignal}): ${/RangeError[^\n]*/.exec(proc.stderr)?.[0] ?? proc.stderr.slice(-400)}`);
-    const ran = await Promise.race([new Promise((r) => setTimeout(r, SECONDS * 1000)).then(() => 'ran'), died]);
-    await load.stop();
-    const h = await health.stop();
-    rss.stop();
-    const growthMb = (rss.max() - rss0) / 1e6;
-    console.log(`slow subscriber: ${load.ok()} writes ok (${load.failed()} failed) in ${SECONDS} s; /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most`);
+      const rss0 = rssBytes(node.pid);
+      const rss = rssSampler(node.pid);
+      const health = healthPoller(node.url);
+      const load = writeLoad(node.url, { rate: RATE, valueBytes: 2000 });
+      const proc = node;
+      const died = proc.waitExit().then(() => `node exited (${proc.exitCode ?? proc.exitSignal}): ${/RangeError[^\n]*/.exec(proc.stderr)?.[0] ?? proc.stderr.slice(-400)}`);
+      const ran = await Promise.race([new Promise((r) => setTimeout(r, SECONDS * 1000)).then(() => 'ran'), died]);
+      await load.stop();
+      const h = await health.stop();
+      rss.stop();
+      const growthMb = (rss.max() - rss0) / 1e6;
+      console.log(`slow subscriber: ${load.ok()} writes ok (${load.failed()} failed) in ${SECONDS} s; /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most`);
 
-    expect(ran).toBe('ran');
-    expect(h.late).toBe(0);
-    expect(growthMb).toBeLessThan(200);
-    expect(load.ok()).toBeGreaterThan(RATE * SECONDS * 0.25); // the rate reached depends on the machine's load: printed above
-    const metrics = await (await node.fetch('/metrics')).text();
-    expect(metricValue(metrics, 'fleetkv_mqtt_clients_dropped_total')).toBeGreaterThanOrEqual(1);
-    expect(node.logsMatching(/disconnected client dashboard/).length).toBeGreaterThanOrEqual(1);
-    await closedByPeer(sockets[0]!);
-    // The subscriber that reads still gets what is written after the stalled one left.
-    const before = reader.received.length;
-    expect((await node.put('load/after', 'x')).status).toBe(200);
-    await waitFor(() => reader.received.length > before, 'the reading subscriber to get a later write');
-    reader.end();
-  }, 60_000 + SECONDS * 1000);
+      expect(ran).toBe('ran');
+      expect(h.late).toBe(0);
+      expect(growthMb).toBeLessThan(200);
+      expect(load.ok()).toBeGreaterThan(RATE * SECONDS * 0.25); // the rate reached depends on the machine's load: printed above
+      const metrics = await (await node.fetch('/metrics')).text();
+      expect(metricValue(metrics, 'fleetkv_mqtt_clients_dropped_total')).toBeGreaterThanOrEqual(1);
+      expect(node.logsMatching(/disconnected client dashboard/).length).toBeGreaterThanOrEqual(1);
+      await closedByPeer(sockets[0]!);
+      // The subscriber that reads still gets what is written after the stalled one left.
+      const before = reader.received.length;
+      expect((await node.put('load/after', 'x')).status).toBe(200);
+      await waitFor(() => reader.received.length > before, 'the reading subscriber to get a later write');
+      reader.end();
+    },
+    60_000 + SECONDS * 1000,
+  );
 });

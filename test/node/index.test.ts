@@ -5,9 +5,7 @@ import { tempDir } from '../helpers/proc.js';
 
 it('the package entry point runs a node as a library, with replication and MQTT services', async () => {
   const dir = tempDir('fleetkv-lib-');
-  const node = createFleetNode(
-    loadConfig({ env: {}, overrides: { nodeId: 'lib1', dataDir: dir, peer: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } } }),
-  );
+  const node = createFleetNode(loadConfig({ env: {}, overrides: { nodeId: 'lib1', dataDir: dir, peer: { host: '127.0.0.1', port: 0 }, mqtt: { host: '127.0.0.1', port: 0 }, log: { level: 'silent' } } }));
   await node.start();
   expect(node.services.map((s) => s.name).sort()).toEqual(['mqtt', 'presence', 'replication']);
   await node.put('robots/r1/status', 'active');

@@ -14,8 +14,7 @@ describe('backup and restore, export and import', () => {
     nodes.push(n);
     return n;
   };
-  const cli = (node: NodeProc | undefined, args: string[], input?: string) =>
-    runCli(args, { ...(node ? { env: { FLEETKV_URL: node.url } } : {}), ...(input !== undefined ? { input } : {}) });
+  const cli = (node: NodeProc | undefined, args: string[], input?: string) => runCli(args, { ...(node ? { env: { FLEETKV_URL: node.url } } : {}), ...(input !== undefined ? { input } : {}) });
 
   /** The snapshot summary counts at least the seeded 51 keys and 1 tombstone (services such as MQTT keep records of their own under _fleetkv/). */
   function seededCounts(stdout: string, nodeId: string): boolean {
@@ -115,12 +114,21 @@ describe('backup and restore, export and import', () => {
     const out = path.join(dir, 'all.jsonl');
     const ex = await cli(a, ['export', '--out', out]);
     expect(ex.code).toBe(0);
-    const lines = fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const lines = fs
+      .readFileSync(out, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(ex.stderr).toContain(`Exported ${lines.length} keys`);
     expect(lines.filter((l) => /^(robots|blobs)\//.test(String(l.key)))).toHaveLength(51);
     expect(lines.find((l) => l.key === 'blobs/bin')).toMatchObject({ value: Buffer.from([0, 1, 2, 0xff]).toString('base64'), encoding: 'base64', origin: 'e1' });
     const prefixed = await cli(a, ['export', 'robots/r1']);
-    expect(prefixed.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { key: string }).key)).toEqual(['robots/r1/pose', ...Array.from({ length: 10 }, (_, i) => `robots/r1${i}/pose`)]);
+    expect(
+      prefixed.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { key: string }).key),
+    ).toEqual(['robots/r1/pose', ...Array.from({ length: 10 }, (_, i) => `robots/r1${i}/pose`)]);
 
     const b = await startNode('e2', path.join(dir, 'b'));
     const good = await cli(b, ['import', out]);
@@ -162,6 +170,11 @@ describe('backup and restore, export and import', () => {
     nodes.splice(0);
     const r = await cli(undefined, ['export', 'robots/r4', '--offline', '--data-dir', path.join(dir, 'a'), '--node-id', 'o1']);
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { value: string }).value)).toEqual(['{"x":4}', ...Array.from({ length: 10 }, (_, i) => `{"x":${40 + i}}`)]);
+    expect(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { value: string }).value),
+    ).toEqual(['{"x":4}', ...Array.from({ length: 10 }, (_, i) => `{"x":${40 + i}}`)]);
   });
 });

@@ -39,10 +39,14 @@ class Sim {
   }
 
   async ready(): Promise<{ dir: string; nodes: SimNodeInfo[] }> {
-    return (await waitFor(() => {
-      if (this.exitCode !== undefined) throw new Error(`sim exited ${this.exitCode}: ${this.stderr}`);
-      return this.event('sim-ready');
-    }, 'sim-ready', 60_000)) as { dir: string; nodes: SimNodeInfo[] };
+    return (await waitFor(
+      () => {
+        if (this.exitCode !== undefined) throw new Error(`sim exited ${this.exitCode}: ${this.stderr}`);
+        return this.event('sim-ready');
+      },
+      'sim-ready',
+      60_000,
+    )) as { dir: string; nodes: SimNodeInfo[] };
   }
 
   async exit(): Promise<number | null | undefined> {
@@ -131,15 +135,19 @@ describe('fleetkv sim', () => {
     sims.push(sim);
     const { nodes } = await sim.ready();
     await waitFor(() => sim.event('sim-workload-done'), 'the workload to finish', 30_000);
-    await waitFor(async () => {
-      const all = await Promise.all(nodes.map((n) => listing(n.url)));
-      return all.every((l) => l === all[0]) && nodes.every((n) => all[0]!.includes(`robots/${n.id}/pose`));
-    }, 'three equal replicas holding every robot\'s pose', 30_000);
+    await waitFor(
+      async () => {
+        const all = await Promise.all(nodes.map((n) => listing(n.url)));
+        return all.every((l) => l === all[0]) && nodes.every((n) => all[0]!.includes(`robots/${n.id}/pose`));
+      },
+      "three equal replicas holding every robot's pose",
+      30_000,
+    );
     expect(await sim.interrupt()).toBe(0);
   });
 
   // Watching the fleet over MQTT needs the broker (issue 4) and replication (issue 3).
-  it('a newcomer watches every robot\'s pose with mosquitto_sub on robot-1\'s broker', async () => {
+  it("a newcomer watches every robot's pose with mosquitto_sub on robot-1's broker", async () => {
     const sim = new Sim(['--nodes', '3']);
     sims.push(sim);
     const { nodes } = await sim.ready();

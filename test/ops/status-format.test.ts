@@ -33,7 +33,18 @@ describe('fleetkv status output', () => {
   });
 
   it('a node alone and never compacted says so; a log error stands out', () => {
-    const text = formatStatus({ nodeId: 'r1', fleetId: 'default', incarnation: 1, version: '0.1.0', state: 'running', vector: {}, keys: 0, tombstones: 0, log: { bytes: 0, fsync: 'always', lastError: { code: 'DISK_FULL', message: 'no space left' } }, peers: [] });
+    const text = formatStatus({
+      nodeId: 'r1',
+      fleetId: 'default',
+      incarnation: 1,
+      version: '0.1.0',
+      state: 'running',
+      vector: {},
+      keys: 0,
+      tombstones: 0,
+      log: { bytes: 0, fsync: 'always', lastError: { code: 'DISK_FULL', message: 'no space left' } },
+      peers: [],
+    });
     expect(text).toContain('log       0 B, fsync=always, LAST ERROR DISK_FULL: no space left');
     expect(text).toContain('compacted never');
     expect(text).toContain('peers     none');

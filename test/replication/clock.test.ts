@@ -7,7 +7,7 @@ const LIBFAKETIME = '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1';
 const nodes: NodeProc[] = [];
 afterAll(() => stopAll(nodes));
 
-test('an entry from a peer whose clock is 5 min ahead is applied, counted and logged; the receiver\'s next write still orders after it', async () => {
+test("an entry from a peer whose clock is 5 min ahead is applied, counted and logged; the receiver's next write still orders after it", async () => {
   const ahead = await startNode('ahead', { env: { LD_PRELOAD: LIBFAKETIME, FAKETIME: '+5m', FAKETIME_DONT_FAKE_MONOTONIC: '1' } });
   nodes.push(ahead);
   const local = await startNode('local', { peers: [peerAddress(ahead)] });

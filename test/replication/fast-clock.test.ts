@@ -73,7 +73,7 @@ test('after a node a year ahead has been seen and left, the others stamp real ti
   nodes.push(fast);
   const f = await writeHlc(fast, 'drag/f', 'from-the-future');
   expect(wallOf(f)).toBeGreaterThan(Date.now() + YEAR_MS / 2);
-  await waitFor(async () => (await a.get('drag/f')) === 'from-the-future', 'a to apply the fast node\'s entry');
+  await waitFor(async () => (await a.get('drag/f')) === 'from-the-future', "a to apply the fast node's entry");
   // The warning and the metric name the node whose clock is off.
   expect(a.logsMatching(/the clock of node fast is off/).length).toBeGreaterThanOrEqual(1);
   expect(await metric(a, 'fleetkv_clock_skewed_entries_total', 'origin="fast"')).toBeGreaterThanOrEqual(1);
@@ -83,7 +83,7 @@ test('after a node a year ahead has been seen and left, the others stamp real ti
   // Read, then write: a write over the fast node's value still wins (ordered after the value held).
   const af = await writeHlc(a, 'drag/f', 'a-over-the-future');
   expect(BigInt(af) > BigInt(f)).toBe(true);
-  await waitFor(async () => (await fast.get('drag/f')) === 'a-over-the-future', 'a\'s later write to win on the fast node too');
+  await waitFor(async () => (await fast.get('drag/f')) === 'a-over-the-future', "a's later write to win on the fast node too");
   await fast.stop(); // the fast node leaves
   await a.stop();
   const a2 = await restart(a);
@@ -95,7 +95,7 @@ test('after a node a year ahead has been seen and left, the others stamp real ti
   c = await startNode('c', { dataDir: c.opts.dataDir, peers: [peerAddress(a2)] }); // a2 listens on a new port
   nodes.push(c);
   await writeHlc(c, 'drag/x', 'c-later');
-  await waitFor(async () => (await a2.get('drag/x')) === 'c-later' && (await c.get('drag/x')) === 'c-later', 'c\'s later write to win everywhere', 20_000);
+  await waitFor(async () => (await a2.get('drag/x')) === 'c-later' && (await c.get('drag/x')) === 'c-later', "c's later write to win everywhere", 20_000);
   await waitConverged([a2, c]);
 });
 
@@ -108,21 +108,24 @@ test('after a node a year ahead has been seen, writes to one key seconds apart a
   const fast = await startNode('fast', { peers: [peerAddress(a)], env: { ...env, ...YEAR_AHEAD } });
   nodes.push(fast);
   await writeHlc(fast, 'cf/f', 'from-the-future');
-  await waitFor(async () => (await b.get('cf/f')) === 'from-the-future', 'b to apply the fast node\'s entry');
+  await waitFor(async () => (await b.get('cf/f')) === 'from-the-future', "b to apply the fast node's entry");
   const sub = await TestClient.connect(`mqtt://127.0.0.1:${a.ports.mqtt}`, { clientId: 'conflicts-watch' });
   try {
     await sub.client.subscribeAsync('fleet/conflicts', { qos: 1 });
     await writeHlc(a, 'cf/k', 'a-first');
     const t0 = Date.now();
-    await waitFor(async () => (await b.get('cf/k')) === 'a-first', 'b to hold a\'s write');
+    await waitFor(async () => (await b.get('cf/k')) === 'a-first', "b to hold a's write");
     await waitFor(() => Date.now() - t0 > 3000, 'three times maxClockSkew to pass', 10_000, 50);
     await writeHlc(b, 'cf/k', 'b-later');
-    await waitFor(async () => (await a.get('cf/k')) === 'b-later', 'b\'s later write to win on a');
+    await waitFor(async () => (await a.get('cf/k')) === 'b-later', "b's later write to win on a");
     // A real race on another key, as a control: reported (concurrent on one side or superseded).
     await Promise.all([writeHlc(a, 'cf/race', 'a-race'), writeHlc(b, 'cf/race', 'b-race')]);
     const race = await sub.waitMessage((m) => (JSON.parse(m.payload) as { key: string }).key === 'cf/race', 'a conflict report for the race');
     expect(['concurrent', 'superseded']).toContain((JSON.parse(race.payload) as { reason: string }).reason);
-    const onK = sub.on('fleet/conflicts').map((m) => JSON.parse(m.payload) as { key: string; reason: string }).filter((m) => m.key === 'cf/k');
+    const onK = sub
+      .on('fleet/conflicts')
+      .map((m) => JSON.parse(m.payload) as { key: string; reason: string })
+      .filter((m) => m.key === 'cf/k');
     expect(onK).toEqual([]);
   } finally {
     await sub.end();

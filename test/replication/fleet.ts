@@ -134,7 +134,6 @@ export class History {
   }
 }
 
-
 /** A counter from a node's /metrics (summed over label sets matching `labels`). */
 export async function metric(n: NodeProc, name: string, labels = ''): Promise<number> {
   const text = await (await n.fetch('/metrics')).text();

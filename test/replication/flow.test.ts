@@ -14,7 +14,7 @@ const QUEUE = 256 * 1024;
 // Live queue + what the socket may hold (writeHighWater, 1 MiB) + one coalesced frame (256 KiB).
 const BOUND = QUEUE + 1024 * 1024 + 256 * 1024 + 64 * 1024;
 
-test('a slow peer (its socket paused) does not grow the sender\'s queue past its bound, and catches up when resumed', async () => {
+test("a slow peer (its socket paused) does not grow the sender's queue past its bound, and catches up when resumed", async () => {
   const a = await startNode('fa', { env: { FLEETKV_FSYNC: 'never', FLEETKV_REPLICATION_QUEUE_BYTES: String(QUEUE) } });
   nodes.push(a);
   proxy = await new FaultProxy(a.ports.peer!).start();

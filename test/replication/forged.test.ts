@@ -43,7 +43,11 @@ test('a forged SYNC_DONE vector does not stop replication, and no node stamps se
 
   for (let i = 0; i < 20; i++) expect((await c.put(`after/k${i}`, `v${i}`)).status).toBe(200);
   await waitFor(async () => ((await (await a.fetch('/v1/kv?prefix=after/')).json()) as { count: number }).count === 20, 'every write of c after the forged vector on a', 10_000).catch(async (err: unknown) => {
-    console.log(JSON.stringify((await a.status()).vector), JSON.stringify((await c.status()).vector), a.logs.slice(-12).map((l) => l.msg));
+    console.log(
+      JSON.stringify((await a.status()).vector),
+      JSON.stringify((await c.status()).vector),
+      a.logs.slice(-12).map((l) => l.msg),
+    );
     throw err;
   });
   const v = (await a.status()).vector as Record<string, number>;

@@ -140,12 +140,16 @@ test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees i
   nodes.push(a, c, b1, b2);
   const h = new History();
   // Both twins write; each one's stream reaches the other through a and c.
-  await waitFor(async () => {
-    await h.put(b1, `t/b1-${h.writes.length}`);
-    await h.put(b2, `t/b2-${h.writes.length}`);
-    const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
-    return s1.writable === false || s2.writable === false;
-  }, 'one twin to refuse writes', 20_000);
+  await waitFor(
+    async () => {
+      await h.put(b1, `t/b1-${h.writes.length}`);
+      await h.put(b2, `t/b2-${h.writes.length}`);
+      const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
+      return s1.writable === false || s2.writable === false;
+    },
+    'one twin to refuse writes',
+    20_000,
+  );
   const refusing = (await b1.status()).writable === false ? b1 : b2;
   expect((await refusing.status()).unwritableReason).toMatch(/clash/);
   const r = await refusing.put('t/late', 'x');

@@ -177,16 +177,19 @@ export class MemFleet {
 /** The property: every random schedule on 3–5 nodes ends in one state, equal to the LWW model. */
 export async function checkSchedules(opts: { numRuns: number; keys: number; maxOps: number }): Promise<void> {
   await fc.assert(
-    fc.asyncProperty(fc.integer({ min: 3, max: 5 }).chain((size) => fc.tuple(fc.constant(size), opsArb(size, opts.keys, opts.maxOps))), async ([size, ops]) => {
-      const fleet = new MemFleet(size);
-      await fleet.start();
-      try {
-        for (const op of ops) await fleet.apply(op);
-        await fleet.converge();
-      } finally {
-        await fleet.stop();
-      }
-    }),
+    fc.asyncProperty(
+      fc.integer({ min: 3, max: 5 }).chain((size) => fc.tuple(fc.constant(size), opsArb(size, opts.keys, opts.maxOps))),
+      async ([size, ops]) => {
+        const fleet = new MemFleet(size);
+        await fleet.start();
+        try {
+          for (const op of ops) await fleet.apply(op);
+          await fleet.converge();
+        } finally {
+          await fleet.stop();
+        }
+      },
+    ),
     { numRuns: opts.numRuns },
   );
 }

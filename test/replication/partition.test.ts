@@ -17,7 +17,10 @@ async function proxyTo(n: NodeProc): Promise<FaultProxy> {
 }
 
 async function livePeers(n: NodeProc): Promise<string[]> {
-  return ((await n.status()).peers as any[]).filter((p) => p.state === 'live').map((p) => p.nodeId as string).sort();
+  return ((await n.status()).peers as any[])
+    .filter((p) => p.state === 'live')
+    .map((p) => p.nodeId as string)
+    .sort();
 }
 
 test('a node isolated by a fault proxy (drop, one-way blackhole, pause) while every side writes converges after healing, losing nothing', async () => {
@@ -33,9 +36,11 @@ test('a node isolated by a fault proxy (drop, one-way blackhole, pause) while ev
   const h = new History();
   const keys = Array.from({ length: 10 }, (_, i) => `k${i}`);
   const writeRound = async (round: number): Promise<void> => {
-    await Promise.all(nodes.map(async (n, j) => {
-      for (let i = 0; i < 30; i++) await h.put(n, keys[(i + j + round) % keys.length]!);
-    }));
+    await Promise.all(
+      nodes.map(async (n, j) => {
+        for (let i = 0; i < 30; i++) await h.put(n, keys[(i + j + round) % keys.length]!);
+      }),
+    );
   };
   await writeRound(0);
 

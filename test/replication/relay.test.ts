@@ -20,10 +20,7 @@ test('in a full mesh only the origin streams its writes; nothing is relayed', as
   const a = await startNode('a', { peers: [peerAddress(b), peerAddress(c)] });
   nodes.push(a, b, c);
   // Live both ways, and each side has heard (ACK) that its peer is connected to the third node.
-  await waitFor(
-    async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.peers.length === 2 && s.peers.every((p: any) => p.state === 'live' && p.direct?.length === 2)),
-    'full mesh live with direct peers advertised',
-  );
+  await waitFor(async () => (await Promise.all(nodes.map((n) => n.status()))).every((s) => s.peers.length === 2 && s.peers.every((p: any) => p.state === 'live' && p.direct?.length === 2)), 'full mesh live with direct peers advertised');
   const before = await Promise.all(nodes.map(liveSent));
   const writes = 100;
   await Promise.all(Array.from({ length: writes }, (_, i) => a.put(`relay/k${i}`, `v${i}`)));
@@ -42,5 +39,5 @@ test('in a line a–b–c the middle node still relays between the ends', async 
   await waitFor(async () => ((await y.status()).peers as any[]).filter((p) => p.state === 'live' && p.direct?.length === 1).length === 2, 'y live with x and z');
   expect((await x.put('line/k', 'from-x')).status).toBe(200);
   expect((await z.put('line/j', 'from-z')).status).toBe(200);
-  await waitFor(async () => (await z.get('line/k')) === 'from-x' && (await x.get('line/j')) === 'from-z', 'both ends get the other end\'s write through y');
+  await waitFor(async () => (await z.get('line/k')) === 'from-x' && (await x.get('line/j')) === 'from-z', "both ends get the other end's write through y");
 });

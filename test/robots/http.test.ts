@@ -38,7 +38,7 @@ describe('robots over HTTP and the CLI', () => {
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
   });
 
-  it('merges each robot\'s documents written on its own node; every node serves them with online and lastSeen', async () => {
+  it("merges each robot's documents written on its own node; every node serves them with online and lastSeen", async () => {
     await put(a, 'robots/ra/pose', '{"x":3,"y":4,"yaw":1.57,"map":"L1"}');
     await put(a, 'robots/ra/status', 'moving');
     await put(a, 'robots/ra/battery', '0.8');
@@ -57,7 +57,7 @@ describe('robots over HTTP and the CLI', () => {
     const missing = await b.fetch('/v1/robots/nobody');
     expect(missing.status).toBe(404);
     expect(await missing.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
-    expect((await (await b.fetch('/v1/robots/a%2Fb')).json())).toMatchObject({ error: { code: 'KEY_INVALID' } });
+    expect(await (await b.fetch('/v1/robots/a%2Fb')).json()).toMatchObject({ error: { code: 'KEY_INVALID' } });
     const post = await b.fetch('/v1/robots', { method: 'POST', body: '{}' });
     expect(post.status).toBe(400);
   });
@@ -93,7 +93,10 @@ describe('robots over HTTP and the CLI', () => {
     expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
     const html = await page.text();
     expect(html).not.toMatch(/https?:\/\//i);
-    for (const [file, type] of [['app.js', /^text\/javascript/], ['style.css', /^text\/css/]] as const) {
+    for (const [file, type] of [
+      ['app.js', /^text\/javascript/],
+      ['style.css', /^text\/css/],
+    ] as const) {
       const r = await b.fetch(`/ui/${file}`);
       expect(r.status).toBe(200);
       expect(r.headers.get('content-type')).toMatch(type);
@@ -113,9 +116,13 @@ describe('robots over HTTP and the CLI', () => {
     await waitFor(async () => {
       const x = (await (await a.fetch('/v1/kv/cfg/speed?history=3')).json()) as typeof h;
       return x.versions[1]?.op === 'del';
-    }, 'the delete from rb in ra\'s history');
+    }, "the delete from rb in ra's history");
     const h3 = (await (await a.fetch('/v1/kv/cfg/speed?history=3')).json()) as typeof h;
-    expect(h3.versions.map((v) => [v.op, v.value ?? null, v.origin])).toEqual([['put', 'v6', 'ra'], ['del', null, 'rb'], ['put', 'v5', 'ra']]);
+    expect(h3.versions.map((v) => [v.op, v.value ?? null, v.origin])).toEqual([
+      ['put', 'v6', 'ra'],
+      ['del', null, 'rb'],
+      ['put', 'v5', 'ra'],
+    ]);
     const all = (await (await a.fetch('/v1/kv/cfg/speed?history=64')).json()) as typeof h;
     expect(all.versions.map((v) => v.value ?? '<del>')).toEqual(['v6', '<del>', 'v5', 'v4', 'v3', 'v2', 'v1']);
     expect((await a.fetch('/v1/kv/never/written?history=2')).status).toBe(404);
@@ -138,7 +145,7 @@ describe('robots over HTTP and the CLI', () => {
     expect(h.versions.map((v) => v.value)).toEqual(['v6']);
   });
 
-  it('a killed node\'s robots show offline on the others (from its peer state); `fleetkv robots` says so', async () => {
+  it("a killed node's robots show offline on the others (from its peer state); `fleetkv robots` says so", async () => {
     await waitFor(async () => (await robots(b)).find((r) => r.id === 'ra')?.online === true, 'ra online on rb after rb restarted');
     await a.kill9();
     await waitFor(async () => (await robots(b)).find((r) => r.id === 'ra')?.online === false, 'ra offline on rb', 20_000);

@@ -85,7 +85,15 @@ describe('robot model', () => {
     expect(robots).toEqual([
       { id: 'r1', pose: { x: 1, y: 2, yaw: 0, map: 'L1' }, status: 'moving', battery: 0.5, mission: null, issues: [], lastSeen: new Date(3000).toISOString(), node: 'n1', online: true, problems: [] },
       {
-        id: 'r2', pose: null, status: 'error', battery: null, mission: null, issues: [], lastSeen: new Date(5000).toISOString(), node: 'n2', online: false,
+        id: 'r2',
+        pose: null,
+        status: 'error',
+        battery: null,
+        mission: null,
+        issues: [],
+        lastSeen: new Date(5000).toISOString(),
+        node: 'n2',
+        online: false,
         problems: [{ key: 'robots/r2/pose', code: 'ROBOT_DOC_INVALID', message: expect.stringContaining('pose.x must be a finite number') }],
       },
     ]);

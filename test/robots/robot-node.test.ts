@@ -33,8 +33,15 @@ describe('RobotNode (library face of the robot model)', () => {
     const all = robot.robots();
     expect(all.map((r) => r.id)).toEqual(['r1', 'r2']);
     expect(all[0]).toMatchObject({
-      id: 'r1', pose: { x: 1.5, y: -2, yaw: 3.1, map: 'L1' }, status: 'working', battery: 0.42, mission: { id: 'm-7', goal: 'dock' },
-      issues: [{ category: 'bumper', detail: { front: true } }], node: 'r1', online: true, problems: [],
+      id: 'r1',
+      pose: { x: 1.5, y: -2, yaw: 3.1, map: 'L1' },
+      status: 'working',
+      battery: 0.42,
+      mission: { id: 'm-7', goal: 'dock' },
+      issues: [{ category: 'bumper', detail: { front: true } }],
+      node: 'r1',
+      online: true,
+      problems: [],
     });
     expect(Date.parse(all[0]!.lastSeen)).toBeGreaterThan(Date.now() - 60_000);
     expect(robot.robot('r2')).toMatchObject({ id: 'r2', status: 'idle', pose: null, battery: null });
@@ -76,7 +83,10 @@ describe('RobotNode (library face of the robot model)', () => {
     await new RobotNode(n, { id: 'r2' }).setStatus('idle');
     await n.put('robots/r1/notes', 'not a robot field');
     await waitFor(() => seen.length >= 2, 'two callbacks');
-    expect(seen.map((s) => [s?.status, s?.pose?.map ?? null])).toEqual([['moving', null], ['moving', 'L1']]);
+    expect(seen.map((s) => [s?.status, s?.pose?.map ?? null])).toEqual([
+      ['moving', null],
+      ['moving', 'L1'],
+    ]);
     off();
     await robot.setStatus('idle');
     expect(seen).toHaveLength(2);

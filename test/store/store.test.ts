@@ -91,22 +91,18 @@ describe('store: last-writer-wins apply', () => {
 describe('sorted keys', () => {
   it('matches a sorted-array model under random inserts, deletes and prefix queries', () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.boolean(), fc.stringMatching(/^[ab/]{0,6}$/)), { maxLength: 3000 }),
-        fc.stringMatching(/^[ab/]{0,3}$/),
-        (ops, prefix) => {
-          const sk = new SortedKeys();
-          const model = new Set<string>();
-          for (const [add, k] of ops) {
-            if (add) expect(sk.add(k)).toBe(!model.has(k)), model.add(k);
-            else expect(sk.delete(k)).toBe(model.has(k)), model.delete(k);
-          }
-          const expected = [...model].filter((k) => k.startsWith(prefix)).sort();
-          expect([...sk.withPrefix(prefix)]).toEqual(expected);
-          expect(sk.size).toBe(model.size);
-          if (expected.length > 2) expect([...sk.withPrefix(prefix, expected[1])]).toEqual(expected.slice(2));
-        },
-      ),
+      fc.property(fc.array(fc.tuple(fc.boolean(), fc.stringMatching(/^[ab/]{0,6}$/)), { maxLength: 3000 }), fc.stringMatching(/^[ab/]{0,3}$/), (ops, prefix) => {
+        const sk = new SortedKeys();
+        const model = new Set<string>();
+        for (const [add, k] of ops) {
+          if (add) expect(sk.add(k)).toBe(!model.has(k)), model.add(k);
+          else expect(sk.delete(k)).toBe(model.has(k)), model.delete(k);
+        }
+        const expected = [...model].filter((k) => k.startsWith(prefix)).sort();
+        expect([...sk.withPrefix(prefix)]).toEqual(expected);
+        expect(sk.size).toBe(model.size);
+        if (expected.length > 2) expect([...sk.withPrefix(prefix, expected[1])]).toEqual(expected.slice(2));
+      }),
       { numRuns: 60 },
     );
   });

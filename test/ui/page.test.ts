@@ -83,8 +83,7 @@ describe('the fleet page (/ui/) in Chromium', () => {
       const tr = document.querySelector(`#robots tr[data-robot="${rid}"]`);
       return tr ? { text: (tr as unknown as El).innerText, cls: tr.className } : null;
     }, id);
-  const nodeOnline = (id: string): Promise<string | null> =>
-    page.evaluate((nid) => document.querySelector(`#nodes tr[data-node="${nid}"]`)?.getAttribute('data-online') ?? null, id);
+  const nodeOnline = (id: string): Promise<string | null> => page.evaluate((nid) => document.querySelector(`#nodes tr[data-node="${nid}"]`)?.getAttribute('data-online') ?? null, id);
   const marker = (id: string): Promise<Record<string, string> | null> =>
     page.evaluate((rid) => {
       const g = document.querySelector(`#map g[data-robot="${rid}"]`);
@@ -104,10 +103,14 @@ describe('the fleet page (/ui/) in Chromium', () => {
     expect((await robotRow('rc'))!.text).toMatch(/charging\s+20 %/);
     expect(await marker('rb')).toMatchObject({ x: '4', y: '2', yaw: '1.57', transform: 'translate(4 2)' });
     // Each node shows its peers (ra from its live sessions, the others from their status records).
-    await waitFor(async () => {
-      const t = await page.evaluate(() => (document.querySelector('#nodes tr[data-node="rb"]') as El | null)?.innerText ?? '');
-      return /ra \((live|syncing)\)/.test(t) && /rc \((live|syncing)\)/.test(t);
-    }, 'rb\'s peers from its status record', 30_000);
+    await waitFor(
+      async () => {
+        const t = await page.evaluate(() => (document.querySelector('#nodes tr[data-node="rb"]') as El | null)?.innerText ?? '');
+        return /ra \((live|syncing)\)/.test(t) && /rc \((live|syncing)\)/.test(t);
+      },
+      "rb's peers from its status record",
+      30_000,
+    );
     expect(await page.$eval('#live', (e) => e.textContent)).toBe('live');
     // Live updates come over the node's own watch stream (SSE).
     expect(streams.sort()).toEqual(['/v1/watch?prefix=_fleetkv%2Fnodes%2F', '/v1/watch?prefix=robots%2F']);
@@ -118,7 +121,7 @@ describe('the fleet page (/ui/) in Chromium', () => {
   it('follows a pose change live, without a reload', async () => {
     await page.evaluate(() => (window.notReloaded = true));
     await put(nodes[1]!, 'robots/rb/pose', { x: 7.5, y: -1, yaw: -0.5, map: 'L1' });
-    await waitFor(async () => (await marker('rb'))?.x === '7.5', 'rb\'s marker at x=7.5', 30_000);
+    await waitFor(async () => (await marker('rb'))?.x === '7.5', "rb's marker at x=7.5", 30_000);
     expect(await marker('rb')).toMatchObject({ y: '-1', yaw: '-0.5', transform: 'translate(7.5 -1)' });
     expect((await robotRow('rb'))!.text).toContain('7.50, -1.00, -0.50');
     expect(await page.evaluate(() => window.notReloaded)).toBe(true);
@@ -130,10 +133,14 @@ describe('the fleet page (/ui/) in Chromium', () => {
     await put(a, 'missions/m-1', { id: 'm-1', assignedTo: 'ra' });
     await waitFor(async () => (await b.fetch('/v1/kv/missions/m-1')).ok, 'm-1 on rb');
     await put(b, 'missions/m-1', { id: 'm-1', assignedTo: 'rb' }); // replaces ra's write moments later: reported as concurrent
-    await waitFor(async () => {
-      const rows = await page.$$eval('#conflicts tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText));
-      return rows.some((r) => /missions\/m-1\s+concurrent\s+rb put\s+ra put/.test(r));
-    }, 'the conflict on the page', 30_000);
+    await waitFor(
+      async () => {
+        const rows = await page.$$eval('#conflicts tbody tr', (trs) => trs.map((tr) => (tr as unknown as El).innerText));
+        return rows.some((r) => /missions\/m-1\s+concurrent\s+rb put\s+ra put/.test(r));
+      },
+      'the conflict on the page',
+      30_000,
+    );
     expect(await page.$eval('#no-conflicts', (e) => (e as unknown as El).hidden)).toBe(true);
     expect(problems).toEqual([]);
   }, 60_000);

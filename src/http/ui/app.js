@@ -9,7 +9,12 @@ const REFRESH_MIN_MS = 200;
 const POLL_MS = 2000;
 const SVG = 'http://www.w3.org/2000/svg';
 const STATUS_COLOURS = /** @type {Record<string, string>} */ ({
-  idle: '#57606a', moving: '#0969da', working: '#1a7f37', charging: '#bf8700', paused: '#8250df', error: '#cf222e',
+  idle: '#57606a',
+  moving: '#0969da',
+  working: '#1a7f37',
+  charging: '#bf8700',
+  paused: '#8250df',
+  error: '#cf222e',
 });
 
 /**
@@ -72,7 +77,10 @@ function renderMap(robots) {
   let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
   for (const r of placed) {
     const p = /** @type {Pose} */ (r.pose);
-    x0 = Math.min(x0, p.x); x1 = Math.max(x1, p.x); y0 = Math.min(y0, p.y); y1 = Math.max(y1, p.y);
+    x0 = Math.min(x0, p.x);
+    x1 = Math.max(x1, p.x);
+    y0 = Math.min(y0, p.y);
+    y1 = Math.max(y1, p.y);
   }
   if (placed.length === 0) [x0, x1, y0, y1] = [-5, 5, -5, 5];
   // The view only grows, so that it stays still while robots move inside it.
@@ -131,7 +139,9 @@ function renderRobots(robots, now) {
       onlineCell(r.online),
     ]);
   });
-  byId('robots').querySelector('tbody')?.replaceChildren(...rows);
+  byId('robots')
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
 }
 
 /** @param {FleetNodeInfo[]} nodes */
@@ -146,16 +156,20 @@ function renderNodes(nodes) {
       el('td', {}, [n.version ?? '—']),
     ]),
   );
-  byId('nodes').querySelector('tbody')?.replaceChildren(...rows);
+  byId('nodes')
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
 }
 
 /** @param {Conflict[]} conflicts @param {number} now */
 function renderConflicts(conflicts, now) {
   byId('no-conflicts').hidden = conflicts.length > 0;
-  const rows = [...conflicts].reverse().map((c) =>
-    el('tr', {}, [el('td', {}, [ago(c.at, now)]), el('td', {}, [c.key]), el('td', {}, [c.reason]), el('td', {}, [`${c.winner.origin} ${c.winner.op}`]), el('td', {}, [`${c.loser.origin} ${c.loser.op}`])]),
-  );
-  byId('conflicts').querySelector('tbody')?.replaceChildren(...rows);
+  const rows = [...conflicts]
+    .reverse()
+    .map((c) => el('tr', {}, [el('td', {}, [ago(c.at, now)]), el('td', {}, [c.key]), el('td', {}, [c.reason]), el('td', {}, [`${c.winner.origin} ${c.winner.op}`]), el('td', {}, [`${c.loser.origin} ${c.loser.op}`])]));
+  byId('conflicts')
+    .querySelector('tbody')
+    ?.replaceChildren(...rows);
 }
 
 /** @param {Fleet} f */

@@ -83,7 +83,8 @@ export class Workload {
       const start = this.now();
       const { outcome, stamp } = await this.put(node, key, value);
       this.ops.push({ node: node.opts.nodeId, key, value, outcome, start, end: this.now(), ...(stamp ? { stamp } : {}) });
-      if (outcome !== 'ok') await new Promise((r) => setTimeout(r, 20)); // a down node: do not spin
+      if (outcome !== 'ok')
+        await new Promise((r) => setTimeout(r, 20)); // a down node: do not spin
       else if (this.opts.pauseMs) await new Promise((r) => setTimeout(r, this.opts.pauseMs));
     }
   }
