@@ -200,12 +200,27 @@ const mutants: Scenario[] = [
   mutant('fsync skipped, then a power cut', 'skip-fsync', { powerCut: true, inject: cutIsolatedWriter }, [0]),
   // The batch the frozen disk blocks holds only writes already acknowledged.
   mutant('acknowledged before the write is staged, then a power cut', 'ack-before-staged', { powerCut: true, inject: cutIsolatedWriter }, [0]),
-  // node.json's new incarnation is renamed but not made durable: the next cut brings back
-  // the old one, and the run after it numbers its writes as the lost run did.
-  mutant('no directory fsync after a rename, then power cuts', 'skip-dir-fsync', { powerCut: true, fsync: 'never', inject: cutThrice }, [0]),
   // The peer's vector is merged when its catch-up begins: what it then sends is taken as held.
   mutant('vector merged before SYNC_DONE, one node isolated', 'early-vector-merge', { inject: isolateWithWritesOnBothSides }),
   mutant('anti-entropy disabled, one node isolated', 'no-anti-entropy', { inject: isolateWithWritesOnBothSides }),
 ];
 
-export const powerScenarios: Scenario[] = [...realBuild, ...mutants];
+/**
+ * Retired as a broken build: node.json's new incarnation renamed but not made durable (the next cut
+ * brings back the old one) used to make the next run reuse (origin, inc, seq). Since incarnations
+ * come from the clock as well (ADR 0002), the next run gets a fresh one anyway, so the checker
+ * finds nothing to catch (3 cuts: 0 lost, 0 reused). Kept out of CI as a check that it stays so;
+ * one CI run of it saw n0 stop acknowledging for 60 s after a cut (not reproduced; docs/reliability.md).
+ */
+const retired: Scenario[] = [
+  {
+    name: 'node.json rename not durable (broken directory fsync), 3 power cuts: no reuse',
+    ci: false,
+    powerCut: true,
+    fsync: 'never',
+    inject: cutThrice,
+    fleet: { nodeEnv: (i): Record<string, string> => (i === 0 ? { FLEETKV_UNSAFE_TEST_BREAK: 'skip-dir-fsync' } : {}) },
+  },
+];
+
+export const powerScenarios: Scenario[] = [...realBuild, ...mutants, ...retired];
