@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/load.js';
 import type { FleetConfig } from '../config/schema.js';
 import { FleetError, isFleetError } from '../errors.js';
-import { entryJson } from '../http/kv.js';
+import { entryJson } from '../entry/json.js';
 import { maxLogRecordBytes } from '../log/record.js';
 import { withOfflineNode } from '../ops/offline.js';
 import { checkSnapshotFile, restoreSnapshot } from '../ops/restore.js';

@@ -77,6 +77,7 @@ export const schema = {
     username: { doc: 'Uplink broker username', format: String, default: '', env: 'FLEETKV_UPLINK_USERNAME' },
     password: { doc: 'Uplink broker password', format: String, default: '', env: 'FLEETKV_UPLINK_PASSWORD', sensitive: true },
     acceptSets: { doc: 'Apply writes published to <prefix>/set/<key> on the uplink broker', format: Boolean, default: false, env: 'FLEETKV_UPLINK_ACCEPT_SETS' },
+    protocolVersion: { doc: 'MQTT version toward the uplink broker: 4 (3.1.1) or 5 (user properties origin/inc/seq/hlc, TTL as Message Expiry Interval)', format: [4, 5], default: 4, env: 'FLEETKV_UPLINK_PROTOCOL_VERSION' },
     reconnectPeriod: { doc: 'Delay between uplink reconnect attempts', format: 'duration', default: 2000, env: 'FLEETKV_UPLINK_RECONNECT_PERIOD' },
   },
   http: {
@@ -179,7 +180,7 @@ export interface FleetConfig {
     mirror: string[];
     homeAssistant: { enabled: boolean; prefix: string };
   };
-  uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; reconnectPeriod: number };
+  uplink: { enabled: boolean; url: string; prefix: string; clientId: string; username: string; password: string; acceptSets: boolean; protocolVersion: 4 | 5; reconnectPeriod: number };
   http: { host: string; port: number; token: string; tokens: Record<string, HttpTokenConfig>; allowUnauthenticated: boolean };
   log: { fsync: FsyncPolicyName; fsyncInterval: number; segmentBytes: number; compactRatio: number; level: string };
   limits: {

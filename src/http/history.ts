@@ -3,7 +3,7 @@ import { validateKey } from '../entry/key.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { MAX_HISTORY_PER_KEY } from '../store/history.js';
-import { entryJson } from './kv.js';
+import { entryJson } from '../entry/json.js';
 import { sendJson } from './respond.js';
 
 /** `?history=N`: an integer from 1 to MAX_HISTORY_PER_KEY, or HISTORY_INVALID. */

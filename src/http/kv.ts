@@ -1,11 +1,9 @@
-import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Entry } from '../entry/entry.js';
 import { formatHlc } from '../entry/hlc.js';
 import { parseTtl } from '../entry/ttl.js';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
-import { isExpiryEvent } from '../store/expiry.js';
 import { allowMethods } from './checks.js';
 import { sendJson } from './respond.js';
 
@@ -18,33 +16,6 @@ export function entryHeaders(e: Entry): Record<string, string> {
     'x-fleetkv-hlc': formatHlc(e.wall, e.logical),
     ...(e.expiresAt > 0 ? { 'x-fleetkv-expires': new Date(e.expiresAt).toISOString() } : {}),
   };
-}
-
-/** JSON form of an entry for listings and watch events; binary values go as base64. */
-export function entryJson(e: Entry): Record<string, unknown> {
-  const v = e.value;
-  const text = isUtf8Text(v) ? v.toString('utf8') : undefined;
-  return {
-    key: e.key,
-    op: e.isDelete ? 'del' : 'put',
-    ...(e.isDelete ? {} : text !== undefined ? { value: text } : { value: v.toString('base64'), encoding: 'base64' }),
-    origin: e.origin,
-    inc: e.inc,
-    seq: e.seq,
-    hlc: formatHlc(e.wall, e.logical),
-    ...(e.expiresAt > 0 ? { expiresAt: new Date(e.expiresAt).toISOString() } : {}),
-    ...(isExpiryEvent(e) ? { expired: true } : {}),
-  };
-}
-
-export function isUtf8Text(b: Buffer): boolean {
-  // Control characters other than tab/newline mean binary.
-  if (!isUtf8(b)) return false;
-  for (let i = 0; i < b.length; i++) {
-    const c = b[i]!;
-    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
-  }
-  return true;
 }
 
 /** Read a request body, refusing it as soon as it passes `limit` bytes. */

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { FleetError } from '../errors.js';
 import type { FleetNode } from '../node.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
-import { entryJson } from './kv.js';
+import { entryJson } from '../entry/json.js';
 import { drainOrClose } from './watch.js';
 
 /** `limit` when the request names none. */

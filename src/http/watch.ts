@@ -3,7 +3,7 @@ import type { Counter } from 'prom-client';
 import type { Entry } from '../entry/entry.js';
 import type { FleetNode } from '../node.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
-import { entryJson } from './kv.js';
+import { entryJson } from '../entry/json.js';
 import type { WatchJournal } from './watch-journal.js';
 
 /** What a dropped watcher is counted by. */

@@ -1,7 +1,7 @@
 import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { describeConflict } from '../conflicts.js';
-import { entryJson } from '../http/kv.js';
+import { entryJson } from '../entry/json.js';
 import type { FleetNode, Source } from '../node.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';

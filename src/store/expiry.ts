@@ -59,23 +59,6 @@ export class ExpiryQueue {
   }
 }
 
-/** The delete events told to watchers when a put expires (not in the log: the tombstone is its own entry). */
-const expiryEvents = new WeakSet<Entry>();
-
-/**
- * The event for "this put expired": a delete of its key with the put's
- * stamp (origin, inc, seq, hlc), marked so listings can say `expired: true`.
- */
-export function expiryEvent(put: Entry): Entry {
-  const e = encodeEntry({ origin: put.origin, inc: put.inc, seq: put.seq, wall: put.wall, logical: put.logical, op: OP_DEL, key: put.key });
-  expiryEvents.add(e);
-  return e;
-}
-
-export function isExpiryEvent(e: Entry): boolean {
-  return expiryEvents.has(e);
-}
-
 /**
  * The tombstone that ends an expired put (docs/adr/0700): written by the
  * put's origin only, with the put's own HLC and the origin's next seq. By

@@ -1,6 +1,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
+import { entryProperties } from '../mqtt/mqtt5.js';
 import type { Entry } from '../entry/entry.js';
 import type { FleetNode, NodeService } from '../node.js';
 
@@ -45,9 +46,15 @@ export class UplinkService implements NodeService {
 
   async start(): Promise<void> {
     const c = this.node.config.uplink;
-    this.unsubscribe = this.node.onApplied((e, result) => {
+    const offApplied = this.node.onApplied((e, result) => {
       if (result === 'won') this.mark(e.key);
     });
+    // An expired key is cleared on the uplink broker at once, as on the embedded one.
+    const offExpired = this.node.onExpired((put) => this.mark(put.key));
+    this.unsubscribe = () => {
+      offApplied();
+      offExpired();
+    };
     const client = mqtt.connect(c.url, {
       clientId: c.clientId || `fleetkv-${this.node.nodeId}`,
       username: c.username || undefined,
@@ -55,6 +62,7 @@ export class UplinkService implements NodeService {
       reconnectPeriod: c.reconnectPeriod,
       connectTimeout: 10_000,
       clean: true,
+      protocolVersion: c.protocolVersion,
     });
     this.client = client;
     client.on('connect', () => {
@@ -96,7 +104,12 @@ export class UplinkService implements NodeService {
       const e: Entry | undefined = this.node.store.getAny(key);
       if (!e) continue;
       this.inFlight++;
-      client.publish(`${this.prefix}/state/${key}`, e.isDelete ? EMPTY : Buffer.from(e.value), { qos: 1, retain: true }, (err) => {
+      const now = Date.now();
+      const gone = e.isDelete || e.expiredAt(now);
+      // MQTT 5: which write it is (user properties), and a TTL as the Message Expiry Interval, so the
+      // remote broker drops the retained copy when the key expires even if this node is gone by then.
+      const properties = this.node.config.uplink.protocolVersion === 5 ? { ...entryProperties(e), ...(!gone && e.expiresAt > 0 ? { messageExpiryInterval: Math.max(1, Math.ceil((e.expiresAt - now) / 1000)) } : {}) } : undefined;
+      client.publish(`${this.prefix}/state/${key}`, gone ? EMPTY : Buffer.from(e.value), { qos: 1, retain: true, ...(properties ? { properties } : {}) }, (err) => {
         this.inFlight--;
         if (err)
           this.mark(key); // sent again on reconnect or next flush

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { NodeProc, runProcess, tempDir, waitFor } from '../helpers/proc.js';
@@ -15,6 +16,7 @@ describe('uplink to a real Mosquitto 2', () => {
   const broker = new Mosquitto(path.join(dir, 'mosquitto'), 'site', 'site-password-42');
   const clients: TestClient[] = [];
   let robot: NodeProc;
+  let robot5: NodeProc | undefined;
 
   const subscribe = async (filter: string): Promise<TestClient> => {
     const c = await TestClient.connect(broker.url, { username: broker.user, password: broker.password });
@@ -26,6 +28,7 @@ describe('uplink to a real Mosquitto 2', () => {
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     await robot?.stop();
+    await robot5?.stop();
     await broker.stop();
     fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -77,5 +80,39 @@ describe('uplink to a real Mosquitto 2', () => {
     await late.waitMessage((m) => m.topic === 'site1/state/robots/r1/battery' && m.payload === '0.77' && m.retain, 'the write made while the broker was down, retained');
     await late.waitMessage((m) => m.topic === 'site1/state/robots/r1/pose' && m.payload === '{"x":1,"y":2}' && m.retain, 'the older state, published again');
     expect(late.on('site1/state/robots/r1/goal')).toEqual([]); // deleted: nothing retained
+  });
+
+  it('speaks MQTT 5 when asked: user properties on state, a TTL as Message Expiry Interval, cleared on expiry', async () => {
+    robot5 = await new NodeProc({
+      nodeId: 'r5',
+      dataDir: path.join(dir, 'r5'),
+      env: {
+        FLEETKV_MQTT_ENABLED: 'false',
+        FLEETKV_REPLICATION_ENABLED: 'false',
+        FLEETKV_UPLINK_ENABLED: 'true',
+        FLEETKV_UPLINK_URL: broker.url,
+        FLEETKV_UPLINK_USERNAME: broker.user,
+        FLEETKV_UPLINK_PASSWORD: broker.password,
+        FLEETKV_UPLINK_PREFIX: 'site5',
+        FLEETKV_UPLINK_PROTOCOL_VERSION: '5',
+        FLEETKV_UPLINK_RECONNECT_PERIOD: '200ms',
+      },
+    }).start();
+    await waitFor(async () => ((await robot5!.status()).uplink as { connected?: boolean } | undefined)?.connected === true, 'the MQTT 5 uplink connected to mosquitto');
+    const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username: broker.user, password: broker.password, reconnectPeriod: 0 });
+    try {
+      const got: { topic: string; payload: string; props: Record<string, unknown> | undefined; expiry: number | undefined }[] = [];
+      c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), props: packet.properties?.userProperties as Record<string, unknown> | undefined, expiry: packet.properties?.messageExpiryInterval }));
+      await c.subscribeAsync('site5/state/#', { qos: 1 });
+      expect((await robot5.fetch('/v1/kv/robots/r5/pose?ttl=3s', { method: 'PUT', body: '{"x":5}' })).status).toBe(200);
+      const live = await waitFor(() => got.find((m) => m.topic === 'site5/state/robots/r5/pose' && m.payload === '{"x":5}'), 'the MQTT 5 state message');
+      expect(live.props).toMatchObject({ origin: 'r5' });
+      expect(live.expiry).toBeGreaterThan(0);
+      expect(live.expiry).toBeLessThanOrEqual(3);
+      // Expired on the node: cleared on the remote broker too.
+      await waitFor(() => got.find((m) => m.topic === 'site5/state/robots/r5/pose' && m.payload === ''), 'the expiry as an empty retained payload', 10_000);
+    } finally {
+      await c.endAsync();
+    }
   });
 });
