@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import type { NodeProc } from './proc.js';
 
 /**
  * Load and probes for slow-consumer tests (issue 9 items 1-2): a writer at a
@@ -155,4 +156,32 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => lbl.includes(`${k}="${v}"`))) sum += Number(m[3]);
   }
   return sum;
+}
+
+export interface UnderLoad {
+  /** 'ran', or why the node exited meanwhile. */
+  ran: string;
+  health: { polls: number; late: number; maxMs: number; lateAt: number[] };
+  rss0: number;
+  growthMb: number;
+  ok: number;
+  failed: number;
+}
+
+/**
+ * Writes at `rate` for `seconds` while /healthz is polled and RSS sampled,
+ * stopping early if the node exits; the figures the slow-consumer tests
+ * assert on. `crash` picks the line of stderr that says why it died.
+ */
+export async function runUnderLoad(node: NodeProc, opts: { rate: number; seconds: number; valueBytes: number; crash?: RegExp }): Promise<UnderLoad> {
+  const rss0 = rssBytes(node.pid);
+  const rss = rssSampler(node.pid);
+  const health = healthPoller(node.url);
+  const load = writeLoad(node.url, { rate: opts.rate, valueBytes: opts.valueBytes });
+  const died = node.waitExit().then(() => `node exited (${node.exitCode ?? node.exitSignal}): ${(opts.crash && opts.crash.exec(node.stderr)?.[0]) ?? node.stderr.slice(-400)}`);
+  const ran = await Promise.race([new Promise((r) => setTimeout(r, opts.seconds * 1000)).then(() => 'ran'), died]);
+  await load.stop();
+  const h = await health.stop();
+  rss.stop();
+  return { ran, health: h, rss0, growthMb: (rss.max() - rss0) / 1e6, ok: load.ok(), failed: load.failed() };
 }

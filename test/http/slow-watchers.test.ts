@@ -2,7 +2,7 @@ import path from 'node:path';
 import type net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { NodeProc, tempDir } from '../helpers/proc.js';
-import { closedByPeer, healthPoller, metricValue, rssBytes, rssSampler, stalledWatcher, writeLoad } from '../helpers/slow-consumers.js';
+import { closedByPeer, metricValue, runUnderLoad, stalledWatcher } from '../helpers/slow-consumers.js';
 
 /** Load length; FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant. */
 const SECONDS = Number(process.env.FLEETKV_SLOW_CONSUMER_SECONDS ?? 20);
@@ -34,27 +34,17 @@ describe('SSE watchers that never read', () => {
       for (let i = 0; i < 200; i++) expect((await node.put(`load/k${i}`, 'x'.repeat(2000))).status).toBe(200);
       for (let i = 0; i < WATCHERS; i++) sockets.push(await stalledWatcher(node.ports.http!, `/v1/watch?prefix=load/${i % 2 === 0 ? '&initial=1' : ''}`));
 
-      const rss0 = rssBytes(node.pid);
-      const rss = rssSampler(node.pid);
-      const health = healthPoller(node.url);
-      const load = writeLoad(node.url, { rate: RATE, valueBytes: 2000 });
-      const proc = node;
-      const died = proc.waitExit().then(() => `node exited (${proc.exitCode ?? proc.exitSignal}): ${proc.stderr.slice(-400)}`);
-      const ran = await Promise.race([new Promise((r) => setTimeout(r, SECONDS * 1000)).then(() => 'ran'), died]);
-      await load.stop();
-      const h = await health.stop();
-      rss.stop();
-      const growthMb = (rss.max() - rss0) / 1e6;
+      const r = await runUnderLoad(node, { rate: RATE, seconds: SECONDS, valueBytes: 2000 });
       const metrics = await (await node.fetch('/metrics')).text();
       const dropped = metricValue(metrics, 'fleetkv_http_watchers_dropped_total');
       console.log(
-        `slow watchers: ${load.ok()} writes ok (${load.failed()} failed) in ${SECONDS} s; ${dropped} of ${WATCHERS} watchers dropped; /healthz ${h.polls} polls, ${h.late} late, max ${h.maxMs} ms; RSS ${(rss0 / 1e6).toFixed(0)} MB, +${growthMb.toFixed(0)} MB at most`,
+        `slow watchers: ${r.ok} writes ok (${r.failed} failed) in ${SECONDS} s; ${dropped} of ${WATCHERS} watchers dropped; /healthz ${r.health.polls} polls, ${r.health.late} late, max ${r.health.maxMs} ms; RSS ${(r.rss0 / 1e6).toFixed(0)} MB, +${r.growthMb.toFixed(0)} MB at most`,
       );
 
-      expect(ran).toBe('ran');
-      expect(h.late).toBe(0);
-      expect(growthMb).toBeLessThan(200);
-      expect(load.ok()).toBeGreaterThan(RATE * SECONDS * 0.25); // the rate reached depends on the machine's load: printed above
+      expect(r.ran).toBe('ran');
+      expect(r.health.late).toBe(0);
+      expect(r.growthMb).toBeLessThan(200);
+      expect(r.ok).toBeGreaterThan(RATE * SECONDS * 0.25); // the rate reached depends on the machine's load: printed above
       expect(dropped).toBe(WATCHERS);
       expect(node.logsMatching(/dropped a watcher that fell behind/).length).toBe(WATCHERS);
       await Promise.all(sockets.map((s) => closedByPeer(s)));
