@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
+import { metric } from '../replication/fleet.js';
 import { TestClient, mosquitto } from './mqtt-helpers.js';
 
 const MIRROR = { FLEETKV_MQTT_MIRROR: 'uagv/#,odd/#', FLEETKV_MAX_VALUE_BYTES: '4096' };
@@ -144,13 +145,6 @@ describe('mirrored topics (mqtt.mirror) across two real nodes', () => {
 
   it('a peer too slow to read (SIGSTOP) gets live publishes dropped and counted, not queued without bound; it is served again once it reads', async () => {
     const [a, b] = nodes as [NodeProc, NodeProc];
-    const metric = async (n: NodeProc, name: string): Promise<number> => {
-      const text = await (await n.fetch('/metrics')).text();
-      return text
-        .split('\n')
-        .filter((l) => l.startsWith(name))
-        .reduce((sum, l) => sum + Number(l.split(' ').at(-1)), 0);
-    };
     const pub = await TestClient.connect(`mqtt://127.0.0.1:${a.ports.mqtt}`, { clientId: 'flood-a' });
     clients.push(pub);
     const before = await metric(a, 'fleetkv_replication_forward_dropped_total');

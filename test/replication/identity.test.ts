@@ -5,21 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import { afterAll, expect, test } from 'vitest';
+import { freePort } from '../helpers/mosquitto.js';
 import { type NodeProc, tempDir, waitFor } from '../helpers/proc.js';
 import { History, peerAddress, restart, startNode, stopAll, waitConverged } from './fleet.js';
 
 const nodes: NodeProc[] = [];
 afterAll(() => stopAll(nodes));
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** Writes to keys of their own (so no later write can hide a loss), then checks them all on `to`. */
 async function writeAll(h: History, n: NodeProc, prefix: string, count: number): Promise<void> {
@@ -32,6 +24,23 @@ async function writeAll(h: History, n: NodeProc, prefix: string, count: number):
 async function missingOn(to: NodeProc, prefix: string, count: number): Promise<number> {
   const r = (await (await to.fetch(`/v1/kv?prefix=${prefix}/`)).json()) as { count: number };
   return count - r.count;
+}
+
+/**
+ * b writes 30, its stopped data dir is copied, then it restarts and writes 70 more that a
+ * receives: the copy is now older than what a holds of b's stream.
+ */
+async function copyThenWriteMore(h: History, a: NodeProc, b: NodeProc): Promise<{ b: NodeProc; copy: string }> {
+  await writeAll(h, b, 'one', 30);
+  await waitConverged([a, b]);
+  await b.stop();
+  const copy = tempDir();
+  execFileSync('cp', ['-a', `${b.opts.dataDir}/.`, copy]);
+  const restarted = await restart(b);
+  nodes.push(restarted);
+  await writeAll(h, restarted, 'two', 70);
+  await waitConverged([a, restarted]);
+  return { b: restarted, copy };
 }
 
 test('a wiped data dir restarted with the same id: every new acknowledged write reaches the peer', async () => {
@@ -57,15 +66,9 @@ test('a data dir restored from an older copy (cp -a while stopped): every new wr
   let b = await startNode('rb', { peers: [peerAddress(a)] });
   nodes.push(a, b);
   const h = new History();
-  await writeAll(h, b, 'one', 30);
-  await waitConverged([a, b]);
-  await b.stop();
-  const copy = tempDir();
-  execFileSync('cp', ['-a', `${b.opts.dataDir}/.`, copy]);
-  b = await restart(b);
-  nodes.push(b);
-  await writeAll(h, b, 'two', 70);
-  await waitConverged([a, b]);
+  const backup = await copyThenWriteMore(h, a, b);
+  b = backup.b;
+  const copy = backup.copy;
   await b.stop();
   fs.rmSync(b.opts.dataDir, { recursive: true, force: true });
   execFileSync('cp', ['-a', copy, b.opts.dataDir]);
@@ -84,15 +87,9 @@ test('a restored node that writes alone before any peer answers: its writes stil
   let b = await startNode('lb', { peers: [`127.0.0.1:${port}`] });
   nodes.push(a, b);
   const h = new History();
-  await writeAll(h, b, 'one', 30);
-  await waitConverged([a, b]);
-  await b.stop();
-  const copy = tempDir();
-  execFileSync('cp', ['-a', `${b.opts.dataDir}/.`, copy]);
-  b = await restart(b);
-  nodes.push(b);
-  await writeAll(h, b, 'two', 70);
-  await waitConverged([a, b]);
+  const backup = await copyThenWriteMore(h, a, b);
+  b = backup.b;
+  const copy = backup.copy;
   await Promise.all([a.stop(), b.stop()]);
   fs.rmSync(b.opts.dataDir, { recursive: true, force: true });
   execFileSync('cp', ['-a', copy, b.opts.dataDir]);
