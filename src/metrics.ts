@@ -1,5 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Period of the event-loop delay sampler (ms). */
+export const EVENT_LOOP_SAMPLE_MS = 100;
+
 /**
  * Prometheus metrics of one node. Each node has its own registry, so several
  * nodes in one process (tests, `fleetkv sim`) do not mix their figures.
@@ -22,7 +25,9 @@ export class NodeMetrics {
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'fleetkv_' });
+    // The event-loop delay histogram samples on a timer of this period: prom-client's 10 ms default woke an idle
+    // node 100 times a second (~1 % of a core here; docs/benchmarks.md, F1). Its _p50/_p99 gauges include the period.
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'fleetkv_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
     this.writes = new Counter({ name: 'fleetkv_writes_total', help: 'Entries applied, by op and source (local|remote)', labelNames: ['op', 'source'], registers });
     this.writeErrors = new Counter({ name: 'fleetkv_write_errors_total', help: 'Writes refused or failed, by error code', labelNames: ['code'], registers });
     this.fsyncs = new Counter({ name: 'fleetkv_fsyncs_total', help: 'fsync calls on the log', registers });
