@@ -41,7 +41,8 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-export async function handleKv(node: FleetNode, req: IncomingMessage, res: ServerResponse, key: string): Promise<void> {
+/** /v1/kv/<key>; `ttl` is the request's `?ttl=` (null when absent). */
+export async function handleKv(node: FleetNode, req: IncomingMessage, res: ServerResponse, key: string, ttl: string | null): Promise<void> {
   switch (req.method) {
     case 'GET':
     case 'HEAD': {
@@ -53,7 +54,6 @@ export async function handleKv(node: FleetNode, req: IncomingMessage, res: Serve
     }
     case 'PUT':
     case 'POST': {
-      const ttl = new URL(req.url ?? '/', 'http://x').searchParams.get('ttl');
       if (ttl !== null) parseTtl(ttl); // refuse a bad ttl before reading the body
       const body = await readBody(req, node.config.limits.maxValueBytes);
       const r = await node.put(key, body, ttl === null ? {} : { ttl });

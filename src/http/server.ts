@@ -16,6 +16,14 @@ import { handleFleet, handleNodes, handleRobots } from './robots.js';
 import { handleUi } from './ui.js';
 import { sendError, sendJson } from './respond.js';
 
+const KV_PREFIX = '/v1/kv/';
+/**
+ * A /v1/kv/ path the URL parser would leave as it is: no query or fragment, no
+ * dot segment (`/.`, `%2e`), no backslash, nothing it percent-encodes. Any
+ * other path takes the URL parser, so both give the same key.
+ */
+export const PLAIN_KV_PATH = /^\/v1\/kv(?!.*(?:\/\.|%2e))\/[A-Za-z0-9\-_.~!$&'()*+,;=:@%/]+$/i;
+
 /** Query parameters (and, for read-only routes, methods) of the built-in routes; anything else is refused. */
 const READ = ['GET', 'HEAD'] as const;
 const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly string[] }> = {
@@ -105,26 +113,32 @@ export class HttpApi {
     this.auth?.check(req, access);
   }
 
+  /** /v1/kv/<key>: `encoded` is the key as it stands in the path (percent-encoded). */
+  private async kv(req: http.IncomingMessage, res: http.ServerResponse, encoded: string, params: URLSearchParams | null): Promise<void> {
+    let key: string;
+    try {
+      key = decodeURIComponent(encoded);
+    } catch {
+      throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
+    }
+    this.allow(req, { kind: req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write', prefix: key });
+    const history = params?.get('history') ?? null;
+    if (history !== null) return handleHistory(this.node, req, res, key, history);
+    return handleKv(this.node, req, res, key, params?.get('ttl') ?? null);
+  }
+
   private async route(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://fleetkv');
+    // The hot path (a key read or write without a query) skips the URL parser: it is one of the larger costs of a put.
+    const raw = req.url ?? '/';
+    if (PLAIN_KV_PATH.test(raw)) return this.kv(req, res, raw.slice(KV_PREFIX.length), null);
+    const url = new URL(raw, 'http://fleetkv');
     const path = url.pathname;
     const builtin = path.startsWith('/v1/kv/') ? BUILTIN['/v1/kv/<key>'] : this.routes.has(path) ? undefined : BUILTIN[path];
     if (builtin) {
       if (builtin.methods) allowMethods(req, res, builtin.methods);
       allowParams(url, builtin.params);
     }
-    if (path.startsWith('/v1/kv/')) {
-      let key: string;
-      try {
-        key = decodeURIComponent(path.slice('/v1/kv/'.length));
-      } catch {
-        throw new FleetError('KEY_INVALID', 'key is not valid percent-encoded UTF-8');
-      }
-      this.allow(req, { kind: req.method === 'GET' || req.method === 'HEAD' ? 'read' : 'write', prefix: key });
-      const history = url.searchParams.get('history');
-      if (history !== null) return handleHistory(this.node, req, res, key, history);
-      return handleKv(this.node, req, res, key);
-    }
+    if (path.startsWith(KV_PREFIX)) return this.kv(req, res, path.slice(KV_PREFIX.length), url.searchParams);
     if (path === '/v1/robots' || path.startsWith('/v1/robots/')) {
       this.allow(req, { kind: 'read', prefix: 'robots/' });
       return handleRobots(this.node, req, res, path);

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HybridClock, MAX_LOGICAL, after as orderAfter, compareTs } from '../../src/entry/hlc.js';
+import { HybridClock, MAX_LOGICAL, after as orderAfter, compareTs, formatHlc } from '../../src/entry/hlc.js';
 
 describe('hybrid logical clock', () => {
   it('never goes backwards when the wall clock jumps back', () => {
@@ -53,5 +54,24 @@ describe('hybrid logical clock', () => {
     clock.logical = MAX_LOGICAL;
     const t = clock.tick();
     expect([t.wall, t.logical]).toEqual([6, 0]);
+  });
+
+  it('formats an hlc as the decimal of wall·65536 + logical, exactly, over the whole 48-bit range', () => {
+    const big = (w: number, l: number): string => (BigInt(w) * 65536n + BigInt(l)).toString();
+    for (const [w, l] of [
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [1525, 65535],
+      [99_999_999, 65535],
+      [100_000_000, 0],
+      [1_796_221_652_162, 7],
+      [2 ** 48 - 1, MAX_LOGICAL],
+    ] as const)
+      expect(formatHlc(w, l)).toBe(big(w, l));
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 48 - 1 }), fc.integer({ min: 0, max: MAX_LOGICAL }), (w, l) => formatHlc(w, l) === big(w, l)),
+      { numRuns: 5000 },
+    );
   });
 });
