@@ -30,6 +30,14 @@ export const defaultIo: LogIo = {
 };
 
 /** Automatic rolls after a failed one wait this long, doubling up to ROLL_RETRY_MAX_MS (one error line per try). */
+/**
+ * Under batch, a turn that stages this many records while no fsync runs starts
+ * its fsync at once instead of at the end of the turn: the rest of the turn
+ * is staged and written while it runs, so many writers settle into two
+ * batches that alternate (one in fsync, one being staged) instead of putting
+ * and syncing in series (docs/adr/0003-log-writer.md).
+ */
+const EARLY_FSYNC_RECORDS = 64;
 const ROLL_RETRY_MIN_MS = 1000;
 const ROLL_RETRY_MAX_MS = 10_000;
 
@@ -139,6 +147,10 @@ export class Log {
     this.appends++;
     return new Promise<void>((resolve, reject) => {
       this.waiters.push({ end: this.stageLen, resolve, reject });
+      if (this.opts.fsync === 'batch' && !this.pumping && this.waiters.length >= EARLY_FSYNC_RECORDS) {
+        this.pump();
+        return;
+      }
       // Under batch the stage is written while the previous fsync runs (pipelined).
       if (!this.scheduled && (!this.pumping || this.opts.fsync === 'batch')) {
         this.scheduled = true;

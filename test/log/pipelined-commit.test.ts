@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { isFleetError } from '../../src/errors.js';
 import { Log, type LogIo } from '../../src/log/log.js';
+import { RECORD_HEADER_BYTES } from '../../src/log/record.js';
 import { recoverLog } from '../../src/log/recovery.js';
 import { heldFsyncIo, ioError } from '../helpers/faulty-io.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
@@ -72,6 +73,28 @@ describe('log: pipelined group commit (batch)', () => {
     const closing = log.close();
     await closing;
     expect(payloads(dir)).toEqual(['a1', 'a2', 'b1', 'b2', 'b3', 'c1']);
+  });
+
+  it('a turn with many appends starts its fsync part-way, and the rest of the turn is written while it runs', async () => {
+    const io = heldFsyncIo();
+    const { dir, log } = openLog(io);
+    const settled: string[] = [];
+    const names = Array.from({ length: 200 }, (_, i) => `r${i}`);
+    const all = appendAll(log, names, settled); // one turn, no fsync running: a closed loop of 200 writers
+    // The fsync began inside the turn, after the first 64 records (EARLY_FSYNC_RECORDS)…
+    expect(io.events.map((e) => e.op)).toEqual(['write', 'fsync']);
+    expect(io.events[0]!.bytes).toBe(names.slice(0, 64).reduce((n, x) => n + x.length + RECORD_HEADER_BYTES, 0));
+    // …and the other 136 reach the file while it is held.
+    await waitFor(() => io.events.length === 3, 'the rest of the turn written');
+    expect(io.events[2]).toMatchObject({ op: 'write', heldFsyncs: 1 });
+    io.release();
+    await waitFor(() => settled.length === 64 && io.held.length === 1, 'the first 64 acknowledged, the rest under their own fsync');
+    expect(settled).toEqual(names.slice(0, 64).map((n) => `${n}:ok`));
+    io.release();
+    expect((await Promise.all(all)).every((r) => r === 'ok')).toBe(true);
+    expect(settled).toEqual(names.map((n) => `${n}:ok`));
+    await log.close();
+    expect(payloads(dir)).toEqual(names);
   });
 
   it('a failed fsync fails its batch and every batch written after it, cuts them from the file, and the log goes on', async () => {
