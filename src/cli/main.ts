@@ -8,6 +8,7 @@ import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
 import { maxLogRecordBytes } from '../log/record.js';
 import { repairLog, verifyLog } from '../log/repair.js';
 import { readMeta, writeMeta } from '../log/datadir.js';
+import { newIncarnation } from '../log/identity.js';
 import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
@@ -194,10 +195,12 @@ export function buildProgram(): Command {
       return;
     }
     // What was cut may hold this node's own writes that peers already have: never reuse their seqs.
+    // The one incarnation rule (docs/adr/0002), as after any unclean stop.
     const meta = readMeta(dir);
-    if (meta) writeMeta(dir, { ...meta, incarnation: meta.incarnation + 1, cleanShutdown: true });
+    const incarnation = meta ? newIncarnation(meta.incarnation) : undefined;
+    if (meta && incarnation !== undefined) writeMeta(dir, { ...meta, incarnation, cleanShutdown: true });
     for (const a of r.actions) process.stdout.write(`${a}\n`);
-    process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
+    process.stdout.write(`repaired; the node starts a new incarnation${incarnation !== undefined ? ` (${incarnation})` : ''}\n`);
   });
   registerOps(program, client);
   registerRobots(program, client);

@@ -7,6 +7,7 @@ import { KIND, parseJsonPayload, scanRecords } from '../log/record.js';
 import type { SnapshotMeta } from '../log/snapshot.js';
 import type { FsyncPolicyName } from '../config/schema.js';
 import { lockDataDir, readMeta, writeMeta } from '../log/datadir.js';
+import { newIncarnation } from '../log/identity.js';
 import { matchOwner } from './offline.js';
 
 const LOCK_FILE = 'LOCK';
@@ -91,7 +92,9 @@ export function restoreSnapshot(file: string, opts: RestoreOptions): RestoreResu
       const s = parseStreamId(stream);
       if (s.origin === opts.nodeId) incarnation = Math.max(incarnation, s.inc);
     }
-    incarnation++;
+    // The one rule (docs/adr/0002): above every incarnation this id used, and clock-based, so a
+    // restore made twice from one backup, or on a machine whose node.json was lost, never repeats one.
+    incarnation = newIncarnation(incarnation);
 
     // Everything the node keeps there goes aside: log files, node.json, and also
     // replication's peer book (peers.json). Without a record of its last sync
