@@ -1,0 +1,261 @@
+/**
+ * `npm run bench -- latency`: issue 10 P3 and P4, each beside its reference
+ * in the same run, rounds alternating between fleetkv and the reference:
+ *
+ *   P3  HTTP PUT on node A → the change seen by a watch (SSE) on node B,
+ *       1,000 writes/s, log.fsync=batch on both (two fleetkv processes), vs
+ *       NATS JetStream KV with replicas 3 (Debian's nats-server, a 3-node
+ *       cluster on loopback): put through one server, watch through another.
+ *   P4  MQTT set on A's broker → state message on B's broker, 1,000/s, batch,
+ *       vs Mosquitto → bridge → Mosquitto (bench/mqtt.bench.ts).
+ *
+ * Both again with one core kept busy by another process (a `for(;;){}` node
+ * child, not pinned, stopped after), as on a robot running other software.
+ * Clients for both systems run in this process. BENCH_LATENCY_SECONDS (5) and
+ * BENCH_LATENCY_ROUNDS (2) scale it; BENCH_LATENCY_CPUPROF=DIR runs fleetkv's
+ * A and B under `node --cpu-prof` into DIR; BENCH_LATENCY_ONLY=p3|p4.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { Kvm } from '@nats-io/kv';
+import { NodeProc, waitFor } from '../test/helpers/proc.js';
+import { type Latency, PacedProbe, r2 } from './lib/paced.js';
+import { p4Round } from './mqtt.bench.js';
+import { startNatsCluster } from './refs/nats.js';
+import { ensureDebian } from './refs/tools.js';
+import type { BenchRow, BenchSection } from './run.js';
+
+const RATE = 1000;
+const SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 2);
+const CPUPROF = process.env.BENCH_LATENCY_CPUPROF;
+const ONLY = process.env.BENCH_LATENCY_ONLY;
+const COUNT = RATE * SECONDS;
+const WARMUP = Math.min(500, Math.floor(COUNT / 10));
+const VALUE_BYTES = 100;
+
+/** Write i's 100-byte value: its index, a colon, padding. */
+function writeValue(i: number): string {
+  const head = `${i}:`;
+  return head + 'v'.repeat(VALUE_BYTES - head.length);
+}
+const writeIndex = (v: string): number => Number(v.slice(0, v.indexOf(':')));
+
+/** Event-loop delay of a fleetkv process since its last scrape (the gauges reset per scrape). */
+async function loopDelay(n: NodeProc): Promise<{ p99: number; max: number }> {
+  const text = await (await n.fetch('/metrics')).text();
+  const g = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { p99: g('fleetkv_nodejs_eventloop_lag_p99_seconds') * 1000, max: g('fleetkv_nodejs_eventloop_lag_max_seconds') * 1000 };
+}
+
+interface P3Figures extends Latency {
+  loop?: string;
+}
+
+async function fleetkvP3(tmp: string, tag: string): Promise<P3Figures> {
+  const wrap = CPUPROF ? (argv: string[]): string[] => [argv[0]!, '--cpu-prof', '--cpu-prof-dir', CPUPROF, ...argv.slice(1)] : undefined;
+  const env = { FLEETKV_FSYNC: 'batch', FLEETKV_MQTT_ENABLED: 'false' };
+  const nodes: NodeProc[] = [];
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  let watch: http.ClientRequest | undefined;
+  try {
+    const b = await new NodeProc({ nodeId: 'b', dataDir: fs.mkdtempSync(path.join(tmp, `b-${tag}-`)), env, wrap }).start();
+    nodes.push(b);
+    const a = await new NodeProc({ nodeId: 'a', dataDir: fs.mkdtempSync(path.join(tmp, `a-${tag}-`)), env: { ...env, FLEETKV_PEERS: `127.0.0.1:${b.ports.peer}` }, wrap }).start();
+    nodes.push(a);
+    await a.put('p3/hello', 'x');
+    await waitFor(async () => (await b.get('p3/hello')) === 'x', 'replication A → B', 20_000);
+    const probe = new PacedProbe(COUNT, WARMUP);
+    // The watch on B: one SSE stream, `data:` lines of JSON changes.
+    await new Promise<void>((resolve, reject) => {
+      watch = http.get({ host: '127.0.0.1', port: b.ports.http, path: '/v1/watch?prefix=p3/k', agent: false }, (res) => {
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          buf += d;
+          let at: number;
+          while ((at = buf.indexOf('\n\n')) >= 0) {
+            const ev = buf.slice(0, at);
+            buf = buf.slice(at + 2);
+            for (const line of ev.split('\n')) if (line.startsWith('data: ')) probe.arrived(writeIndex((JSON.parse(line.slice(6)) as { value: string }).value));
+          }
+        });
+        resolve();
+      });
+      watch.on('error', reject);
+      watch.on('socket', (s) => s.setNoDelay(true));
+    });
+    await Promise.all([loopDelay(a), loopDelay(b)]); // reset the per-scrape windows
+    await probe.run(RATE, (i) => {
+      const body = writeValue(i);
+      const req = http.request({ host: '127.0.0.1', port: a.ports.http, method: 'PUT', path: `/v1/kv/p3/k${i % 100}`, agent, headers: { 'content-length': body.length } }, (res) => res.resume());
+      req.on('socket', (s) => s.setNoDelay(true));
+      req.on('error', () => {});
+      req.end(body);
+    });
+    const [la, lb] = await Promise.all([loopDelay(a), loopDelay(b)]);
+    return { ...probe.result(), loop: `A ${r2(la.p99)} / ${r2(la.max)}, B ${r2(lb.p99)} / ${r2(lb.max)}` };
+  } finally {
+    watch?.destroy();
+    agent.destroy();
+    await Promise.all(nodes.map((n) => n.stop()));
+  }
+}
+
+async function natsP3(): Promise<P3Figures> {
+  const cluster = await startNatsCluster(3);
+  try {
+    const a = await cluster.connect(0);
+    const b = await cluster.connect(1);
+    try {
+      const kvA = await new Kvm(a).create('p3', { replicas: 3, history: 1 });
+      // The stream's replicas elected and current before the watch's consumer is created on it.
+      await waitFor(
+        async () => {
+          const c = (await kvA.status()).streamInfo.cluster;
+          return c?.leader !== undefined && (c.replicas ?? []).length === 2 && c.replicas!.every((r) => r.current);
+        },
+        'KV bucket replicas current',
+        20_000,
+        100,
+      );
+      const kvB = await new Kvm(b).open('p3');
+      const probe = new PacedProbe(COUNT, WARMUP);
+      const w = await kvB.watch({ key: 'k.>' });
+      const reading = (async () => {
+        for await (const e of w) probe.arrived(writeIndex(e.string()));
+      })();
+      await probe.run(RATE, (i) => {
+        kvA.put(`k.${i % 100}`, writeValue(i)).catch(() => {});
+      });
+      w.stop();
+      await reading;
+      return probe.result();
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** A child process spinning on one core until stopped. */
+async function busyCore<T>(fn: () => Promise<T>): Promise<T> {
+  const child = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  try {
+    return await fn();
+  } finally {
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+const row = (round: number, system: string, l: P3Figures): BenchRow => ({
+  round,
+  system,
+  'p50 ms': l.p50,
+  'p99 ms': l.p99,
+  'max ms': l.max,
+  received: `${l.received}/${l.count}`,
+  'loop delay p99/max ms': l.loop ?? '',
+});
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((x, y) => x - y);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
+  const rows: BenchRow[] = [];
+  const fk: P3Figures[] = [];
+  const nats: P3Figures[] = [];
+  const load0 = os.loadavg()[0]!;
+  const run = async (): Promise<void> => {
+    for (let r = 1; r <= ROUNDS; r++) {
+      // Alternate which system goes first, so neither always gets the fresher machine.
+      const order = r % 2 ? ['fk', 'nats'] : ['nats', 'fk'];
+      for (const s of order) {
+        if (s === 'fk') {
+          const l = await fleetkvP3(tmp, `${busy ? 'busy' : 'idle'}${r}`);
+          fk.push(l);
+          rows.push(row(r, 'fleetkv HTTP PUT on A → SSE watch on B (fsync=batch)', l));
+        } else {
+          const l = await natsP3();
+          nats.push(l);
+          rows.push(row(r, 'NATS KV R3: put via server 1 → watch via server 2', l));
+        }
+      }
+    }
+  };
+  await (busy ? busyCore(run) : run());
+  const fp50 = median(fk.map((l) => l.p50));
+  const fp99 = median(fk.map((l) => l.p99));
+  const np50 = median(nats.map((l) => l.p50));
+  const np99 = median(nats.map((l) => l.p99));
+  return {
+    title: `P3: put on A → watch on B, ${RATE} writes/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busy ? ', one core kept busy by another process' : ''}`,
+    rows,
+    notes: [
+      `fleetkv p50 ${r2(fp50)} ms (median of rounds; goal <= 1 ms): ${fp50 <= 1 ? 'met' : `MISSED by ${r2(fp50 - 1)} ms`}`,
+      `fleetkv p99 / NATS p99 = ${r2(fp99)} / ${r2(np99)} = ${r2(fp99 / np99)} (goal <= 1.0): ${fp99 <= np99 ? 'met' : 'MISSED'}; p50 ratio ${r2(fp50 / np50)}`,
+      `first ${WARMUP} writes of each round not counted; 100 keys; NATS 2.9's file store does not fsync each message (its durability is the R3 quorum), fleetkv fsyncs in groups (batch) on A and B; loop delay = fleetkv_nodejs_eventloop_lag_{p99,max} of A and B over the round`,
+      `load average (1 min) ${load0.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end, ${os.cpus().length} cores`,
+    ],
+  };
+}
+
+async function p4(busy: boolean): Promise<BenchSection> {
+  const rows: BenchRow[] = [];
+  const fk: Latency[] = [];
+  const mq: Latency[] = [];
+  const load0 = os.loadavg()[0]!;
+  const run = async (): Promise<void> => {
+    for (let r = 1; r <= ROUNDS; r++) {
+      const order = r % 2 ? ['fk', 'mq'] : ['mq', 'fk'];
+      for (const s of order) {
+        const l = await p4Round(s === 'fk' ? 'fleetkv' : 'mosquitto', COUNT, WARMUP);
+        (s === 'fk' ? fk : mq).push(l);
+        rows.push(row(r, s === 'fk' ? 'fleetkv: MQTT set on A → state on B (fsync=batch)' : 'Mosquitto → bridge → Mosquitto (no persistence)', l));
+      }
+    }
+  };
+  await (busy ? busyCore(run) : run());
+  const fp50 = median(fk.map((l) => l.p50));
+  const mp50 = median(mq.map((l) => l.p50));
+  const fp99 = median(fk.map((l) => l.p99));
+  const mp99 = median(mq.map((l) => l.p99));
+  return {
+    title: `P4: MQTT set on A → state on B's broker, ${RATE}/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busy ? ', one core kept busy by another process' : ''}`,
+    rows,
+    notes: [
+      `fleetkv / Mosquitto p50 = ${r2(fp50)} / ${r2(mp50)} = ${r2(fp50 / mp50)} (goal <= 1.5): ${fp50 <= 1.5 * mp50 ? 'met' : 'MISSED'}; p99 ${r2(fp99)} / ${r2(mp99)} = ${r2(fp99 / mp99)}`,
+      `QoS 1 publishes over 100 keys, QoS 0 subscriber; first ${WARMUP} not counted; fleetkv publishes state once the write is durable (batch), Mosquitto keeps nothing on disk`,
+      `load average (1 min) ${load0.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end, ${os.cpus().length} cores`,
+    ],
+  };
+}
+
+export async function sections(): Promise<BenchSection[]> {
+  const haveNats = ensureDebian('nats-server', 'nats-server');
+  ensureDebian('mosquitto', 'mosquitto');
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fleetkv-bench-latency-'));
+  try {
+    const out: BenchSection[] = [];
+    if (ONLY !== 'p4') {
+      if (!haveNats) throw new Error('nats-server could not be installed: P3 has no reference');
+      out.push(await p3(tmp, false));
+      out.push(await p3(tmp, true));
+    }
+    if (ONLY !== 'p3') {
+      out.push(await p4(false));
+      out.push(await p4(true));
+    }
+    return out;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
