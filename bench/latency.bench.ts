@@ -44,15 +44,23 @@ function writeValue(i: number): string {
 }
 const writeIndex = (v: string): number => Number(v.slice(0, v.indexOf(':')));
 
-/** Event-loop delay of a fleetkv process since its last scrape (the gauges reset per scrape). */
+/** Event-loop delay (ms) of a fleetkv process since its last scrape (fleetkv_event_loop_delay_seconds resets per scrape). */
 async function loopDelay(n: NodeProc): Promise<{ p99: number; max: number }> {
   const text = await (await n.fetch('/metrics')).text();
-  const g = (name: string): number => Number(new RegExp(`^${name} ([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { p99: g('fleetkv_nodejs_eventloop_lag_p99_seconds') * 1000, max: g('fleetkv_nodejs_eventloop_lag_max_seconds') * 1000 };
+  const g = (stat: string): number => Number(new RegExp(`^fleetkv_event_loop_delay_seconds\\{stat="${stat}"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  return { p99: g('p99'), max: g('max') };
+}
+
+/** CPU time (ms, user + system) a process used so far, from /proc (clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 interface P3Figures extends Latency {
   loop?: string;
+  cpu?: string;
 }
 
 async function fleetkvP3(tmp: string, tag: string): Promise<P3Figures> {
@@ -89,6 +97,7 @@ async function fleetkvP3(tmp: string, tag: string): Promise<P3Figures> {
       watch.on('socket', (s) => s.setNoDelay(true));
     });
     await Promise.all([loopDelay(a), loopDelay(b)]); // reset the per-scrape windows
+    const cpu0 = [cpuMs(a.pid), cpuMs(b.pid)];
     await probe.run(RATE, (i) => {
       const body = writeValue(i);
       const req = http.request({ host: '127.0.0.1', port: a.ports.http, method: 'PUT', path: `/v1/kv/p3/k${i % 100}`, agent, headers: { 'content-length': body.length } }, (res) => res.resume());
@@ -97,7 +106,9 @@ async function fleetkvP3(tmp: string, tag: string): Promise<P3Figures> {
       req.end(body);
     });
     const [la, lb] = await Promise.all([loopDelay(a), loopDelay(b)]);
-    return { ...probe.result(), loop: `A ${r2(la.p99)} / ${r2(la.max)}, B ${r2(lb.p99)} / ${r2(lb.max)}` };
+    const perWrite = (ms: number): number => Math.round((ms * 1000) / COUNT);
+    const cpu = `A ${perWrite(cpuMs(a.pid) - cpu0[0]!)}, B ${perWrite(cpuMs(b.pid) - cpu0[1]!)}`;
+    return { ...probe.result(), loop: `A ${r2(la.p99)} / ${r2(la.max)}, B ${r2(lb.p99)} / ${r2(lb.max)}`, cpu };
   } finally {
     watch?.destroy();
     agent.destroy();
@@ -162,6 +173,7 @@ const row = (round: number, system: string, l: P3Figures): BenchRow => ({
   'max ms': l.max,
   received: `${l.received}/${l.count}`,
   'loop delay p99/max ms': l.loop ?? '',
+  'CPU µs/write': l.cpu ?? '',
 });
 
 const median = (xs: number[]): number => {
@@ -202,7 +214,7 @@ async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
     notes: [
       `fleetkv p50 ${r2(fp50)} ms (median of rounds; goal <= 1 ms): ${fp50 <= 1 ? 'met' : `MISSED by ${r2(fp50 - 1)} ms`}`,
       `fleetkv p99 / NATS p99 = ${r2(fp99)} / ${r2(np99)} = ${r2(fp99 / np99)} (goal <= 1.0): ${fp99 <= np99 ? 'met' : 'MISSED'}; p50 ratio ${r2(fp50 / np50)}`,
-      `first ${WARMUP} writes of each round not counted; 100 keys; NATS 2.9's file store does not fsync each message (its durability is the R3 quorum), fleetkv fsyncs in groups (batch) on A and B; loop delay = fleetkv_nodejs_eventloop_lag_{p99,max} of A and B over the round`,
+      `first ${WARMUP} writes of each round not counted; 100 keys; NATS 2.9's file store does not fsync each message (its durability is the R3 quorum), fleetkv fsyncs in groups (batch) on A and B; loop delay = fleetkv_event_loop_delay_seconds p99/max of A and B over the round; CPU µs/write = user+system CPU of each fleetkv process over the round (from /proc) per write`,
       `load average (1 min) ${load0.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end, ${os.cpus().length} cores`,
     ],
   };
