@@ -66,9 +66,9 @@ interface P3Figures extends Latency {
   writesPerFrame?: number;
 }
 
-async function fleetkvP3(tmp: string, tag: string): Promise<P3Figures> {
+async function fleetkvP3(tmp: string, tag: string, fsync: 'batch' | 'never'): Promise<P3Figures> {
   const wrap = CPUPROF ? (argv: string[]): string[] => [argv[0]!, '--cpu-prof', '--cpu-prof-dir', CPUPROF, ...argv.slice(1)] : undefined;
-  const env = { FLEETKV_FSYNC: 'batch', FLEETKV_MQTT_ENABLED: 'false' };
+  const env = { FLEETKV_FSYNC: fsync, FLEETKV_MQTT_ENABLED: 'false' };
   const nodes: NodeProc[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   let watch: http.ClientRequest | undefined;
@@ -192,40 +192,52 @@ interface Medians {
   p99: number;
 }
 
+type System = [name: string, run: (round: number) => Promise<P3Figures>];
+
 /**
- * ROUNDS rounds of fleetkv and its reference, alternating which goes first
- * (neither always gets the fresher machine), under one busy core if `busy`;
- * the rows and each system's median p50/p99 over the rounds.
+ * ROUNDS rounds of fleetkv, its reference and any side systems (e.g. fleetkv
+ * without fsync, for comparison only), the order reversed every other round
+ * (none always gets the fresher machine), under one busy core if `busy`; the
+ * rows and each system's median p50/p99 over the rounds, in the given order.
  */
-async function alternate(busy: boolean, fleetkv: [string, (round: number) => Promise<P3Figures>], reference: [string, () => Promise<P3Figures>]): Promise<{ rows: BenchRow[]; fk: Medians; ref: Medians; load: string }> {
+async function alternate(busy: boolean, systems: System[]): Promise<{ rows: BenchRow[]; medians: Medians[]; load: string }> {
   const rows: BenchRow[] = [];
-  const got: [P3Figures[], P3Figures[]] = [[], []];
+  const got: P3Figures[][] = systems.map(() => []);
   const load0 = os.loadavg()[0]!;
   const run = async (): Promise<void> => {
     for (let r = 1; r <= ROUNDS; r++) {
-      for (const which of r % 2 ? [0, 1] : [1, 0]) {
-        const l = which === 0 ? await fleetkv[1](r) : await reference[1]();
-        got[which]!.push(l);
-        rows.push(row(r, which === 0 ? fleetkv[0] : reference[0], l));
+      const order = systems.map((_, i) => i);
+      if (r % 2 === 0) order.reverse();
+      for (const i of order) {
+        const l = await systems[i]![1](r);
+        got[i]!.push(l);
+        rows.push(row(r, systems[i]![0], l));
       }
     }
   };
   await (busy ? busyCore(run) : run());
-  const medians = (ls: P3Figures[]): Medians => ({ p50: median(ls.map((l) => l.p50)), p99: median(ls.map((l) => l.p99)) });
+  const medians = got.map((ls): Medians => ({ p50: median(ls.map((l) => l.p50)), p99: median(ls.map((l) => l.p99)) }));
   const load = `load average (1 min) ${load0.toFixed(2)} at the start, ${os.loadavg()[0]!.toFixed(2)} at the end, ${os.cpus().length} cores`;
-  return { rows, fk: medians(got[0]), ref: medians(got[1]), load };
+  return { rows, medians, load };
 }
 
 const busyTitle = (busy: boolean): string => (busy ? ', one core kept busy by another process' : '');
 
 async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
-  const { rows, fk, ref, load } = await alternate(busy, ['fleetkv HTTP PUT on A → SSE watch on B (fsync=batch)', (r) => fleetkvP3(tmp, `${busy ? 'busy' : 'idle'}${r}`)], ['NATS KV R3: put via server 1 → watch via server 2', natsP3]);
+  const tag = (r: number): string => `${busy ? 'busy' : 'idle'}${r}`;
+  const { rows, medians, load } = await alternate(busy, [
+    ['fleetkv HTTP PUT on A → SSE watch on B (fsync=batch)', (r) => fleetkvP3(tmp, tag(r), 'batch')],
+    ['NATS KV R3: put via server 1 → watch via server 2', natsP3],
+    ['fleetkv, same with fsync=never (comparison only)', (r) => fleetkvP3(tmp, `${tag(r)}-never`, 'never')],
+  ]);
+  const [fk, ref, never] = medians as [Medians, Medians, Medians];
   return {
     title: `P3: put on A → watch on B, ${RATE} writes/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busyTitle(busy)}`,
     rows,
     notes: [
       `fleetkv p50 ${r2(fk.p50)} ms (median of rounds; goal <= 1 ms): ${fk.p50 <= 1 ? 'met' : `MISSED by ${r2(fk.p50 - 1)} ms`}`,
       `fleetkv p99 / NATS p99 = ${r2(fk.p99)} / ${r2(ref.p99)} = ${r2(fk.p99 / ref.p99)} (goal <= 1.0): ${fk.p99 <= ref.p99 ? 'met' : 'MISSED'}; p50 ratio ${r2(fk.p50 / ref.p50)}`,
+      `fleetkv with fsync=never: p50 ${r2(never.p50)} ms, p99 ${r2(never.p99)} ms (what the two fsyncs in series cost, against the batch row)`,
       `first ${WARMUP} writes of each round not counted; 100 keys; NATS 2.9's file store does not fsync each message (its durability is the R3 quorum), fleetkv fsyncs in groups (batch) on A and B; loop delay = fleetkv_event_loop_delay_seconds p99/max of A and B over the round; CPU µs/write = user+system CPU of each fleetkv process over the round (from /proc) per write`,
       load,
     ],
@@ -233,11 +245,11 @@ async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
 }
 
 async function p4(busy: boolean): Promise<BenchSection> {
-  const { rows, fk, ref, load } = await alternate(
-    busy,
+  const { rows, medians, load } = await alternate(busy, [
     ['fleetkv: MQTT set on A → state on B (fsync=batch)', () => p4Round('fleetkv', COUNT, WARMUP)],
     ['Mosquitto → bridge → Mosquitto (no persistence)', () => p4Round('mosquitto', COUNT, WARMUP)],
-  );
+  ]);
+  const [fk, ref] = medians as [Medians, Medians];
   return {
     title: `P4: MQTT set on A → state on B's broker, ${RATE}/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busyTitle(busy)}`,
     rows,
