@@ -13,7 +13,8 @@
  * child, not pinned, stopped after), as on a robot running other software.
  * Clients for both systems run in this process. BENCH_LATENCY_SECONDS (5) and
  * BENCH_LATENCY_ROUNDS (2) scale it; BENCH_LATENCY_CPUPROF=DIR runs fleetkv's
- * A and B under `node --cpu-prof` into DIR; BENCH_LATENCY_ONLY=p3|p4.
+ * A and B under `node --cpu-prof` into DIR; BENCH_LATENCY_ONLY=p3|p4;
+ * BENCH_LATENCY_BUSY_CPU=N pins the busy child to CPU N.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -34,6 +35,8 @@ const SECONDS = Number(process.env.BENCH_LATENCY_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 2);
 const CPUPROF = process.env.BENCH_LATENCY_CPUPROF;
 const ONLY = process.env.BENCH_LATENCY_ONLY;
+/** Pin the busy-loop child to this CPU (taskset -c); unset: not pinned. */
+const BUSY_CPU = process.env.BENCH_LATENCY_BUSY_CPU;
 const COUNT = RATE * SECONDS;
 const WARMUP = Math.min(500, Math.floor(COUNT / 10));
 const VALUE_BYTES = 100;
@@ -160,7 +163,9 @@ async function natsP3(): Promise<P3Figures> {
 
 /** A child process spinning on one core until stopped. */
 async function busyCore<T>(fn: () => Promise<T>): Promise<T> {
-  const child = spawn(process.execPath, ['-e', 'for(;;){}'], { stdio: 'ignore' });
+  const spin = [process.execPath, '-e', 'for(;;){}'];
+  const argv = BUSY_CPU === undefined ? spin : ['taskset', '-c', BUSY_CPU, ...spin];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore' });
   try {
     return await fn();
   } finally {
@@ -221,7 +226,7 @@ async function alternate(busy: boolean, systems: System[]): Promise<{ rows: Benc
   return { rows, medians, load };
 }
 
-const busyTitle = (busy: boolean): string => (busy ? ', one core kept busy by another process' : '');
+const busyTitle = (busy: boolean): string => (busy ? `, one core kept busy by another process${BUSY_CPU === undefined ? ' (not pinned)' : ` (pinned to CPU ${BUSY_CPU})`}` : '');
 
 async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
   const tag = (r: number): string => `${busy ? 'busy' : 'idle'}${r}`;
