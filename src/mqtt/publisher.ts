@@ -222,8 +222,9 @@ export class EntryPublisher {
   private readonly done = (err?: Error): void => {
     this.inFlight--;
     if (err) this.node.logger.warn({ err }, 'mqtt: publish failed');
-    // Inside the pump's loop (a synchronous completion) the loop goes on; otherwise pump on a later turn.
-    if (!this.pumping) this.schedule();
+    // Inside the pump's loop (a synchronous completion) the loop goes on; otherwise pump on a
+    // later turn, if anything waits for the slot (not one setImmediate per message for nothing).
+    if (!this.pumping && this.head < this.queue.length) this.schedule();
     if (this.pending === 0 && this.waiters.length > 0) {
       const w = this.waiters;
       this.waiters = [];

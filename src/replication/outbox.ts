@@ -89,7 +89,7 @@ export class Outbox {
     const c = this.catchup;
     if (c) {
       if (c.next < c.entries.length) {
-        const batch = takeBatch(c.entries, c.next, maxBytes);
+        const { batch } = takeBatch(c.entries, c.next, maxBytes);
         c.next += batch.length;
         return { frame: entriesFrame(batch, ENTRIES_CATCHUP | (c.full ? ENTRIES_FULL : 0)), entries: batch.length, mode: 'catchup' };
       }
@@ -97,9 +97,9 @@ export class Outbox {
       return { frame: jsonFrame(FRAME.SYNC_DONE, { vector: c.vector, full: c.full }), entries: 0, mode: 'sync_done' };
     }
     if (this.catchupOwed || this.liveHead === this.live.length) return undefined;
-    const batch = takeBatch(this.live, this.liveHead, maxBytes);
+    const { batch, bytes } = takeBatch(this.live, this.liveHead, maxBytes);
     this.liveHead += batch.length;
-    for (const e of batch) this.queuedBytes -= entryWireBytes(e);
+    this.queuedBytes -= bytes;
     if (this.liveHead === this.live.length) this.clearLive();
     return { frame: entriesFrame(batch, 0), entries: batch.length, mode: 'live' };
   }
@@ -111,12 +111,16 @@ export class Outbox {
   }
 }
 
-function takeBatch(list: Entry[], from: number, maxBytes: number): Entry[] {
+/** Entries from `from` up to about `maxBytes` on the wire (at least one), and their wire bytes. */
+function takeBatch(list: Entry[], from: number, maxBytes: number): { batch: Entry[]; bytes: number } {
   let bytes = 0;
   let end = from;
-  while (end < list.length && (end === from || bytes + entryWireBytes(list[end]!) <= maxBytes)) {
-    bytes += entryWireBytes(list[end]!);
+  while (end < list.length) {
+    const n = entryWireBytes(list[end]!);
+    if (end > from && bytes + n > maxBytes) break;
+    bytes += n;
     end++;
   }
-  return list.slice(from, end);
+  // The whole list as it is (no copy): the live queue is replaced, never changed, once taken to its end.
+  return { batch: from === 0 && end === list.length ? list : list.slice(from, end), bytes };
 }

@@ -100,7 +100,8 @@ export class PeerSession {
   peerDirect: ReadonlySet<string> = new Set();
   ackAt = 0;
   inboundSynced = false;
-  lagMs = 0;
+  /** When the peer last acknowledged everything we had (at anti-entropy tick resolution): see lagMs. */
+  private coveredAt = Date.now();
   rttMs: number | undefined;
   /**
    * The peer's wall clock minus ours, in ms (positive: the peer is ahead),
@@ -162,6 +163,16 @@ export class PeerSession {
   /** Milliseconds since anything was received on this connection. */
   get silentMs(): number {
     return Date.now() - this.lastReceivedAt;
+  }
+
+  /**
+   * How long the peer has been behind, in ms: 0 when its last ACK covers our
+   * vector, else the time since it last covered it (at anti-entropy tick
+   * resolution). Read now, so it keeps growing while no ACK comes (a stalled
+   * link), instead of keeping the figure of the last ACK.
+   */
+  get lagMs(): number {
+    return this.ackVector.dominates(this.host.node.store.vector) ? 0 : Date.now() - this.coveredAt;
   }
 
   get closed(): boolean {
@@ -389,12 +400,17 @@ export class PeerSession {
     this.ackVector = VersionVector.from(vector);
     this.ackAt = now;
     this.peerKnown.merge(vector);
-    // Lag in ms: how long ago our vector was last fully covered by the peer.
-    const mine = this.host.node.store.vector;
-    if (this.ackVector.dominates(mine)) this.lagMs = 0;
+    // The newest moment the peer is known to have caught up with: now, or the last tick whose vector it covers.
+    if (this.ackVector.dominates(this.host.node.store.vector)) this.coveredAt = now;
     else {
-      const covered = [...this.history].reverse().find((h) => this.ackVector.dominates(h.vector));
-      this.lagMs = covered ? now - covered.t : now - (this.history[0]?.t ?? this.connectedAt);
+      for (let i = this.history.length - 1; i >= 0; i--) {
+        const h = this.history[i]!;
+        if (h.t <= this.coveredAt) break;
+        if (this.ackVector.dominates(h.vector)) {
+          this.coveredAt = h.t;
+          break;
+        }
+      }
     }
     this.host.acked(this, vector);
   }
