@@ -1,4 +1,4 @@
-import type { FleetNode, NodeService } from './node.js';
+import type { NodeHost, NodeService } from './node-host.js';
 
 /**
  * The services a node runs above its core, in start order: replication
@@ -7,7 +7,7 @@ import type { FleetNode, NodeService } from './node.js';
  * and start-up time only for what it runs (mqtt.js alone is ~9 MiB of RSS,
  * needed by the uplink only).
  */
-export async function defaultServices(node: FleetNode): Promise<NodeService[]> {
+export async function defaultServices(node: NodeHost): Promise<NodeService[]> {
   const cfg = node.config;
   const services: NodeService[] = [];
   if (cfg.replication.enabled) {

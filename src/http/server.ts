@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { listenHint } from '../config/describe.js';
 import { RecentConflicts } from '../conflicts.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
 import { handleHistory } from './history.js';
@@ -48,7 +48,7 @@ export class HttpApi {
   private readonly journal: WatchJournal;
   private readonly unjournal: () => void;
 
-  constructor(private readonly node: FleetNode) {
+  constructor(private readonly node: NodeHost) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.conflicts = new RecentConflicts(node);
     this.journal = new WatchJournal({ maxEvents: node.config.limits.watchJournalEvents, maxBytes: node.config.limits.watchJournalBytes }, eventData);

@@ -1,7 +1,7 @@
 import type { Client, Subscription } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { isReservedKey } from '../entry/key.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
@@ -27,7 +27,7 @@ export class StoreRetained {
   private closed = false;
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly topics: Topics,
     private readonly mirror?: MirrorTopics,
     /** The payload a mirrored key is served with (VDA 5050 `connection` from presence). */

@@ -4,12 +4,12 @@ import { FleetError } from '../errors.js';
 import { allowMethods } from '../http/checks.js';
 import { KIND, RECORD_HEADER_BYTES, jsonPayload, writeRecord } from '../log/record.js';
 import type { SnapshotMeta } from '../log/snapshot.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 
 const CHUNK_BYTES = 1 << 20;
 
 /** The snapshot header of a node's current state (what compaction writes too). */
-export function snapshotMeta(node: FleetNode): SnapshotMeta {
+export function snapshotMeta(node: NodeHost): SnapshotMeta {
   return {
     format: 1,
     nodeId: node.nodeId,
@@ -26,7 +26,7 @@ export function snapshotMeta(node: FleetNode): SnapshotMeta {
  * file holds at least the state the vector claims (replaying more is
  * harmless under LWW). Yields to the event loop between chunks.
  */
-export async function* snapshotChunks(node: FleetNode): AsyncGenerator<Buffer> {
+export async function* snapshotChunks(node: NodeHost): AsyncGenerator<Buffer> {
   const meta = snapshotMeta(node);
   let buf = Buffer.allocUnsafe(CHUNK_BYTES);
   let len = 0;
@@ -73,7 +73,7 @@ function drainOrClose(res: ServerResponse): Promise<void> {
 }
 
 /** GET /v1/admin/snapshot: stream a snapshot of the running node (backups: `fleetkv snapshot --out FILE`). */
-export function snapshotRoute(node: FleetNode) {
+export function snapshotRoute(node: NodeHost) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     allowMethods(req, res, ['GET']);
     if (node.state !== 'running') throw new FleetError('NODE_NOT_READY', `node is ${node.state}`);
