@@ -40,11 +40,11 @@ export interface RecoveryStatus {
 
 export interface LogStatus {
   bytes: number;
-  activeSegment: number | undefined;
+  activeSegment?: number | undefined;
   fsync: string;
-  lastError: { code: FleetErrorCode; message: string } | undefined;
-  lastCompaction: CompactionStatus | undefined;
-  lastRecovery: RecoveryStatus | undefined;
+  lastError?: { code: FleetErrorCode; message: string } | undefined;
+  lastCompaction?: CompactionStatus | undefined;
+  lastRecovery?: RecoveryStatus | undefined;
 }
 
 /** The MQTT broker (src/mqtt/service.ts). */
