@@ -11,7 +11,7 @@ import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
 import { KIND, jsonPayload, maxLogRecordBytes, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
-import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
+import { removeCovered, snapshotMeta, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
 import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
@@ -772,13 +772,7 @@ export class FleetNode extends EventEmitter implements NodeHost {
     const run = async (): Promise<void> => {
       const t0 = performance.now();
       const first = await this.log.roll();
-      const meta: SnapshotMeta = {
-        format: 1,
-        nodeId: this.nodeId,
-        vector: this.store.vector.toObject(),
-        hlc: { wall: this.clock.wall, logical: this.clock.logical },
-        createdAt: new Date().toISOString(),
-      };
+      const meta = snapshotMeta(this.nodeId, this.store.vector.toObject(), this.clock);
       const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.allInKeyOrder());
       const freed = removeCovered(this.config.dataDir, first);
       this.log.totalBytes -= freed;
