@@ -3,7 +3,7 @@ import { FleetError } from '../errors.js';
 import type { NodeHost } from '../node-host.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { entryJson } from '../entry/json.js';
-import { drainOrClose } from './watch.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** `limit` when the request names none. */
 const DEFAULT_LIMIT = 10_000;

@@ -5,6 +5,7 @@ import type { NodeHost } from '../node-host.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { entryJson } from '../entry/json.js';
 import type { WatchJournal } from './watch-journal.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** What a dropped watcher is counted by. */
 export type WatchDropReason = 'behind';
@@ -138,17 +139,4 @@ class WatchOutput {
     this.pendingBytes = 0;
     this.res.write(text);
   }
-}
-
-/** Resolves when the response drains or closes. */
-export function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }

@@ -6,6 +6,7 @@ import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
+import { drainOrClose } from '../util/drain.js';
 
 /**
  * Retained messages of `state/` and `nodes/` come from the store, not from
@@ -127,19 +128,6 @@ export class StoreRetained {
 
 // Aedes calls the callback unconditionally (a missing one crashes the process).
 function noop(): void {}
-
-/** Resolves when the connection drains or closes. */
-function drainOrClose(conn: { once(ev: string, cb: () => void): void; off(ev: string, cb: () => void): void }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      conn.off('drain', done);
-      conn.off('close', done);
-      resolve();
-    };
-    conn.once('drain', done);
-    conn.once('close', done);
-  });
-}
 
 /** The part of a filter before its first wildcard. */
 function literalPrefix(filter: string): string {

@@ -3,6 +3,7 @@ import { FleetError } from '../errors.js';
 import { allowMethods } from '../http/checks.js';
 import { type SnapshotMeta, snapshotMeta, snapshotRecords } from '../log/snapshot.js';
 import type { NodeHost } from '../node-host.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** The snapshot header of a node's current state (what compaction writes too). */
 export function nodeSnapshotMeta(node: NodeHost): SnapshotMeta {
@@ -17,19 +18,6 @@ export function nodeSnapshotMeta(node: NodeHost): SnapshotMeta {
  */
 export function snapshotChunks(node: NodeHost): AsyncGenerator<Buffer> {
   return snapshotRecords(nodeSnapshotMeta(node), node.store.all());
-}
-
-/** Wait for 'drain' or 'close', and remove the other listener (one per chunk would pile up). */
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
 }
 
 /** GET /v1/admin/snapshot: stream a snapshot of the running node (backups: `fleetkv snapshot --out FILE`). */
