@@ -1,5 +1,5 @@
 import type { NodeHost } from '../node-host.js';
-import type { NodeStatus, PeerStatus } from '../node-status.js';
+import type { NodeStatus, NodeStatusRecord, PeerStatus } from '../node-status.js';
 import { STATUS_KEY_PREFIX } from '../entry/key.js';
 
 /** Peer states in /v1/status that mean a working connection. */
@@ -82,7 +82,7 @@ function presenceOne(node: NodeHost, id: string, p: PeerStatus | undefined, stat
   const any = node.store.getAny(key);
   const live = node.store.get(key, now);
   const rec = live ? parseRecord(live.value) : undefined;
-  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? ((parseRecord(any.value)?.version as string | undefined) ?? null) : null;
+  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? (parseRecord(any.value)?.version ?? null) : null;
   const state = p ? p.state : null;
   if (live && live.expiresAt === 0 && rec?.online !== false) {
     // A record without a TTL is no heartbeat (an older version, or presence.enabled off): judge by the session.
@@ -108,10 +108,11 @@ function presenceOne(node: NodeHost, id: string, p: PeerStatus | undefined, stat
   return { id, self: false, online: session, reason: session ? 'session' : 'unknown', lastSeen: session ? new Date(now).toISOString() : null, version, ...peerPart, state };
 }
 
-function parseRecord(v: Buffer): Record<string, unknown> | undefined {
+/** A status record as stored (another version may have written it: every field is checked before use). */
+function parseRecord(v: Buffer): Partial<NodeStatusRecord> | undefined {
   try {
     const r = JSON.parse(v.toString('utf8')) as unknown;
-    return r !== null && typeof r === 'object' ? (r as Record<string, unknown>) : undefined;
+    return r !== null && typeof r === 'object' ? (r as Partial<NodeStatusRecord>) : undefined;
   } catch {
     return undefined;
   }
