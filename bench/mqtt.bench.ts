@@ -168,7 +168,7 @@ async function latencySection(): Promise<BenchSection> {
 /** Feed `count` entries from a fake peer through node.ingest, in batches; resolves when the subscriber has every state message. */
 async function publishRate(withBridge: boolean, count: number): Promise<{ rate: number; ingestRate: number; peakPending: number }> {
   const dir = tempDir('fleetkv-bench-mqtt-');
-  const env = { FLEETKV_NODE_ID: 'bench', FLEETKV_DATA_DIR: dir, FLEETKV_MQTT_ENABLED: String(withBridge), FLEETKV_MQTT_HOST: '127.0.0.1', FLEETKV_MQTT_PORT: '0', FLEETKV_PEER_PORT: '0', FLEETKV_LOG_LEVEL: 'warn' };
+  const env = { FLEETKV_NODE_ID: 'bench', FLEETKV_DATA_DIR: dir, FLEETKV_MQTT_ENABLED: String(withBridge), FLEETKV_MQTT_HOST: '127.0.0.1', FLEETKV_MQTT_PORT: '0', FLEETKV_PEER_PORT: '0', FLEETKV_HTTP_PORT: '0', FLEETKV_LOG_LEVEL: 'warn' };
   const node = new FleetNode(loadConfig({ env }), { services: defaultServices });
   await node.start();
   let sub: ChildProcess | undefined;

@@ -24,6 +24,7 @@ async function startNode(nodeId: string, peers: string[], fsync: FsyncPolicyName
       dataDir: tempDir('fleetkv-bench-'),
       peers,
       peer: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
       mqtt: { enabled: false },
       log: { fsync, level: 'silent' },
     },

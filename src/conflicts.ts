@@ -1,6 +1,6 @@
 import type { Entry } from './entry/entry.js';
 import { formatHlc } from './entry/hlc.js';
-import type { ApplyListener, FleetNode, Source } from './node.js';
+import type { ApplyListener, NodeHost, Source } from './node-host.js';
 import { statusKeyNode } from './mqtt/topics.js';
 import type { ApplyResult } from './store/store.js';
 
@@ -32,7 +32,7 @@ function side(e: Entry): ConflictSide {
  * Node status records (docs/adr/0200) are never reported. Undefined when the apply was no conflict. One rule for the MQTT
  * `conflicts` topic and the fleet page.
  */
-export function describeConflict(node: FleetNode, e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): Conflict | undefined {
+export function describeConflict(node: NodeHost, e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): Conflict | undefined {
   if (result === 'duplicate' || other === undefined || statusKeyNode(e.key) !== undefined) return undefined;
   const lost = result === 'superseded';
   if (!lost && (other.origin === e.origin || Math.abs(e.wall - other.wall) > node.config.maxClockSkew)) return undefined;
@@ -46,7 +46,7 @@ export class RecentConflicts {
   private readonly off: () => void;
 
   constructor(
-    node: FleetNode,
+    node: NodeHost,
     readonly capacity = 20,
   ) {
     const listener: ApplyListener = (e, result, other, source) => {

@@ -11,7 +11,7 @@ import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
 import { KIND, jsonPayload, maxLogRecordBytes, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
-import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
+import { removeCovered, snapshotMeta, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
 import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
@@ -24,52 +24,10 @@ import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { identityAtStart, newIncarnation } from './log/identity.js';
 import { VERSION } from './version.js';
 import { unsafeTestBreaks } from './util/test-breaks.js';
+import type { ApplyListener, ExpiryListener, ForwardListener, ForwardedMessage, NodeHost, NodeService, PutOptions, Source, TombstoneStability, WriteResult } from './node-host.js';
+import type { CompactionStatus, NodeState, NodeStatus, RecoveryStatus } from './node-status.js';
 
-export type Source = 'local' | 'remote';
-export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
-/** A put that expired here (its key is now hidden); `event` is the delete told to watchers. */
-export type ExpiryListener = (put: Entry, event: Entry) => void;
-
-/** Options of a put. */
-export interface PutOptions {
-  /** Hide the key this long after the write (ms, or '250ms', '3s', '5m', '1h'); a refresh is a new put. */
-  ttl?: number | string | undefined;
-}
-
-/** What a write returns once it is durable. */
-export interface WriteResult {
-  key: string;
-  origin: string;
-  inc: number;
-  seq: number;
-  hlc: string;
-}
-
-/** A part of the node with a lifecycle (replication, MQTT); started after the core, stopped before it. */
-export interface NodeService {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Fields merged into /v1/status. */
-  status?(): Record<string, unknown>;
-  /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
-  ports?(): Record<string, number>;
-}
-
-/**
- * A live MQTT publish on a mirrored topic (docs/mqtt.md, "Mirrored topics"),
- * passed between nodes without being stored: the MQTT service hands it to
- * `forward`, replication sends it to each directly connected peer, and the
- * peer's replication hands it to `deliverForwarded`. Never re-forwarded.
- */
-export interface ForwardedMessage {
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1;
-  /** The node whose broker took the publish. */
-  origin: string;
-}
-export type ForwardListener = (m: ForwardedMessage) => void;
+export type { ApplyListener, ExpiryListener, ForwardedMessage, ForwardListener, NodeHost, NodeService, PutOptions, Source, WriteResult } from './node-host.js';
 
 export interface FleetNodeOptions {
   logger?: Logger;
@@ -80,7 +38,7 @@ export interface FleetNodeOptions {
    * this node. The core knows none of them: the daemon and the package entry
    * pass `defaultServices` (src/services.ts); without it a node is core only.
    */
-  services?: (node: FleetNode) => NodeService[] | Promise<NodeService[]>;
+  services?: (host: NodeHost) => NodeService[] | Promise<NodeService[]>;
 }
 
 export interface ListOptions {
@@ -104,7 +62,7 @@ const SKEW_WARN_EVERY_MS = 10_000;
  *
  * Entries from peers take the same path from Log.append on (`ingest`).
  */
-export class FleetNode extends EventEmitter {
+export class FleetNode extends EventEmitter implements NodeHost {
   readonly config: FleetConfig;
   readonly logger: Logger;
   readonly metrics = new NodeMetrics();
@@ -113,19 +71,14 @@ export class FleetNode extends EventEmitter {
   /** The last versions applied per key, in memory (GET /v1/kv/<key>?history=N). */
   readonly history: KeyHistory;
   readonly services: NodeService[] = [];
-  state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  state: NodeState = 'new';
   incarnation = 1;
   /** The stream of this node's own writes. */
   selfStream = '';
-  lastCompaction: { at: string; bytesFreed: number; entries: number; ms: number } | undefined;
-  lastRecovery: { records: number; ms: number; tornTail?: unknown } | undefined;
-  /**
-   * From replication: do the peers this node must wait for hold this
-   * tombstone? `held`: every one does; `missing`: one does not (keep it);
-   * `unknown`: none to ask (no peer seen within tombstoneRetention, or a
-   * configured peer never met), and any peer met later gets a full resync.
-   */
-  tombstoneStable: (e: Entry) => 'held' | 'missing' | 'unknown' = () => 'unknown';
+  lastCompaction: CompactionStatus | undefined;
+  lastRecovery: RecoveryStatus | undefined;
+  /** From replication (setTombstoneStability): do the peers this node must wait for hold this tombstone? */
+  private tombstoneStable: TombstoneStability = () => 'unknown';
   /**
    * This run kept the previous run's incarnation (a clean stop) and no peer has
    * confirmed yet that our stream is not ahead of what we hold (a restored
@@ -743,6 +696,22 @@ export class FleetNode extends EventEmitter {
     return () => this.watchers.delete(w);
   }
 
+  /** Call `cb` once the node runs (now if it already does). */
+  whenRunning(cb: () => void): void {
+    if (this.state === 'running') cb();
+    else this.once('ready', cb);
+  }
+
+  /** Replication tells the core which tombstones the peers hold (see collectTombstones). */
+  setTombstoneStability(fn: TombstoneStability): void {
+    this.tombstoneStable = fn;
+  }
+
+  /** Drop a key entirely (a full resync proved the fleet deleted it); not logged: compact afterwards. */
+  forget(key: string): boolean {
+    return this.store.forget(key);
+  }
+
   /** Every applied entry, won or not, local or remote (replication, MQTT). */
   onApplied(listener: ApplyListener): () => void {
     this.applyListeners.push(listener);
@@ -751,9 +720,9 @@ export class FleetNode extends EventEmitter {
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): NodeStatus {
     this.refreshGauges();
-    const s: Record<string, unknown> = {
+    const s: NodeStatus = {
       nodeId: this.nodeId,
       fleetId: this.config.fleetId,
       incarnation: this.incarnation,
@@ -803,13 +772,7 @@ export class FleetNode extends EventEmitter {
     const run = async (): Promise<void> => {
       const t0 = performance.now();
       const first = await this.log.roll();
-      const meta: SnapshotMeta = {
-        format: 1,
-        nodeId: this.nodeId,
-        vector: this.store.vector.toObject(),
-        hlc: { wall: this.clock.wall, logical: this.clock.logical },
-        createdAt: new Date().toISOString(),
-      };
+      const meta = snapshotMeta(this.nodeId, this.store.vector.toObject(), this.clock);
       const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.allInKeyOrder());
       const freed = removeCovered(this.config.dataDir, first);
       this.log.totalBytes -= freed;

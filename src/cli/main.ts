@@ -156,7 +156,7 @@ export function buildProgram(): Command {
     .description('peer connections: state, vector, lag')
     .option('--json', 'print the raw JSON')
     .action(async (o: { json?: boolean }) => {
-      const peers = ((await client().status()).peers ?? []) as Record<string, unknown>[];
+      const peers = (await client().status()).peers;
       if (o.json) process.stdout.write(`${JSON.stringify(peers, null, 2)}\n`);
       else if (peers.length === 0) process.stdout.write('no peers\n');
       else for (const p of peers) process.stdout.write(`${formatPeer(p)}\n`);

@@ -2,7 +2,7 @@ import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { describeConflict } from '../conflicts.js';
 import { entryJson } from '../entry/json.js';
-import type { FleetNode, Source } from '../node.js';
+import type { NodeHost, Source } from '../node-host.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';
 import type { MqttMetrics } from './metrics.js';
@@ -64,7 +64,7 @@ export class EntryPublisher {
   constructor(
     private readonly broker: Aedes,
     private readonly topics: Topics,
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly metrics: MqttMetrics,
     private readonly maxQueued = 100_000,
   ) {}

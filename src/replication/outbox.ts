@@ -1,5 +1,5 @@
 import type { Entry } from '../entry/entry.js';
-import type { Store } from '../store/store.js';
+import type { StoreView } from '../node-host.js';
 import type { VectorObject, VersionVector } from '../store/vector.js';
 import { ENTRIES_CATCHUP, FRAME, entriesFrame, entryWireBytes, jsonFrame } from './frames.js';
 
@@ -68,7 +68,7 @@ export class Outbox {
    * list and the vector sent in SYNC_DONE describe the same state. Entries
    * applied later reach the peer through the live queue, after SYNC_DONE.
    */
-  startCatchup(store: Store, peer: VersionVector, full: boolean): number {
+  startCatchup(store: StoreView, peer: VersionVector, full: boolean): number {
     const entries: Entry[] = [];
     // Only what the peer lacks, by stream and seq (store/stream-index.ts); a full resync sends every entry.
     if (full) for (const e of store.all()) entries.push(e);

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode, NodeService } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
+import type { PeerStatus } from '../node-status.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
 import { ENTRIES_CATCHUP, PROTOCOL_VERSION, type ForwardBody } from './frames.js';
@@ -24,20 +25,7 @@ export interface ReplicationOptions {
   discover?: (service: ReplicationService) => Promise<() => Promise<void>>;
 }
 
-export interface PeerStatus {
-  nodeId?: string | undefined;
-  address: string;
-  direction?: 'in' | 'out';
-  state: 'connecting' | 'syncing' | 'live';
-  vector?: VectorObject;
-  lag?: { entries: number; ms: number };
-  queue?: { entries: number; bytes: number };
-  rttMs?: number | undefined;
-  /** The peer's wall clock minus this node's, ms (PING/PONG; docs/guarantees.md, "Expiry"). */
-  clockOffsetMs?: number | undefined;
-  /** Nodes the peer said (last ACK) it is connected to directly; relays to it skip their entries. */
-  direct?: string[];
-}
+export type { PeerStatus } from '../node-status.js';
 
 /** Bytes of one ENTRIES frame when coalescing. */
 const FRAME_TARGET_BYTES = 256 * 1024;
@@ -88,7 +76,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private running = false;
 
   constructor(
-    readonly node: FleetNode,
+    readonly node: NodeHost,
     private readonly opts: ReplicationOptions = {},
   ) {
     const c = node.config;
@@ -124,7 +112,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
     this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
-    this.node.tombstoneStable = (e) => this.tombstoneStable(e);
+    this.node.setTombstoneStability((e) => this.tombstoneStable(e));
     this.unsubscribe = this.node.onApplied((e, result) => {
       if (result !== 'duplicate') this.route(e);
     });
@@ -187,7 +175,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return this.listener ? { peer: this.listener.port } : {};
   }
 
-  status(): Record<string, unknown> {
+  status(): { peers: PeerStatus[] } {
     return { peers: this.peerStatus() };
   }
 
@@ -464,7 +452,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private async forgetDeleted(received: Set<string>, sender: VersionVector): Promise<number> {
     const stale: string[] = [];
     for (const e of this.node.store.all()) if (!received.has(e.key) && sender.covers(e.stream, e.seq)) stale.push(e.key);
-    for (const k of stale) this.node.store.forget(k);
+    for (const k of stale) this.node.forget(k);
     if (stale.length > 0) {
       this.logger.warn({ keys: stale.length, sample: stale.slice(0, 5) }, 'full resync: dropping %d keys deleted in the fleet while this node was away', stale.length);
       await this.node.compact();

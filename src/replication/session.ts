@@ -2,9 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
 import { FleetError, isFleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { unsafeTestBreaks } from '../util/test-breaks.js';
-import { VersionVector, type VectorObject } from '../store/vector.js';
+import { VersionVector, type ReadonlyVector, type VectorObject } from '../store/vector.js';
 import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, decodeForward, forwardFrame, jsonFrame, parseJsonBody, type ForwardBody, type Frame } from './frames.js';
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
@@ -35,7 +35,7 @@ export interface ReplicationSettings {
 /** What a session needs from the replication service that owns it. */
 export interface SessionHost {
   readonly settings: ReplicationSettings;
-  readonly node: FleetNode;
+  readonly node: NodeHost;
   readonly metrics: ReplicationMetrics;
   readonly logger: Logger;
   /** This node's HELLO for a new connection. */
@@ -80,7 +80,7 @@ export function quietLinkMs(s: { antiEntropyMs: number; idleTimeoutMs: number })
   return pingEveryTicks(s) * s.antiEntropyMs;
 }
 
-function sameVector(a: VersionVector, b: VersionVector): boolean {
+function sameVector(a: ReadonlyVector, b: ReadonlyVector): boolean {
   return a.dominates(b) && b.dominates(a);
 }
 
@@ -350,7 +350,7 @@ export class PeerSession {
       this.ackVector = VersionVector.from(this.peer.vector);
       this.ackAt = Date.now();
       if (!this.host.authenticated(this)) return;
-      if (EARLY_VECTOR_MERGE) this.host.node.store.vector.merge(this.peer.vector);
+      if (EARLY_VECTOR_MERGE) (this.host.node.store.vector as VersionVector).merge(this.peer.vector); // the broken build only: services may not change the vector
       this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
       this.tickTimer.unref();
       this.beginCatchup(this.host.needsFullSync(this));
