@@ -13,7 +13,7 @@ export function snapshotMeta(node: FleetNode): SnapshotMeta {
   return {
     format: 1,
     nodeId: node.nodeId,
-    vector: node.store.vector.toObject(),
+    vector: node.store.durable.toObject(),
     hlc: { wall: node.clock.wall, logical: node.clock.logical },
     createdAt: new Date().toISOString(),
   };

@@ -182,10 +182,10 @@ export class PeerSession {
     return this.inboundSynced && !this.outbox.syncing ? 'live' : 'syncing';
   }
 
-  /** Stream an applied entry to this peer unless it is known to have it. */
-  offer(e: Entry): void {
-    if (this.state !== 'open') return;
-    if (this.peerKnown.covers(e.stream, e.seq)) return;
+  /** Stream an entry (applied, or a local one staged) to this peer unless it is known to have it; true if queued. */
+  offer(e: Entry): boolean {
+    if (this.state !== 'open') return false;
+    if (this.peerKnown.covers(e.stream, e.seq)) return false;
     this.peerKnown.advance(e.stream, e.seq);
     if (!this.outbox.offer(e)) {
       this.host.metrics.overflows.inc();
@@ -196,6 +196,7 @@ export class PeerSession {
     // pump); otherwise on the next turn, so entries applied together share a frame.
     if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
     else this.schedulePump();
+    return true;
   }
 
   /**
@@ -339,7 +340,10 @@ export class PeerSession {
       this.ackVector = VersionVector.from(this.peer.vector);
       this.ackAt = Date.now();
       if (!this.host.authenticated(this)) return;
-      if (EARLY_VECTOR_MERGE) this.host.node.store.vector.merge(this.peer.vector);
+      if (EARLY_VECTOR_MERGE) {
+        this.host.node.store.vector.merge(this.peer.vector);
+        this.host.node.store.durable.merge(this.peer.vector);
+      }
       this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
       this.tickTimer.unref();
       this.beginCatchup(this.host.needsFullSync(this));
@@ -389,8 +393,8 @@ export class PeerSession {
     this.ackVector = VersionVector.from(vector);
     this.ackAt = now;
     this.peerKnown.merge(vector);
-    // Lag in ms: how long ago our vector was last fully covered by the peer.
-    const mine = this.host.node.store.vector;
+    // Lag in ms: how long ago our (durable) vector was last fully covered by the peer.
+    const mine = this.host.node.store.durable;
     if (this.ackVector.dominates(mine)) this.lagMs = 0;
     else {
       const covered = [...this.history].reverse().find((h) => this.ackVector.dominates(h.vector));
@@ -404,7 +408,7 @@ export class PeerSession {
   private beginCatchup(full: boolean): void {
     // A deliberately broken build for the campaign's checker: pretend the peer
     // has everything (no catch-up, and its vector jumps past what it lacks).
-    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.vector.clone() : this.ackVector;
+    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.durable.clone() : this.ackVector;
     const n = this.outbox.startCatchup(this.host.node.store, peerVector, full);
     this.resetPeerKnown();
     this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
@@ -455,7 +459,8 @@ export class PeerSession {
   }
 
   private sendAck(): void {
-    const vector = this.host.node.store.vector;
+    // Durable only: a peer must not take an entry still under our fsync as held here (docs/adr/0104).
+    const vector = this.host.node.store.durable;
     const direct = this.host.directPeers();
     this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
     this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
@@ -472,7 +477,7 @@ export class PeerSession {
   private ackDue(now: number): boolean {
     const last = this.lastAck;
     if (!last || now - last.at >= QUIET_ACK_TICKS * this.host.settings.antiEntropyMs) return true;
-    const mine = this.host.node.store.vector;
+    const mine = this.host.node.store.durable;
     if (!sameVector(last.vector, mine) || !sameVector(this.ackVector, mine)) return true;
     return this.host.directPeers().join(',') !== last.direct;
   }
@@ -496,7 +501,7 @@ export class PeerSession {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }
-    this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
+    this.history.push({ t: now, vector: this.host.node.store.durable.clone() });
     if (this.history.length > 8) this.history.shift();
     this.lastTickAck = this.ackVector;
     this.lastTickAt = now;
