@@ -18,7 +18,19 @@ import { removeTempDir, tempDir } from '../helpers/temp.js';
 
 const nodes: FleetNode[] = [];
 const dirs: string[] = [];
+const ios: ReturnType<typeof heldFsyncIo>[] = [];
+/** A log io whose fsyncs the test can hold (released at the end, so a failed test still stops). */
+function held(): ReturnType<typeof heldFsyncIo> {
+  const io = heldFsyncIo();
+  io.holding = false;
+  ios.push(io);
+  return io;
+}
 afterEach(async () => {
+  for (const io of ios.splice(0)) {
+    io.holding = false;
+    while (io.held.length > 0) io.release();
+  }
   for (const n of nodes.splice(0).reverse()) await n.stop().catch(() => {});
   for (const d of dirs.splice(0)) removeTempDir(d);
 });
@@ -62,8 +74,7 @@ function settled<T>(p: Promise<T>): { done: boolean; value?: T; error?: unknown 
 }
 
 test("B's watch sees A's write before A's fsync completes; A's writer, local apply and watchers still wait for it", async () => {
-  const io = heldFsyncIo();
-  io.holding = false;
+  const io = held();
   const [a, b] = await pair(io);
   const seenOnB: string[] = [];
   b.watch('k', (e: Entry) => seenOnB.push(e.value.toString()));
@@ -89,8 +100,7 @@ test("B's watch sees A's write before A's fsync completes; A's writer, local app
 });
 
 test('an origin whose batch failed after shipping never reuses (origin, inc, seq): it renews, and both nodes converge', async () => {
-  const io = heldFsyncIo();
-  io.holding = false;
+  const io = held();
   const [a, b] = await pair(io);
   const inc0 = a.incarnation;
   const seenOnB: Entry[] = [];
@@ -119,8 +129,7 @@ test('an origin whose batch failed after shipping never reuses (origin, inc, seq
 });
 
 test('a receiver applies on arrival; its durable vector (ACK, HELLO, status) covers the entry only after its own fsync; a failed fsync there is taken again', async () => {
-  const io = heldFsyncIo();
-  io.holding = false;
+  const io = held();
   const [a, b] = await pair(undefined, io);
   const seenOnB: string[] = [];
   b.watch('k', (e: Entry) => seenOnB.push(e.value.toString()));
