@@ -114,9 +114,10 @@ const SKEW_WARN_EVERY_MS = 10_000;
  * FleetNode: one robot's fleetkv core. Wires log + store, runs the services
  * its caller gives it (replication, MQTT) and is the library API (src/index.ts):
  *
- *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
+ *   put → validate → stamp (origin, seq, hlc) → Log.append (staged: onStaged ships it) → durable → Store.apply → listeners
  *
- * Entries from peers take the same path from Log.append on (`ingest`).
+ * Entries from peers (`ingest`) are applied on arrival and made durable in the
+ * same group commit; the durable vector follows their fsync (docs/adr/0104).
  */
 export class FleetNode extends EventEmitter {
   readonly config: FleetConfig;

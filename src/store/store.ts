@@ -8,9 +8,10 @@ export type ApplyResult = 'won' | 'superseded' | 'duplicate';
 /**
  * In-memory fleet state: the newest entry per key by LWW (docs/guarantees.md), with
  * tombstones for deletes, a sorted key index for prefix listing, and the
- * version vector of what has been applied.
+ * version vectors of what has been applied and of what is durable.
  * The store only decides; it does no I/O. The node calls `apply` for every
- * entry after it is durable, local or remote: one code path.
+ * entry, local or remote (one code path): a local write after its fsync, an
+ * entry from a peer on arrival; `markDurable` once its record is durable (docs/adr/0104).
  */
 export class Store {
   private readonly entries = new Map<string, Entry>();
