@@ -151,7 +151,10 @@ export class FleetNode extends EventEmitter {
   writeRefusal: FleetError | undefined;
 
   private writeGate: { promise: Promise<void>; open: () => void; timer: NodeJS.Timeout } | undefined;
-  /** A failed fsync may have lost pages of this run: the stop is recorded as unclean (docs/guarantees.md, fsyncgate). */
+  /**
+   * A failed fsync may have lost pages of this run (docs/guarantees.md, fsyncgate), or a failed
+   * batch may have been shipped (docs/adr/0104): the stop is recorded as unclean, so the next start renews.
+   */
   private fsyncFailed = false;
 
   private log!: Log;
@@ -499,6 +502,8 @@ export class FleetNode extends EventEmitter {
     if (e.inc !== this.incarnation || e.seq >= this.nextSeq) return; // already handled for this failure
     if (e.seq <= this.shippedSeq) {
       this.abandoned.set(e.stream, this.nextSeq - 1);
+      // Recorded as unclean too: a failure while stopping cannot renew now, so the next start does.
+      this.fsyncFailed = true;
       this.renewIncarnation(`the log failed a batch whose entries may have been shipped to peers (from seq ${e.seq} of ${e.stream})`, 0, true);
       return;
     }
@@ -533,6 +538,8 @@ export class FleetNode extends EventEmitter {
   ingest(e: Entry, from?: string, tag: ApplySource = 'remote'): Promise<ApplyResult> {
     if (this.state !== 'running' && this.state !== 'starting') return Promise.reject(new FleetError('NODE_STOPPED', 'node is stopping'));
     if (this.store.vector.covers(e.stream, e.seq)) return Promise.resolve('duplicate');
+    // One of our own writes of this run, relayed back while its fsync runs: it is applied here when that fsync returns.
+    if (e.origin === this.nodeId && e.inc === this.incarnation && e.seq <= this.ownSeq) return Promise.resolve('duplicate');
     if (e.origin === this.nodeId) this.checkOwnStream(e.stream, e.seq, from ?? 'a peer');
     const ahead = this.clock.observe(e.wall, e.logical);
     if (ahead > 0) this.noteSkewed(e, ahead, from);

@@ -340,7 +340,8 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private route(e: Entry, from: PeerSession | undefined): boolean {
     let sent = false;
     for (const s of this.byNode.values()) {
-      if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
+      // Never back to its origin (it applies its own writes after its fsync), nor to the session it came from.
+      if (s === from || s.peerId === e.origin || (from !== undefined && s.peerDirect.has(e.origin))) continue;
       if (s.offer(e)) sent = true;
     }
     return sent;
