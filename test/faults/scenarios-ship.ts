@@ -74,14 +74,14 @@ async function killOriginOnShip(ctx: ScenarioContext, o: number, w: number, roun
 
 export const scenarios: Scenario[] = [
   {
-    name: 'ship while sync: kill -9 a receiver right after its watch showed a peer entry (3 times)',
+    name: 'ship while sync: kill -9 a receiver right after its watch showed a peer entry (2 times)',
     ci: true,
-    inject: (ctx) => killReceiverOnArrival(ctx, 1, 3, false),
+    inject: (ctx) => killReceiverOnArrival(ctx, 1, 2, false),
   },
   {
-    name: 'ship while sync: kill -9 the origin right after a peer watch showed its write (3 times)',
+    name: 'ship while sync: kill -9 the origin right after a peer watch showed its write (2 times)',
     ci: true,
-    inject: (ctx) => killOriginOnShip(ctx, 0, 1, 3, false),
+    inject: (ctx) => killOriginOnShip(ctx, 0, 1, 2, false),
   },
   {
     name: 'ship while sync: power cut of a receiver right after its watch showed a peer entry (3 times)',
