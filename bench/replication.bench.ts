@@ -56,7 +56,7 @@ function tracker(others: FleetNode[]): { started: Map<string, number>; lat: numb
   const lat: number[] = [];
   for (const o of others) {
     o.onApplied((e, _r, _o, source) => {
-      if (source !== 'remote') return;
+      if (source === 'local') return;
       const t0 = started.get(e.key);
       if (t0 === undefined) return;
       const n = (seen.get(e.key) ?? 0) + 1;

@@ -16,8 +16,22 @@ import type { CompactionStatus, NodeState, NodeStatus, ServiceStatus } from './n
 import type { ApplyResult, Store } from './store/store.js';
 import type { ReadonlyVector, VectorObject } from './store/vector.js';
 
+/** Where an applied entry came from, as reported in conflicts: this node's own write, or a peer's. */
 export type Source = 'local' | 'remote';
-export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
+/**
+ * What an apply listener is told about the entry's source: `'local'` for this
+ * node's own writes, otherwise the opaque tag its caller passed to `ingest`
+ * (replication passes the session it came from; `'remote'` when none). The
+ * core never looks inside a tag.
+ */
+export type ApplySource = 'local' | 'remote' | (object & {});
+export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: ApplySource) => void;
+/**
+ * A local write handed to the log (staged, fsync pending): replication ships it
+ * from here, in parallel with the fsync (docs/adr/0104). Returns true if the
+ * entry may have left the node (it was queued for at least one peer).
+ */
+export type StagedListener = (e: Entry) => boolean;
 /** A put that expired here (its key is now hidden); `event` is the delete told to watchers. */
 export type ExpiryListener = (put: Entry, event: Entry) => void;
 
@@ -72,9 +86,14 @@ export interface NodeService {
 
 /** The node's store, read only. */
 export type StoreView = Pick<Store, 'get' | 'getAny' | 'list' | 'listAny' | 'all' | 'allInKeyOrder' | 'missing' | 'size' | 'tombstoneCount'> & {
+  /** What has been applied here (durable or not yet): deduplication. */
   readonly vector: ReadonlyVector;
+  /** What is durable here (docs/adr/0104): the only vector reported to peers. */
+  readonly durable: ReadonlyVector;
   /** Per stream, the seq up to which the log proves this node held every entry (replication's proven part). */
   readonly proven: ReadonlyMap<string, number>;
+  /** `proven`, for durable entries only (what a SYNC_DONE claim may be merged up to). */
+  readonly durableProven: ReadonlyMap<string, number>;
 };
 
 /** The last versions applied per key, read only (GET /v1/kv/<key>?history=N). */
@@ -122,6 +141,8 @@ export interface NodeHost {
   // listeners
   /** Every applied entry, won or not, local or remote. Returns an unsubscribe. */
   onApplied(listener: ApplyListener): () => void;
+  /** Local writes staged in the log, before their fsync (replication ships them from here). Returns an unsubscribe. */
+  onStaged(listener: StagedListener): () => void;
   /** Puts that expire here. Returns an unsubscribe. */
   onExpired(listener: ExpiryListener): () => void;
   /** Every entry that wins for a key under `prefix` (deletes included). Returns an unsubscribe. */
@@ -136,8 +157,14 @@ export interface NodeHost {
   onForwarded(l: ForwardListener): () => void;
 
   // replication
-  /** Apply an entry received from a peer: log it durably, then apply it. */
-  ingest(e: Entry, from?: string): Promise<ApplyResult>;
+  /**
+   * Take an entry received from a peer: applied at once, appended in the group
+   * commit; resolves when its record is durable (docs/adr/0104). `tag` is passed
+   * to apply listeners as the source.
+   */
+  ingest(e: Entry, from?: string, tag?: ApplySource): Promise<ApplyResult>;
+  /** For a stream of ours given up this run after a failed batch: the highest seq it stamped; 0 otherwise. */
+  stampedIn(stream: string): number;
   /** Durably merge a peer's vector after a complete catch-up (SYNC_DONE). */
   mergeVector(v: VectorObject): Promise<void>;
   /** Drop a key entirely (a full resync proved the fleet deleted it); compact afterwards to make it durable. */

@@ -2,7 +2,7 @@ import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { describeConflict } from '../conflicts.js';
 import { entryJson } from '../entry/json.js';
-import type { NodeHost, Source } from '../node-host.js';
+import type { ApplySource, NodeHost } from '../node-host.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';
 import type { MqttMetrics } from './metrics.js';
@@ -74,7 +74,7 @@ export class EntryPublisher {
     return this.inFlight + this.queue.length - this.head;
   }
 
-  readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
+  readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: ApplySource): void => {
     if (result === 'duplicate') return;
     this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
     // A mirrored topic written here was delivered by the broker itself, as the client published it.

@@ -7,7 +7,8 @@ import { drainOrClose } from '../util/drain.js';
 
 /** The snapshot header of a node's current state (what compaction writes too). */
 export function nodeSnapshotMeta(node: NodeHost): SnapshotMeta {
-  return snapshotMeta(node.nodeId, node.store.vector.toObject(), node.clock);
+  // Durable only: a snapshot never claims an entry whose record may not survive (docs/adr/0104).
+  return snapshotMeta(node.nodeId, node.store.durable.toObject(), node.clock);
 }
 
 /**

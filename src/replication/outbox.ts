@@ -73,9 +73,12 @@ export class Outbox {
     // Only what the peer lacks, by stream and seq (store/stream-index.ts); a full resync sends every entry.
     if (full) for (const e of store.all()) entries.push(e);
     else for (const e of store.missing(peer)) entries.push(e);
-    this.catchup = { entries, next: 0, vector: store.vector.toObject(), full };
+    // SYNC_DONE claims only what is durable here (docs/adr/0104); the list may hold more.
+    this.catchup = { entries, next: 0, vector: store.durable.toObject(), full };
     this.catchupOwed = false;
-    this.clearLive(); // the snapshot holds everything queued so far
+    // The snapshot holds everything queued so far that the store holds; own writes
+    // shipped at staging are not applied yet (their fsync runs): they stay queued.
+    this.keepUnapplied(store);
     return entries.length;
   }
 
@@ -102,6 +105,19 @@ export class Outbox {
     this.queuedBytes -= bytes;
     if (this.liveHead === this.live.length) this.clearLive();
     return { frame: entriesFrame(batch, 0), entries: batch.length, mode: 'live' };
+  }
+
+  private keepUnapplied(store: StoreView): void {
+    const keep: Entry[] = [];
+    for (let i = this.liveHead; i < this.live.length; i++) {
+      const e = this.live[i]!;
+      if (!store.vector.covers(e.stream, e.seq)) keep.push(e);
+    }
+    this.clearLive();
+    for (const e of keep) {
+      this.live.push(e);
+      this.queuedBytes += entryWireBytes(e);
+    }
   }
 
   private clearLive(): void {

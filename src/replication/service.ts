@@ -58,17 +58,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private readonly sessions = new Set<PeerSession>();
   private readonly byNode = new Map<string, PeerSession>();
   private readonly dialers = new Map<string, Dialer>();
-  /** The session each received entry came from, until it is applied (a Map, not a WeakMap: ephemerons cost GC time). */
-  private readonly fromSession = new Map<Entry, PeerSession>();
   private readonly dialerOf = new WeakMap<PeerSession, Dialer>();
-  /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
-  private readonly claimed = new Map<string, number>();
   private readonly fullKeys = new Map<PeerSession, Set<string>>();
   /** Sessions whose peer was not seen within tombstoneRetention before this connection (judged before it counts as seen). */
   private readonly unrecent = new WeakSet<PeerSession>();
   private book!: PeerBook;
   private listener: Listener | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unstaged: (() => void) | undefined;
   private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
   private gaugeTimer: NodeJS.Timeout | undefined;
@@ -113,8 +110,12 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
     this.node.setTombstoneStability((e) => this.tombstoneStable(e));
-    this.unsubscribe = this.node.onApplied((e, result) => {
-      if (result !== 'duplicate') this.route(e);
+    // Own writes are shipped when staged, in parallel with their fsync; entries
+    // from peers are relayed when applied, on arrival (docs/adr/0104). The source
+    // tag of an ingested entry is the session it came from.
+    this.unstaged = this.node.onStaged((e) => this.route(e, undefined));
+    this.unsubscribe = this.node.onApplied((e, result, _other, source) => {
+      if (source !== 'local' && result !== 'duplicate') this.route(e, source instanceof PeerSession ? source : undefined);
     });
     this.unforward = this.node.onForward((m) => this.forwardToPeers(m));
     try {
@@ -139,6 +140,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
+    this.unstaged?.();
     this.unforward?.();
     for (const s of this.sessions) {
       s.end('node stopping');
@@ -180,7 +182,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   }
 
   peerStatus(): PeerStatus[] {
-    const mine = this.node.store.vector;
+    const mine = this.node.store.durable;
     const out: PeerStatus[] = [];
     for (const s of this.byNode.values()) {
       const entries = s.ackVector.lagBehind(mine);
@@ -229,7 +231,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       nodeId: this.settings.nodeId,
       instance: this.instance,
       started: this.started,
-      vector: this.node.store.vector.toObject(),
+      vector: this.node.store.durable.toObject(),
       nonce,
       fullResync: this.fullResyncPending,
     };
@@ -321,15 +323,16 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * its origin: the origin sends it to them itself (docs/adr/0500). Without
    * that, a full mesh of N sent each write up to N(N-1) times instead of N-1.
    * If that link is in fact down, the peer's next ACK says so and
-   * anti-entropy fetches what it missed.
+   * anti-entropy fetches what it missed. Returns whether any peer took it.
    */
-  private route(e: Entry): void {
-    const from = this.fromSession.get(e);
-    if (from !== undefined) this.fromSession.delete(e);
+  private route(e: Entry, from: PeerSession | undefined): boolean {
+    let sent = false;
     for (const s of this.byNode.values()) {
-      if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
-      s.offer(e);
+      // Never back to its origin (it applies its own writes after its fsync), nor to the session it came from.
+      if (s === from || s.peerId === e.origin || (from !== undefined && s.peerDirect.has(e.origin))) continue;
+      if (s.offer(e)) sent = true;
     }
+    return sent;
   }
 
   /**
@@ -366,35 +369,21 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       keys?.add(e.key);
       if (catchup) {
         if (vector.covers(e.stream, e.seq)) continue;
-        this.fromSession.set(e, s);
-        work.push(this.node.ingest(e, s.peerId));
+        work.push(this.node.ingest(e, s.peerId, s));
         continue;
       }
       s.peerKnown.advance(e.stream, e.seq);
-      const have = Math.max(vector.get(e.stream), this.claimed.get(e.stream) ?? 0);
+      // ingest applies at once: the applied vector already covers every entry handed to it
+      // (a failed append steps it back, node.ts).
+      const have = vector.get(e.stream);
       if (e.seq <= have) continue;
       if (e.seq !== have + 1) {
         this.metrics.gaps.inc();
         continue; // anti-entropy brings the missing ones
       }
-      this.claimed.set(e.stream, e.seq);
-      this.fromSession.set(e, s);
-      const stream = e.stream;
-      work.push(
-        this.node.ingest(e, s.peerId).catch((err: unknown) => {
-          this.claimed.delete(stream); // every later claim of this stream failed with it (the log fails the batch)
-          throw err;
-        }),
-      );
+      work.push(this.node.ingest(e, s.peerId, s));
     }
-    // Entries ingest skipped (already covered) never reach route(): forget them here.
-    const forget = (): void => {
-      for (const e of entries) this.fromSession.delete(e);
-    };
-    return Promise.all(work).then(forget, (err: unknown) => {
-      forget();
-      throw err;
-    });
+    return Promise.all(work).then(() => {});
   }
 
   takeFullKeys(s: PeerSession): Set<string> {
@@ -431,8 +420,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const own = `${this.settings.nodeId}:`;
     let capped = 0;
     for (const [stream, seq] of Object.entries(claimed)) {
-      if (stream.startsWith(own)) continue;
-      const bound = Math.max(store.vector.get(stream), store.proven.get(stream) ?? 0);
+      if (stream.startsWith(own)) {
+        // A stream of ours given up after a failed batch: we know what it stamped (docs/adr/0104).
+        const stamped = this.node.stampedIn(stream);
+        if (stamped > 0) out[stream] = Math.min(seq, stamped);
+        continue;
+      }
+      // Durable only: the merge goes into the durable vector, which must not claim an entry still under fsync.
+      const bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
       if (seq > bound) capped++;
       out[stream] = Math.min(seq, bound);
     }

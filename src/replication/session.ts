@@ -172,7 +172,7 @@ export class PeerSession {
    * link), instead of keeping the figure of the last ACK.
    */
   get lagMs(): number {
-    return this.ackVector.dominates(this.host.node.store.vector) ? 0 : Date.now() - this.coveredAt;
+    return this.ackVector.dominates(this.host.node.store.durable) ? 0 : Date.now() - this.coveredAt;
   }
 
   get closed(): boolean {
@@ -193,10 +193,10 @@ export class PeerSession {
     return this.inboundSynced && !this.outbox.syncing ? 'live' : 'syncing';
   }
 
-  /** Stream an applied entry to this peer unless it is known to have it. */
-  offer(e: Entry): void {
-    if (this.state !== 'open') return;
-    if (this.peerKnown.covers(e.stream, e.seq)) return;
+  /** Stream an entry (applied, or a local one staged) to this peer unless it is known to have it; true if queued. */
+  offer(e: Entry): boolean {
+    if (this.state !== 'open') return false;
+    if (this.peerKnown.covers(e.stream, e.seq)) return false;
     this.peerKnown.advance(e.stream, e.seq);
     if (!this.outbox.offer(e)) {
       this.host.metrics.overflows.inc();
@@ -207,6 +207,7 @@ export class PeerSession {
     // pump); otherwise on the next turn, so entries applied together share a frame.
     if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
     else this.schedulePump();
+    return true;
   }
 
   /**
@@ -350,7 +351,11 @@ export class PeerSession {
       this.ackVector = VersionVector.from(this.peer.vector);
       this.ackAt = Date.now();
       if (!this.host.authenticated(this)) return;
-      if (EARLY_VECTOR_MERGE) (this.host.node.store.vector as VersionVector).merge(this.peer.vector); // the broken build only: services may not change the vector
+      if (EARLY_VECTOR_MERGE) {
+        // The broken build only: services may not change the vectors.
+        (this.host.node.store.vector as VersionVector).merge(this.peer.vector);
+        (this.host.node.store.durable as VersionVector).merge(this.peer.vector);
+      }
       this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
       this.tickTimer.unref();
       this.beginCatchup(this.host.needsFullSync(this));
@@ -400,8 +405,8 @@ export class PeerSession {
     this.ackVector = VersionVector.from(vector);
     this.ackAt = now;
     this.peerKnown.merge(vector);
-    // The newest moment the peer is known to have caught up with: now, or the last tick whose vector it covers.
-    if (this.ackVector.dominates(this.host.node.store.vector)) this.coveredAt = now;
+    // The newest moment the peer is known to have caught up with: now, or the last tick whose (durable) vector it covers.
+    if (this.ackVector.dominates(this.host.node.store.durable)) this.coveredAt = now;
     else {
       for (let i = this.history.length - 1; i >= 0; i--) {
         const h = this.history[i]!;
@@ -420,7 +425,7 @@ export class PeerSession {
   private beginCatchup(full: boolean): void {
     // A deliberately broken build for the campaign's checker: pretend the peer
     // has everything (no catch-up, and its vector jumps past what it lacks).
-    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.vector.clone() : this.ackVector;
+    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.durable.clone() : this.ackVector;
     const n = this.outbox.startCatchup(this.host.node.store, peerVector, full);
     this.resetPeerKnown();
     this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
@@ -471,7 +476,8 @@ export class PeerSession {
   }
 
   private sendAck(): void {
-    const vector = this.host.node.store.vector;
+    // Durable only: a peer must not take an entry still under our fsync as held here (docs/adr/0104).
+    const vector = this.host.node.store.durable;
     const direct = this.host.directPeers();
     this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
     this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
@@ -488,7 +494,7 @@ export class PeerSession {
   private ackDue(now: number): boolean {
     const last = this.lastAck;
     if (!last || now - last.at >= QUIET_ACK_TICKS * this.host.settings.antiEntropyMs) return true;
-    const mine = this.host.node.store.vector;
+    const mine = this.host.node.store.durable;
     if (!sameVector(last.vector, mine) || !sameVector(this.ackVector, mine)) return true;
     return this.host.directPeers().join(',') !== last.direct;
   }
@@ -512,7 +518,7 @@ export class PeerSession {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }
-    this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
+    this.history.push({ t: now, vector: this.host.node.store.durable.clone() });
     if (this.history.length > 8) this.history.shift();
     this.lastTickAck = this.ackVector;
     this.lastTickAt = now;
