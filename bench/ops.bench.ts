@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/load.js';
 import { runDaemon } from '../src/daemon.js';
+import { HttpApi } from '../src/http/server.js';
 import type { FleetNode } from '../src/node.js';
 import { systemdNotifySender } from '../src/util/sdnotify.js';
 import { createLogger } from '../src/util/logger.js';
@@ -34,7 +35,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<number> 
 async function startNode(dataDir: string): Promise<{ url: string; ms: number; node: FleetNode; stop: () => Promise<void> }> {
   const config = loadConfig({ env: {}, overrides: { nodeId: 'bench-1', dataDir, http: { host: '127.0.0.1', port: 0 } } });
   const t0 = performance.now();
-  const d = await runDaemon(config, { handleSignals: false, services: () => [], logger: createLogger('warn', 'bench-1') });
+  const d = await runDaemon(config, { handleSignals: false, services: (host) => [new HttpApi(host)], logger: createLogger('warn', 'bench-1') });
   return { url: `http://127.0.0.1:${d.httpPort}`, ms: performance.now() - t0, node: d.node, stop: d.stop };
 }
 

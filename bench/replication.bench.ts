@@ -24,6 +24,7 @@ async function startNode(nodeId: string, peers: string[], fsync: FsyncPolicyName
       dataDir: tempDir('fleetkv-bench-'),
       peers,
       peer: { host: '127.0.0.1', port: 0 },
+      http: { host: '127.0.0.1', port: 0 },
       mqtt: { enabled: false },
       log: { fsync, level: 'silent' },
     },
@@ -55,7 +56,7 @@ function tracker(others: FleetNode[]): { started: Map<string, number>; lat: numb
   const lat: number[] = [];
   for (const o of others) {
     o.onApplied((e, _r, _o, source) => {
-      if (source !== 'remote') return;
+      if (source === 'local') return;
       const t0 = started.get(e.key);
       if (t0 === undefined) return;
       const n = (seen.get(e.key) ?? 0) + 1;

@@ -1,6 +1,6 @@
 import type { Entry } from './entry/entry.js';
 import { formatHlc } from './entry/hlc.js';
-import type { ApplyListener, FleetNode, Source } from './node.js';
+import type { ApplyListener, ApplySource, NodeHost, Source } from './node-host.js';
 import { statusKeyNode } from './mqtt/topics.js';
 import type { ApplyResult } from './store/store.js';
 
@@ -32,12 +32,12 @@ function side(e: Entry): ConflictSide {
  * Node status records (docs/adr/0200) are never reported. Undefined when the apply was no conflict. One rule for the MQTT
  * `conflicts` topic and the fleet page.
  */
-export function describeConflict(node: FleetNode, e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): Conflict | undefined {
+export function describeConflict(node: NodeHost, e: Entry, result: ApplyResult, other: Entry | undefined, source: ApplySource): Conflict | undefined {
   if (result === 'duplicate' || other === undefined || statusKeyNode(e.key) !== undefined) return undefined;
   const lost = result === 'superseded';
   if (!lost && (other.origin === e.origin || Math.abs(e.wall - other.wall) > node.config.maxClockSkew)) return undefined;
   const [winner, loser] = lost ? [other, e] : [e, other];
-  return { key: e.key, reason: lost ? 'superseded' : 'concurrent', winner: side(winner), loser: side(loser), detectedBy: node.nodeId, source };
+  return { key: e.key, reason: lost ? 'superseded' : 'concurrent', winner: side(winner), loser: side(loser), detectedBy: node.nodeId, source: source === 'local' ? 'local' : 'remote' };
 }
 
 /** The last `capacity` conflicts this node detected, newest last (for /v1/fleet and the fleet page). */
@@ -46,7 +46,7 @@ export class RecentConflicts {
   private readonly off: () => void;
 
   constructor(
-    node: FleetNode,
+    node: NodeHost,
     readonly capacity = 20,
   ) {
     const listener: ApplyListener = (e, result, other, source) => {

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { FleetConfig } from './config/schema.js';
-import { HttpApi } from './http/server.js';
+import { FleetError } from './errors.js';
+import type { HttpApi } from './http/server.js';
 import { FleetNode, type FleetNodeOptions } from './node.js';
-import { snapshotRoute } from './ops/snapshot-stream.js';
 import { defaultServices } from './services.js';
 import { createLogger } from './util/logger.js';
 import { SdNotify } from './util/sdnotify.js';
@@ -10,28 +10,28 @@ import { VERSION } from './version.js';
 
 export interface Daemon {
   node: FleetNode;
+  /** The HTTP API, one of the node's services. */
   http: HttpApi;
   httpPort: number;
   stop(): Promise<void>;
 }
 
 /**
- * Run a node as a process: node + HTTP API, a `ready` log line naming the
- * ports (tests and scripts read it), and SIGTERM/SIGINT handling that flushes
- * and fsyncs the log before exit 0 (docs/operating.md).
+ * Run a node as a process: the node with its services (defaultServices, the
+ * HTTP API among them), a `ready` log line naming the ports (tests and
+ * scripts read it), and SIGTERM/SIGINT handling that flushes and fsyncs the
+ * log before exit 0 (docs/operating.md). A caller that passes its own
+ * `services` must include an HttpApi.
  */
 export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { handleSignals?: boolean } = {}): Promise<Daemon> {
   const logger: Logger = opts.logger ?? createLogger(config.log.level, config.nodeId);
   const node = new FleetNode(config, { services: defaultServices, ...opts, logger });
-  const http = new HttpApi(node);
-  http.routes.set('/v1/admin/snapshot', snapshotRoute(node));
   await node.start();
-  let httpPort: number;
-  try {
-    httpPort = await http.listen(config.http.host, config.http.port);
-  } catch (err) {
+  const http = node.services.find((s): s is HttpApi => s.name === 'http');
+  const httpPort = http?.ports?.().http;
+  if (http === undefined || httpPort === undefined) {
     await node.stop();
-    throw err;
+    throw new FleetError('CONFIG_INVALID', 'a daemon needs the HTTP API among its services (http/server.ts HttpApi)');
   }
   let stopping: Promise<void> | undefined;
   const sd = new SdNotify({ logger });
@@ -39,8 +39,7 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
     stopping ??= (async () => {
       void sd.stopping();
       logger.info('stopping: flushing the log');
-      await http.close();
-      await node.stop();
+      await node.stop(); // HTTP stops first (services stop in reverse order), the log closes last
       logger.info('stopped cleanly');
     })();
     return stopping;
@@ -63,7 +62,7 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
-  const ports: Record<string, unknown> = { http: httpPort };
+  const ports: Record<string, unknown> = {};
   for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
   logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
   // systemd (Type=notify): ready now; watchdog pings while the node runs.

@@ -12,8 +12,8 @@ import { FleetNode, type FleetNodeOptions } from './node.js';
 import { defaultServices } from './services.js';
 
 /**
- * A node with the services its config enables (replication, MQTT, uplink),
- * as the daemon runs it. `new FleetNode(config)` is the core alone.
+ * A node with the services its config enables (replication, MQTT, uplink,
+ * presence) and the HTTP API on http.host:http.port, as the daemon runs it. `new FleetNode(config)` is the core alone.
  */
 export function createFleetNode(config?: FleetConfig, opts: FleetNodeOptions = {}): FleetNode {
   return new FleetNode(config, { services: defaultServices, ...opts });
@@ -21,6 +21,8 @@ export function createFleetNode(config?: FleetConfig, opts: FleetNodeOptions = {
 
 export { defaultServices };
 export { FleetNode, type FleetNodeOptions, type WriteResult, type ListOptions, type ApplyListener, type NodeService } from './node.js';
+export type { NodeHost } from './node-host.js';
+export type { NodeStatus, PeerStatus, ServiceStatus } from './node-status.js';
 export { Entry } from './entry/entry.js';
 export { loadConfig, type LoadOptions } from './config/load.js';
 export type { FleetConfig } from './config/schema.js';

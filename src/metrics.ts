@@ -1,7 +1,11 @@
+import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Period of the event-loop delay sampler (ms). */
+/** Period of the event-loop delay sampler of prom-client's default metrics (ms). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
+
+/** The event-loop delay monitor's timer interval (ms). */
+const LOOP_SAMPLE_MS = 10;
 
 /**
  * Prometheus metrics of one node. Each node has its own registry, so several
@@ -22,6 +26,7 @@ export class NodeMetrics {
   readonly tombstoneGcRuns: Counter;
   readonly tombstonesCollected: Counter;
   readonly expired: Counter;
+  readonly eventLoopDelay: Gauge<'stat'>;
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
@@ -44,6 +49,7 @@ export class NodeMetrics {
     this.tombstoneGcRuns = new Counter({ name: 'fleetkv_tombstone_gc_runs_total', help: 'Tombstone collection passes', registers });
     this.tombstonesCollected = new Counter({ name: 'fleetkv_tombstones_collected_total', help: 'Tombstones dropped because every peer that counts holds them (or none is left to ask)', registers });
     this.expired = new Counter({ name: 'fleetkv_expired_total', help: 'Puts with a TTL that expired on this node (hidden and told to watchers)', registers });
+    this.eventLoopDelay = eventLoopDelayGauge(registers);
     this.clockSkewed = new Counter({
       name: 'fleetkv_clock_skewed_entries_total',
       help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them',
@@ -51,6 +57,35 @@ export class NodeMetrics {
       registers,
     });
   }
+}
+
+/**
+ * `fleetkv_event_loop_delay_seconds{stat="p50"|"p99"|"max"}`: how late the
+ * event loop ran a timer due every LOOP_SAMPLE_MS, over the window since the
+ * previous scrape (perf_hooks.monitorEventLoopDelay, reset at each scrape).
+ * The interval itself is taken off (prom-client's nodejs_eventloop_lag_*
+ * report it: ≈ 10 ms on an idle loop). The monitor starts at the first
+ * scrape, so a node nobody scrapes runs no extra timer; its timer is unref'd.
+ */
+function eventLoopDelayGauge(registers: Registry[]): Gauge<'stat'> {
+  let h: IntervalHistogram | undefined;
+  return new Gauge({
+    name: 'fleetkv_event_loop_delay_seconds',
+    help: `How late the event loop ran a timer due every ${LOOP_SAMPLE_MS} ms, since the previous scrape (p50, p99, max)`,
+    labelNames: ['stat'],
+    registers,
+    collect() {
+      if (h === undefined) {
+        h = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
+        h.enable();
+      }
+      const late = (ns: number): number => (h!.count === 0 ? 0 : Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS) / 1000);
+      this.set({ stat: 'p50' }, late(h.percentile(50)));
+      this.set({ stat: 'p99' }, late(h.percentile(99)));
+      this.set({ stat: 'max' }, late(h.max));
+      h.reset();
+    },
+  });
 }
 
 /**

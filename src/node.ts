@@ -11,7 +11,7 @@ import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
 import { KIND, jsonPayload, maxLogRecordBytes, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
-import { removeCovered, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
+import { removeCovered, snapshotMeta, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
 import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
@@ -24,52 +24,10 @@ import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { identityAtStart, newIncarnation } from './log/identity.js';
 import { VERSION } from './version.js';
 import { unsafeTestBreaks } from './util/test-breaks.js';
+import type { ApplyListener, ApplySource, StagedListener, ExpiryListener, ForwardListener, ForwardedMessage, NodeHost, NodeService, PutOptions, Source, TombstoneStability, WriteResult } from './node-host.js';
+import type { CompactionStatus, NodeState, NodeStatus, RecoveryStatus } from './node-status.js';
 
-export type Source = 'local' | 'remote';
-export type ApplyListener = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source) => void;
-/** A put that expired here (its key is now hidden); `event` is the delete told to watchers. */
-export type ExpiryListener = (put: Entry, event: Entry) => void;
-
-/** Options of a put. */
-export interface PutOptions {
-  /** Hide the key this long after the write (ms, or '250ms', '3s', '5m', '1h'); a refresh is a new put. */
-  ttl?: number | string | undefined;
-}
-
-/** What a write returns once it is durable. */
-export interface WriteResult {
-  key: string;
-  origin: string;
-  inc: number;
-  seq: number;
-  hlc: string;
-}
-
-/** A part of the node with a lifecycle (replication, MQTT); started after the core, stopped before it. */
-export interface NodeService {
-  readonly name: string;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  /** Fields merged into /v1/status. */
-  status?(): Record<string, unknown>;
-  /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
-  ports?(): Record<string, number>;
-}
-
-/**
- * A live MQTT publish on a mirrored topic (docs/mqtt.md, "Mirrored topics"),
- * passed between nodes without being stored: the MQTT service hands it to
- * `forward`, replication sends it to each directly connected peer, and the
- * peer's replication hands it to `deliverForwarded`. Never re-forwarded.
- */
-export interface ForwardedMessage {
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1;
-  /** The node whose broker took the publish. */
-  origin: string;
-}
-export type ForwardListener = (m: ForwardedMessage) => void;
+export type { ApplyListener, ApplySource, ExpiryListener, ForwardedMessage, ForwardListener, NodeHost, NodeService, PutOptions, Source, StagedListener, WriteResult } from './node-host.js';
 
 export interface FleetNodeOptions {
   logger?: Logger;
@@ -80,7 +38,7 @@ export interface FleetNodeOptions {
    * this node. The core knows none of them: the daemon and the package entry
    * pass `defaultServices` (src/services.ts); without it a node is core only.
    */
-  services?: (node: FleetNode) => NodeService[] | Promise<NodeService[]>;
+  services?: (host: NodeHost) => NodeService[] | Promise<NodeService[]>;
 }
 
 export interface ListOptions {
@@ -100,11 +58,12 @@ const SKEW_WARN_EVERY_MS = 10_000;
  * FleetNode: one robot's fleetkv core. Wires log + store, runs the services
  * its caller gives it (replication, MQTT) and is the library API (src/index.ts):
  *
- *   put → validate → stamp (origin, seq, hlc) → Log.append (durable) → Store.apply → listeners
+ *   put → validate → stamp (origin, seq, hlc) → Log.append (staged: onStaged ships it) → durable → Store.apply → listeners
  *
- * Entries from peers take the same path from Log.append on (`ingest`).
+ * Entries from peers (`ingest`) are applied on arrival and made durable in the
+ * same group commit; the durable vector follows their fsync (docs/adr/0104).
  */
-export class FleetNode extends EventEmitter {
+export class FleetNode extends EventEmitter implements NodeHost {
   readonly config: FleetConfig;
   readonly logger: Logger;
   readonly metrics = new NodeMetrics();
@@ -113,19 +72,14 @@ export class FleetNode extends EventEmitter {
   /** The last versions applied per key, in memory (GET /v1/kv/<key>?history=N). */
   readonly history: KeyHistory;
   readonly services: NodeService[] = [];
-  state: 'new' | 'starting' | 'running' | 'stopping' | 'stopped' = 'new';
+  state: NodeState = 'new';
   incarnation = 1;
   /** The stream of this node's own writes. */
   selfStream = '';
-  lastCompaction: { at: string; bytesFreed: number; entries: number; ms: number } | undefined;
-  lastRecovery: { records: number; ms: number; tornTail?: unknown } | undefined;
-  /**
-   * From replication: do the peers this node must wait for hold this
-   * tombstone? `held`: every one does; `missing`: one does not (keep it);
-   * `unknown`: none to ask (no peer seen within tombstoneRetention, or a
-   * configured peer never met), and any peer met later gets a full resync.
-   */
-  tombstoneStable: (e: Entry) => 'held' | 'missing' | 'unknown' = () => 'unknown';
+  lastCompaction: CompactionStatus | undefined;
+  lastRecovery: RecoveryStatus | undefined;
+  /** From replication (setTombstoneStability): do the peers this node must wait for hold this tombstone? */
+  private tombstoneStable: TombstoneStability = () => 'unknown';
   /**
    * This run kept the previous run's incarnation (a clean stop) and no peer has
    * confirmed yet that our stream is not ahead of what we hold (a restored
@@ -136,7 +90,10 @@ export class FleetNode extends EventEmitter {
   writeRefusal: FleetError | undefined;
 
   private writeGate: { promise: Promise<void>; open: () => void; timer: NodeJS.Timeout } | undefined;
-  /** A failed fsync may have lost pages of this run: the stop is recorded as unclean (docs/guarantees.md, fsyncgate). */
+  /**
+   * A failed fsync may have lost pages of this run (docs/guarantees.md, fsyncgate), or a failed
+   * batch may have been shipped (docs/adr/0104): the stop is recorded as unclean, so the next start renews.
+   */
   private fsyncFailed = false;
 
   private log!: Log;
@@ -149,6 +106,14 @@ export class FleetNode extends EventEmitter {
   private nextSeq = 1;
   private unlock: (() => void) | undefined;
   private applyListeners: ApplyListener[] = [];
+  private stagedListeners: StagedListener[] = [];
+  /**
+   * The highest seq of the current stream that may have left the node before
+   * its fsync: a failed batch at or below it must not be renumbered (docs/adr/0104).
+   */
+  private shippedSeq = 0;
+  /** Streams of ours given up this run after a failed batch, with the highest seq stamped in each. */
+  private readonly abandoned = new Map<string, number>();
   private forwardOut: ForwardListener[] = [];
   private forwardIn: ForwardListener[] = [];
   private expiryListeners: ExpiryListener[] = [];
@@ -279,6 +244,8 @@ export class FleetNode extends EventEmitter {
     this.renewIfUnconfirmed = !start.renew;
     this.selfStream = streamId(this.nodeId, this.incarnation);
     this.nextSeq = this.store.vector.get(this.selfStream) + 1;
+    // Everything recovered is durable: the durable vector starts equal to the applied one.
+    this.store.syncDurable();
 
     let closedBytes = 0;
     for (const s of listLogDir(dir).segments) {
@@ -439,15 +406,18 @@ export class FleetNode extends EventEmitter {
     if (ACK_BEFORE_STAGED) {
       const raw = e.raw;
       setImmediate(() => this.log.append(raw).catch((err: unknown) => this.countError(err)));
+      this.stage(e);
       this.applyEntry(e, 'local');
       return { key, origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical) };
     }
+    // Staged now (synchronously); shipped to peers at once, in parallel with the
+    // fsync. The writer's answer, the local apply and watchers wait for the fsync.
+    const durable = this.log.append(e.raw);
+    this.stage(e);
     try {
-      await this.log.append(e.raw);
+      await durable;
     } catch (err) {
-      // Every write not yet durable failed with this one and was cut from the log:
-      // number the next write from the first failed seq, so the stream has no gap.
-      if (e.inc === this.incarnation && e.seq < this.nextSeq) this.nextSeq = e.seq;
+      this.appendFailed(e);
       this.countError(err);
       throw err;
     }
@@ -455,18 +425,77 @@ export class FleetNode extends EventEmitter {
     return { key, origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical) };
   }
 
+  /** Hand a staged local entry to the staged listeners (replication ships it). */
+  private stage(e: Entry): void {
+    for (const l of this.stagedListeners) if (l(e) && e.inc === this.incarnation && e.seq > this.shippedSeq) this.shippedSeq = e.seq;
+  }
+
   /**
-   * Apply an entry received from a peer: log it durably, then apply it.
-   * An entry whose (stream, seq) the vector covers was applied before: skipped.
+   * A local write's append failed (write or fsync): it and every write staged
+   * after it were cut from the log. Called for each, in seq order. If any of
+   * them may have left the node, its (origin, inc, seq) must never name another
+   * write: a new incarnation starts before the next write (docs/adr/0002, 0104).
+   * Otherwise the next write is numbered from the first failed seq (no gap).
    */
-  async ingest(e: Entry, from?: string): Promise<ApplyResult> {
-    if (this.state !== 'running' && this.state !== 'starting') throw new FleetError('NODE_STOPPED', 'node is stopping');
-    if (this.store.vector.covers(e.stream, e.seq)) return 'duplicate';
+  private appendFailed(e: Entry): void {
+    if (e.inc !== this.incarnation || e.seq >= this.nextSeq) return; // already handled for this failure
+    if (e.seq <= this.shippedSeq) {
+      this.abandoned.set(e.stream, this.nextSeq - 1);
+      // Recorded as unclean too: a failure while stopping cannot renew now, so the next start does.
+      this.fsyncFailed = true;
+      this.renewIncarnation(`the log failed a batch whose entries may have been shipped to peers (from seq ${e.seq} of ${e.stream})`, 0, true);
+      return;
+    }
+    this.nextSeq = e.seq;
+  }
+
+  /**
+   * For a stream of ours given up this run after a failed batch: the highest
+   * seq it stamped (its entries may live on at peers, replaced or not), so a
+   * peer's SYNC_DONE claim on it can be merged up to there; 0 for any other stream.
+   */
+  stampedIn(stream: string): number {
+    return this.abandoned.get(stream) ?? 0;
+  }
+
+  /** Local writes staged in the log, before their fsync (replication ships them from here). */
+  onStaged(listener: StagedListener): () => void {
+    this.stagedListeners.push(listener);
+    return () => {
+      this.stagedListeners = this.stagedListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * Take an entry received from a peer: applied at once (store, watchers, apply
+   * listeners: MQTT, relay to other peers) and appended to the log in the group
+   * commit; the returned promise resolves when its record is durable, and only
+   * then does the durable vector (what peers are told) cover it (docs/adr/0104).
+   * An entry whose (stream, seq) the applied vector covers is skipped. `tag`
+   * is passed to the apply listeners as the source, opaque to the core.
+   */
+  ingest(e: Entry, from?: string, tag: ApplySource = 'remote'): Promise<ApplyResult> {
+    if (this.state !== 'running' && this.state !== 'starting') return Promise.reject(new FleetError('NODE_STOPPED', 'node is stopping'));
+    if (this.store.vector.covers(e.stream, e.seq)) return Promise.resolve('duplicate');
+    // One of our own writes of this run, relayed back while its fsync runs: it is applied here when that fsync returns.
+    if (e.origin === this.nodeId && e.inc === this.incarnation && e.seq <= this.ownSeq) return Promise.resolve('duplicate');
     if (e.origin === this.nodeId) this.checkOwnStream(e.stream, e.seq, from ?? 'a peer');
     const ahead = this.clock.observe(e.wall, e.logical);
     if (ahead > 0) this.noteSkewed(e, ahead, from);
-    await this.log.append(e.raw);
-    return this.applyEntry(e, 'remote');
+    const durable = this.log.append(e.raw);
+    const result = this.applyEntry(e, tag);
+    return durable.then(
+      () => {
+        this.store.markDurable(e);
+        return result;
+      },
+      (err: unknown) => {
+        // Not durable: the durable vector never claims it; the applied vector
+        // steps back so a peer's resend is taken (and logged) again.
+        this.store.rollbackToDurable(e.stream);
+        throw err;
+      },
+    );
   }
 
   /**
@@ -498,12 +527,15 @@ export class FleetNode extends EventEmitter {
   async mergeVector(v: VectorObject): Promise<void> {
     await this.log.append(jsonPayload(KIND.VECTOR, v));
     this.store.vector.merge(v);
+    this.store.durable.merge(v);
   }
 
-  private applyEntry(e: Entry, source: Source): ApplyResult {
+  private applyEntry(e: Entry, source: ApplySource): ApplyResult {
     const result = this.store.apply(e);
     const other = this.store.lastOther;
-    if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source });
+    const local = source === 'local';
+    if (local) this.store.markDurable(e); // own writes are applied after their fsync
+    if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source: local ? 'local' : 'remote' });
     if (result === 'won') this.history.record(e);
     for (const l of this.applyListeners) l(e, result, other, source);
     if (result !== 'won') return result;
@@ -654,12 +686,20 @@ export class FleetNode extends EventEmitter {
    * Start a new incarnation (a new stream) now. Only safe before any write of
    * the current one is in flight, or when the current stream must be given up.
    */
-  renewIncarnation(reason: string, atLeast = 0): void {
+  renewIncarnation(reason: string, atLeast = 0, diskMayFail = false): void {
     if (this.state === 'stopping' || this.state === 'stopped') return;
     this.incarnation = newIncarnation(Math.max(this.incarnation, atLeast, this.ownIncarnationsSeen()));
     this.selfStream = streamId(this.nodeId, this.incarnation);
     this.nextSeq = this.store.vector.get(this.selfStream) + 1;
-    writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
+    this.shippedSeq = 0;
+    try {
+      writeMeta(this.config.dataDir, { format: 1, nodeId: this.nodeId, incarnation: this.incarnation, cleanShutdown: false, fsync: this.config.log.fsync });
+    } catch (err) {
+      // After a failed append (a full disk): node.json already says this run is
+      // unclean, so the next start renews above every incarnation in the log.
+      if (!diskMayFail) throw err;
+      this.logger.error({ code: isFleetError(err) ? err.code : undefined }, 'could not record incarnation %d in node.json: %s', this.incarnation, (err as Error).message);
+    }
     this.logger.warn({ incarnation: this.incarnation }, '%s: starting a new incarnation (%d)', reason, this.incarnation);
     this.identityProvisional = false;
     this.openWrites();
@@ -743,6 +783,22 @@ export class FleetNode extends EventEmitter {
     return () => this.watchers.delete(w);
   }
 
+  /** Call `cb` once the node runs (now if it already does). */
+  whenRunning(cb: () => void): void {
+    if (this.state === 'running') cb();
+    else this.once('ready', cb);
+  }
+
+  /** Replication tells the core which tombstones the peers hold (see collectTombstones). */
+  setTombstoneStability(fn: TombstoneStability): void {
+    this.tombstoneStable = fn;
+  }
+
+  /** Drop a key entirely (a full resync proved the fleet deleted it); not logged: compact afterwards. */
+  forget(key: string): boolean {
+    return this.store.forget(key);
+  }
+
   /** Every applied entry, won or not, local or remote (replication, MQTT). */
   onApplied(listener: ApplyListener): () => void {
     this.applyListeners.push(listener);
@@ -751,9 +807,9 @@ export class FleetNode extends EventEmitter {
     };
   }
 
-  status(): Record<string, unknown> {
+  status(): NodeStatus {
     this.refreshGauges();
-    const s: Record<string, unknown> = {
+    const s: NodeStatus = {
       nodeId: this.nodeId,
       fleetId: this.config.fleetId,
       incarnation: this.incarnation,
@@ -761,7 +817,7 @@ export class FleetNode extends EventEmitter {
       state: this.state,
       writable: this.writable,
       ...(this.unwritableReason !== undefined && this.state === 'running' ? { unwritableReason: this.unwritableReason } : {}),
-      vector: this.store.vector.toObject(),
+      vector: this.store.durable.toObject(),
       keys: this.store.size,
       tombstones: this.store.tombstoneCount,
       log: {
@@ -803,13 +859,8 @@ export class FleetNode extends EventEmitter {
     const run = async (): Promise<void> => {
       const t0 = performance.now();
       const first = await this.log.roll();
-      const meta: SnapshotMeta = {
-        format: 1,
-        nodeId: this.nodeId,
-        vector: this.store.vector.toObject(),
-        hlc: { wall: this.clock.wall, logical: this.clock.logical },
-        createdAt: new Date().toISOString(),
-      };
+      // Durable only: a snapshot never claims an entry whose record may not survive.
+      const meta = snapshotMeta(this.nodeId, this.store.durable.toObject(), this.clock);
       const snap = await writeSnapshot(this.config.dataDir, first, meta, this.store.allInKeyOrder());
       const freed = removeCovered(this.config.dataDir, first);
       this.log.totalBytes -= freed;

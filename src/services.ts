@@ -1,13 +1,18 @@
-import type { FleetNode, NodeService } from './node.js';
+import type { NodeHost, NodeService } from './node-host.js';
 
 /**
  * The services a node runs above its core, in start order: replication
- * (peers), the MQTT broker and the uplink, each enabled by its config
- * section. Each is loaded only when it is enabled, so a node pays in memory
- * and start-up time only for what it runs (mqtt.js alone is ~9 MiB of RSS,
- * needed by the uplink only).
+ * (peers), the MQTT broker, the uplink and presence, each enabled by its
+ * config section, then the HTTP API. Each is loaded only when it is enabled,
+ * so a node pays in memory and start-up time only for what it runs (mqtt.js
+ * alone is ~9 MiB of RSS, needed by the uplink only).
+ *
+ * The node stops them in reverse order: HTTP first (no request is taken
+ * while the rest stops; writes are refused from `stopping` on anyway), then
+ * presence (its goodbye still goes out through replication), and the log
+ * closes after the last.
  */
-export async function defaultServices(node: FleetNode): Promise<NodeService[]> {
+export async function defaultServices(node: NodeHost): Promise<NodeService[]> {
   const cfg = node.config;
   const services: NodeService[] = [];
   if (cfg.replication.enabled) {
@@ -23,10 +28,13 @@ export async function defaultServices(node: FleetNode): Promise<NodeService[]> {
     const { UplinkService } = await import('./uplink/service.js');
     services.push(new UplinkService(node));
   }
-  // Last: it stops first, so its goodbye still goes out through replication (docs/robots.md, "Presence").
+  // After the others: it stops before them, so its goodbye still goes out through replication (docs/robots.md, "Presence").
   if (cfg.presence.enabled) {
     const { PresenceService } = await import('./robots/presence-service.js');
     services.push(new PresenceService(node));
   }
+  // Last: it starts once everything it serves is up, and stops first (see above).
+  const { HttpApi } = await import('./http/server.js');
+  services.push(new HttpApi(node));
   return services;
 }

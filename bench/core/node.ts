@@ -1,17 +1,22 @@
 /** Library nodes for the core benchmark: no services, quiet logs, a chosen fsync policy. */
 import { pino } from 'pino';
-import { loadConfig } from '../../src/config/load.js';
 import type { FsyncPolicyName } from '../../src/config/schema.js';
-import { FleetNode } from '../../src/node.js';
+import type { FleetNode } from '../../src/node.js';
+import { coreNode } from '../../test/helpers/node.js';
 import { BENCH_NODE_ID } from './load.js';
 
 export const FSYNC_POLICIES: FsyncPolicyName[] = ['always', 'batch', 'interval', 'never'];
 
 export function benchNode(dataDir: string, fsync: FsyncPolicyName): FleetNode {
-  // env: {} so that a developer's FLEETKV_* variables do not change the figures.
-  const config = loadConfig({ env: {}, overrides: { nodeId: BENCH_NODE_ID, dataDir, log: { fsync } } });
-  const logger = pino({ level: 'warn' }, pino.destination(2));
-  return new FleetNode(config, { logger, services: () => [] });
+  // The tests' core node (its config ignores a developer's FLEETKV_* variables, which would change the figures).
+  return coreNode(
+    dataDir,
+    (c) => {
+      c.nodeId = BENCH_NODE_ID;
+      c.log.fsync = fsync;
+    },
+    { logger: pino({ level: 'warn' }, pino.destination(2)) },
+  );
 }
 
 /** Key of the `i`-th distinct key in the recovery and memory data sets. */

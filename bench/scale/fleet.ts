@@ -4,14 +4,25 @@
  * outside: /metrics counters and /proc CPU and RSS.
  */
 import fs from 'node:fs';
-import { NodeProc, tempDir, waitFor } from '../../test/helpers/proc.js';
-import { adjacency, dials, type TopologyName } from './topology.js';
+import { Fleet as ProcFleet } from '../../test/faults/lib/fleet.js';
+import { type NodeProc, waitFor } from '../../test/helpers/proc.js';
+import type { PeerStatus } from '../../src/node-status.js';
+import { adjacency, type TopologyName } from './topology.js';
 
-/** Replication timers for a quick start; anti-entropy keeps its default (500 ms) so its cost is the production one. */
+/**
+ * The tests' fleet (test/faults/lib/fleet.ts, peers dialled directly) with
+ * production timers: anti-entropy, idle and handshake timeouts and presence
+ * at their defaults, so their cost is the production one; only redials are
+ * quick, for a quick start.
+ */
 const SCALE_ENV: Record<string, string> = {
   FLEETKV_MQTT_ENABLED: 'false',
   FLEETKV_REPLICATION_REDIAL_MIN: '50ms',
   FLEETKV_REPLICATION_REDIAL_MAX: '1s',
+  FLEETKV_REPLICATION_ANTI_ENTROPY_INTERVAL: '500ms',
+  FLEETKV_REPLICATION_IDLE_TIMEOUT: '10s',
+  FLEETKV_REPLICATION_HANDSHAKE_TIMEOUT: '5s',
+  FLEETKV_PRESENCE_ENABLED: 'true',
 };
 
 export interface Fleet {
@@ -20,27 +31,21 @@ export interface Fleet {
   dirs: string[];
 }
 
+/** `n` nodes linked as `topology` says (each pair once), every connection live. */
 export async function startFleet(topology: TopologyName, n: number, env: Record<string, string>): Promise<Fleet> {
-  const nodes: NodeProc[] = [];
-  const dirs: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const peers = dials(topology, i, n).map((j) => `127.0.0.1:${nodes[j]!.ports.peer}`);
-    const dir = tempDir('fleetkv-scale-');
-    dirs.push(dir);
-    const node = new NodeProc({ nodeId: `n${String(i).padStart(2, '0')}`, dataDir: dir, env: { ...SCALE_ENV, ...env, FLEETKV_PEERS: peers.join(',') } });
-    nodes.push(await node.start(60_000));
-  }
   const adj = adjacency(topology, n);
+  const f = await ProcFleet.start({ size: n, direct: true, linked: (i, j) => adj[i]!.has(j), env: { ...SCALE_ENV, ...env }, startTimeoutMs: 60_000 });
+  const nodes = f.nodes;
   await waitFor(
     async () => {
-      const live = await Promise.all(nodes.map(async (p) => ((await p.status()).peers as { state: string }[]).filter((s) => s.state === 'live').length));
+      const live = await Promise.all(nodes.map(async (p) => ((await p.status()).peers as PeerStatus[]).filter((s) => s.state === 'live').length));
       return live.every((l, i) => l === adj[i]!.size);
     },
     `${n} nodes (${topology}) to have every connection live`,
     120_000,
     250,
   );
-  return { nodes, adj, dirs };
+  return { nodes, adj, dirs: f.dirs };
 }
 
 export async function stopFleet(f: Fleet): Promise<void> {

@@ -3,6 +3,7 @@
  * first shows up on each node, so "visible on all nodes" is the time the last
  * node reported it. All times are this process's performance.now().
  */
+import { sseEvents } from '../../src/cli/sse.js';
 import type { NodeProc } from '../../test/helpers/proc.js';
 
 export class Watchers {
@@ -20,21 +21,10 @@ export class Watchers {
     const ac = new AbortController();
     this.aborts.push(ac);
     const res = await node.fetch(`/v1/watch?prefix=${encodeURIComponent(prefix)}`, { signal: ac.signal });
-    const reader = res.body!.getReader();
-    const decoder = new TextDecoder();
-    let buf = '';
     const pump = async (): Promise<void> => {
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) return;
-        const now = performance.now();
-        buf += decoder.decode(value, { stream: true });
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const event = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          if (event.startsWith('data: ')) this.record((JSON.parse(event.slice(6)) as { key: string }).key, now);
-        }
+      // The CLI's parser (src/cli/sse.ts): events carry an id line before their data since watches resume.
+      for await (const ev of sseEvents(res.body!)) {
+        if (ev.event === undefined && ev.data !== '') this.record((JSON.parse(ev.data) as { key: string }).key, performance.now());
       }
     };
     pump().catch(() => {}); // aborted at close

@@ -1,4 +1,5 @@
 import { FleetError } from '../errors.js';
+import type { NodeStatus } from '../node-status.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7480';
 
@@ -81,7 +82,7 @@ export class NodeClient {
     return this.json('GET', `/v1/kv?prefix=${encodeURIComponent(prefix)}`);
   }
 
-  status(): Promise<Record<string, unknown>> {
+  status(): Promise<NodeStatus> {
     return this.json('GET', '/v1/status');
   }
 }

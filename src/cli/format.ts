@@ -1,3 +1,6 @@
+import type { NodeStatus, PeerStatus, ServiceStatus } from '../node-status.js';
+import { SERVICE_SECTIONS } from '../node-status.js';
+
 /** Human-readable figures for the CLI. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -11,39 +14,54 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** Top-level status fields formatStatus prints itself; any other object (a service's section) gets a line of its own. */
-const KNOWN = new Set(['nodeId', 'fleetId', 'incarnation', 'version', 'state', 'vector', 'keys', 'tombstones', 'log', 'peers']);
+/** A peer whose session works (PeerStatus.state). */
+const CONNECTED: ReadonlySet<PeerStatus['state']> = new Set(['live', 'syncing']);
 
-/** `fleetkv status`: readable at a glance (node, keys, log, compaction, peers with lag, services). */
-export function formatStatus(s: Record<string, any>): string {
+/** One line per service section of the status (src/node-status.ts), in SERVICE_SECTIONS order. */
+const SECTION: { [K in (typeof SERVICE_SECTIONS)[number]]: (v: NonNullable<ServiceStatus[K]>) => string } = {
+  mqtt: (m) =>
+    `clients=${m.clients}, pending=${m.pending}${
+      Object.keys(m.ports).length > 0
+        ? `, ${Object.entries(m.ports)
+            .map(([name, port]) => `${name}=${port}`)
+            .join(', ')}`
+        : ''
+    }`,
+  uplink: (u) => `${u.connected ? 'connected' : 'NOT CONNECTED'}, pending=${u.pending}`,
+  presence: (p) => `timeout=${p.timeoutMs} ms`,
+  http: (h) => `port=${h.port ?? '?'}, watchers=${h.watchers}`,
+};
+
+function sectionLine<K extends keyof typeof SECTION>(s: ServiceStatus, name: K): string | undefined {
+  const v = s[name];
+  return v === undefined ? undefined : `${name.padEnd(9)} ${SECTION[name](v as NonNullable<ServiceStatus[K]>)}`;
+}
+
+/** `fleetkv status`: readable at a glance (node, keys, log, compaction, peers with lag, each service's section). */
+export function formatStatus(s: NodeStatus): string {
   const lines: string[] = [];
-  const log = s.log ?? {};
-  const vector = (s.vector ?? {}) as Record<string, number>;
-  const own = vector[`${s.nodeId}:${s.incarnation}`] ?? 0;
-  lines.push(`node      ${s.nodeId} (fleet ${s.fleetId}, incarnation ${s.incarnation}, v${s.version}) — ${s.state}`);
-  lines.push(`keys      ${s.keys} live, ${s.tombstones} tombstones; ${Object.keys(vector).length} streams, ${own} own writes this incarnation`);
-  lines.push(`log       ${formatBytes(log.bytes ?? 0)}, fsync=${log.fsync}${log.lastError ? `, LAST ERROR ${log.lastError.code}: ${log.lastError.message}` : ''}`);
+  const log = s.log;
+  const own = s.vector[`${s.nodeId}:${s.incarnation}`] ?? 0;
+  lines.push(`node      ${s.nodeId} (fleet ${s.fleetId}, incarnation ${s.incarnation}, v${s.version}) — ${s.state}${s.writable === false && s.unwritableReason ? ` (writes refused: ${s.unwritableReason})` : ''}`);
+  lines.push(`keys      ${s.keys} live, ${s.tombstones} tombstones; ${Object.keys(s.vector).length} streams, ${own} own writes this incarnation`);
+  lines.push(`log       ${formatBytes(log.bytes)}, fsync=${log.fsync}${log.lastError ? `, LAST ERROR ${log.lastError.code}: ${log.lastError.message}` : ''}`);
   if (log.lastRecovery) lines.push(`recovered ${log.lastRecovery.records} records in ${Math.round(log.lastRecovery.ms)} ms${log.lastRecovery.tornTail ? ' (cut a torn write at the tail)' : ''}`);
   lines.push(`compacted ${log.lastCompaction ? `${log.lastCompaction.at} (freed ${formatBytes(log.lastCompaction.bytesFreed)}, ${log.lastCompaction.entries} entries kept)` : 'never'}`);
-  const peers = (s.peers ?? []) as Record<string, any>[];
-  const up = peers.filter((p) => /^(connected|live|streaming|syncing|up)$/i.test(String(p.state ?? ''))).length;
-  lines.push(`peers     ${peers.length === 0 ? 'none' : `${up} of ${peers.length} connected`}`);
-  for (const p of peers) lines.push(formatPeer(p));
-  for (const [name, v] of Object.entries(s)) {
-    if (KNOWN.has(name) || v === null || typeof v !== 'object' || Array.isArray(v)) continue;
-    const fields = Object.entries(v as Record<string, unknown>)
-      .filter(([, x]) => x === null || typeof x !== 'object')
-      .map(([k, x]) => `${k}=${String(x)}`);
-    lines.push(`${name.padEnd(9)} ${fields.join(', ')}`);
+  const up = s.peers.filter((p) => CONNECTED.has(p.state)).length;
+  lines.push(`peers     ${s.peers.length === 0 ? 'none' : `${up} of ${s.peers.length} connected`}`);
+  for (const p of s.peers) lines.push(formatPeer(p));
+  for (const name of SERVICE_SECTIONS) {
+    const line = sectionLine(s, name);
+    if (line !== undefined) lines.push(line);
   }
   return lines.join('\n');
 }
 
-export function formatPeer(p: Record<string, any>): string {
-  const lag = p.lag ? `lag ${p.lag.entries ?? 0} entries / ${p.lag.ms ?? 0} ms` : '';
+export function formatPeer(p: PeerStatus): string {
+  const lag = p.lag ? `lag ${p.lag.entries} entries / ${p.lag.ms} ms` : '';
   // An inbound session's address is the peer's ephemeral port: name it by node id and say "inbound".
-  const where = p.direction === 'in' ? 'inbound' : String(p.address ?? '');
-  const name = p.nodeId ?? (p.direction === 'in' ? '(unidentified)' : p.address) ?? '?';
+  const where = p.direction === 'in' ? 'inbound' : p.address;
+  const name = p.nodeId ?? (p.direction === 'in' ? '(unidentified)' : p.address);
   const offset = typeof p.clockOffsetMs === 'number' ? `  clock ${p.clockOffsetMs > 0 ? '+' : ''}${p.clockOffsetMs} ms` : '';
-  return `  ${String(name).padEnd(16)} ${String(p.state ?? '?').padEnd(11)} ${where.padEnd(22)} ${lag}${offset}`;
+  return `  ${name.padEnd(16)} ${p.state.padEnd(11)} ${where.padEnd(22)} ${lag}${offset}`;
 }

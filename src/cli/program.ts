@@ -7,6 +7,7 @@ import { startNode } from './start.js';
 import { maxLogRecordBytes } from '../log/record.js';
 import { repairLog, verifyLog } from '../log/repair.js';
 import { readMeta, writeMeta } from '../log/datadir.js';
+import { newIncarnation } from '../log/identity.js';
 import { VERSION } from '../version.js';
 import { NodeClient } from './client.js';
 import { formatStatus, formatPeer } from './format.js';
@@ -121,7 +122,7 @@ export function buildProgram(): Command {
     .description('peer connections: state, vector, lag')
     .option('--json', 'print the raw JSON')
     .action(async (o: { json?: boolean }) => {
-      const peers = ((await client().status()).peers ?? []) as Record<string, unknown>[];
+      const peers = (await client().status()).peers;
       if (o.json) process.stdout.write(`${JSON.stringify(peers, null, 2)}\n`);
       else if (peers.length === 0) process.stdout.write('no peers\n');
       else for (const p of peers) process.stdout.write(`${formatPeer(p)}\n`);
@@ -160,10 +161,12 @@ export function buildProgram(): Command {
       return;
     }
     // What was cut may hold this node's own writes that peers already have: never reuse their seqs.
+    // The one incarnation rule (docs/adr/0002), as after any unclean stop.
     const meta = readMeta(dir);
-    if (meta) writeMeta(dir, { ...meta, incarnation: meta.incarnation + 1, cleanShutdown: true });
+    const incarnation = meta ? newIncarnation(meta.incarnation) : undefined;
+    if (meta && incarnation !== undefined) writeMeta(dir, { ...meta, incarnation, cleanShutdown: true });
     for (const a of r.actions) process.stdout.write(`${a}\n`);
-    process.stdout.write(`repaired; the node starts a new incarnation${meta ? ` (${meta.incarnation + 1})` : ''}\n`);
+    process.stdout.write(`repaired; the node starts a new incarnation${incarnation !== undefined ? ` (${incarnation})` : ''}\n`);
   });
   registerOps(program, client);
   registerRobots(program, client);

@@ -77,7 +77,7 @@ async function runLine(client: NodeClient, cmd: string, args: string[], say: (s:
     }
     case 'status': {
       const s = await client.status();
-      say(`Node ${String(s.nodeId)}: ${String(s.keys)} keys, state ${String(s.state)}`);
+      say(`Node ${s.nodeId}: ${s.keys} keys, state ${s.state}`);
       return true;
     }
     case 'help':

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { validateKey } from '../entry/key.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { MAX_HISTORY_PER_KEY } from '../store/history.js';
 import { entryJson } from '../entry/json.js';
 import { sendJson } from './respond.js';
@@ -21,7 +21,7 @@ export function parseHistoryN(text: string): number {
  * carries only a key's newest version, so nodes may differ; after a restart
  * only the current version is known.
  */
-export function handleHistory(node: FleetNode, req: IncomingMessage, res: ServerResponse, key: string, nText: string): void {
+export function handleHistory(node: NodeHost, req: IncomingMessage, res: ServerResponse, key: string, nText: string): void {
   if (req.method !== 'GET') throw new FleetError('BAD_REQUEST', `?history works with GET only, not ${req.method}`);
   const n = parseHistoryN(nText);
   validateKey(key);

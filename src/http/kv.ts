@@ -3,7 +3,7 @@ import type { Entry } from '../entry/entry.js';
 import { formatHlc } from '../entry/hlc.js';
 import { parseTtl } from '../entry/ttl.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { allowMethods } from './checks.js';
 import { sendJson } from './respond.js';
 
@@ -42,7 +42,7 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
 }
 
 /** /v1/kv/<key>; `ttl` is the request's `?ttl=` (null when absent). */
-export async function handleKv(node: FleetNode, req: IncomingMessage, res: ServerResponse, key: string, ttl: string | null): Promise<void> {
+export async function handleKv(node: NodeHost, req: IncomingMessage, res: ServerResponse, key: string, ttl: string | null): Promise<void> {
   switch (req.method) {
     case 'GET':
     case 'HEAD': {

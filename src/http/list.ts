@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { entryJson } from '../entry/json.js';
-import { drainOrClose } from './watch.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** `limit` when the request names none. */
 const DEFAULT_LIMIT = 10_000;
@@ -17,7 +17,7 @@ const DEFAULT_LIMIT = 10_000;
  * blocks the event loop. A listing that spans several turns is not a
  * point-in-time snapshot: a key written meanwhile may show its old or new value.
  */
-export async function handleList(node: FleetNode, url: URL, res: ServerResponse): Promise<void> {
+export async function handleList(node: NodeHost, url: URL, res: ServerResponse): Promise<void> {
   const prefix = url.searchParams.get('prefix') ?? '';
   const limitText = url.searchParams.get('limit');
   const limit = limitText === null ? Math.min(DEFAULT_LIMIT, node.config.limits.listMax) : Number(limitText);

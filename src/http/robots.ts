@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RecentConflicts } from '../conflicts.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { mergeRobots, ROBOT_PREFIX, validateRobotId } from '../robots/model.js';
 import { knownNodes } from '../robots/nodes.js';
 import { onlineNodes } from '../robots/online.js';
@@ -15,7 +15,7 @@ function onlyGet(req: IncomingMessage, what: string): void {
 }
 
 /** `GET /v1/robots` (every robot, merged) and `GET /v1/robots/<id>` (docs/robots.md). */
-export function handleRobots(node: FleetNode, req: IncomingMessage, res: ServerResponse, path: string): void {
+export function handleRobots(node: NodeHost, req: IncomingMessage, res: ServerResponse, path: string): void {
   onlyGet(req, '/v1/robots');
   if (path === '/v1/robots' || path === '/v1/robots/') {
     const robots = mergeRobots(node.store.list(ROBOT_PREFIX), onlineNodes(node));
@@ -34,14 +34,14 @@ export function handleRobots(node: FleetNode, req: IncomingMessage, res: ServerR
 }
 
 /** `GET /v1/nodes`: every node of the fleet with its presence (docs/http-api.md, robots/presence.ts). */
-export function handleNodes(node: FleetNode, req: IncomingMessage, res: ServerResponse): void {
+export function handleNodes(node: NodeHost, req: IncomingMessage, res: ServerResponse): void {
   onlyGet(req, '/v1/nodes');
   const nodes = fleetPresence(node);
   sendJson(res, 200, { nodeId: node.nodeId, presenceTimeoutMs: node.config.presence.timeout, count: nodes.length, nodes });
 }
 
 /** `GET /v1/fleet`: what the fleet page shows, in one document: robots, nodes, recent conflicts. */
-export function handleFleet(node: FleetNode, conflicts: RecentConflicts, req: IncomingMessage, res: ServerResponse): void {
+export function handleFleet(node: NodeHost, conflicts: RecentConflicts, req: IncomingMessage, res: ServerResponse): void {
   onlyGet(req, '/v1/fleet');
   const online = onlineNodes(node);
   const robots = mergeRobots(node.store.list(ROBOT_PREFIX), online);

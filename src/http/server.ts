@@ -3,7 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { listenHint } from '../config/describe.js';
 import { RecentConflicts } from '../conflicts.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
+import type { HttpStatus } from '../node-status.js';
+import { adminRoutes, type Route } from './admin.js';
 import { HttpAuth, type HttpAccess } from './auth.js';
 import { allowMethods, allowParams } from './checks.js';
 import { handleHistory } from './history.js';
@@ -39,13 +41,18 @@ const BUILTIN: Record<string, { params: readonly string[]; methods?: readonly st
 
 /**
  * The HTTP API (docs/http-api.md): /v1/kv, /v1/watch, /v1/status, /healthz,
- * /readyz, /metrics; the robot model (/v1/robots, /v1/fleet) and the fleet
- * page (/ui/, docs/robots.md). Errors are JSON `{ error: { code, message } }`.
+ * /readyz, /metrics; the robot model (/v1/robots, /v1/fleet), the fleet
+ * page (/ui/, docs/robots.md) and the admin routes (http/admin.ts). Errors
+ * are JSON `{ error: { code, message } }`. A service like the others
+ * (src/services.ts): it listens on http.host:http.port when the node starts
+ * it, and stops taking requests when the node stops it.
  */
-export class HttpApi {
+export class HttpApi implements NodeService {
+  readonly name = 'http';
   private server: http.Server | undefined;
-  /** Extra routes (e.g. /v1/admin/compact), by exact path; they need an admin token when tokens are on. */
-  readonly routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse, url: URL) => Promise<void> | void>();
+  private port: number | undefined;
+  /** The admin routes (/v1/admin/…), by exact path; they need an admin token when tokens are on. */
+  readonly routes: Map<string, Route>;
   /** Bearer tokens; undefined = open (only allowed on loopback unless http.allowUnauthenticated). */
   private readonly auth: HttpAuth | undefined;
 
@@ -56,17 +63,29 @@ export class HttpApi {
   private readonly journal: WatchJournal;
   private readonly unjournal: () => void;
 
-  constructor(private readonly node: FleetNode) {
+  constructor(private readonly node: NodeHost) {
     this.auth = HttpAuth.fromConfig(node.config.http);
     this.conflicts = new RecentConflicts(node);
     this.journal = new WatchJournal({ maxEvents: node.config.limits.watchJournalEvents, maxBytes: node.config.limits.watchJournalBytes }, eventData);
     this.unjournal = node.watch('', this.journal.record);
     this.watchersDropped = new Counter({ name: 'fleetkv_http_watchers_dropped_total', help: 'SSE watchers dropped for falling behind (limits.watchBufferBytes)', labelNames: ['reason'], registers: [node.metrics.registry] });
-    this.routes.set('/v1/admin/compact', async (req, res) => {
-      allowMethods(req, res, ['POST']);
-      await this.node.compact();
-      sendJson(res, 200, { ok: true, lastCompaction: this.node.lastCompaction });
-    });
+    this.routes = adminRoutes(node);
+  }
+
+  async start(): Promise<void> {
+    this.port = await this.listen(this.node.config.http.host, this.node.config.http.port);
+  }
+
+  stop(): Promise<void> {
+    return this.close();
+  }
+
+  ports(): Record<string, number> {
+    return this.port === undefined ? {} : { http: this.port };
+  }
+
+  status(): { http: HttpStatus } {
+    return { http: { port: this.port, watchers: this.journal.watchers } };
   }
 
   async listen(host: string, port: number): Promise<number> {

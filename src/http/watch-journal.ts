@@ -44,6 +44,11 @@ export class WatchJournal {
     return `${this.boot}.${this.n}`;
   }
 
+  /** Watchers subscribed now (open /v1/watch streams). */
+  get watchers(): number {
+    return this.subscribers.size;
+  }
+
   /** A change that won for its key: numbered, kept, and sent to every subscriber under its prefix. */
   readonly record = (e: Entry): void => {
     const n = ++this.n;

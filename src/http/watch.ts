@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Counter } from 'prom-client';
 import type { Entry } from '../entry/entry.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { entryJson } from '../entry/json.js';
 import type { WatchJournal } from './watch-journal.js';
+import { drainOrClose } from '../util/drain.js';
 
 /** What a dropped watcher is counted by. */
 export type WatchDropReason = 'behind';
@@ -18,7 +19,7 @@ export type WatchDropReason = 'behind';
  * pages that wait for the connection to drain, yielding the event loop every
  * TURN_BUDGET_MS.
  */
-export async function handleWatch(node: FleetNode, journal: WatchJournal, url: URL, req: IncomingMessage, res: ServerResponse, dropped: Counter<'reason'>): Promise<void> {
+export async function handleWatch(node: NodeHost, journal: WatchJournal, url: URL, req: IncomingMessage, res: ServerResponse, dropped: Counter<'reason'>): Promise<void> {
   const prefix = url.searchParams.get('prefix') ?? '';
   const out = new WatchOutput(res, node.config.limits.watchBufferBytes, () => {
     dropped.inc({ reason: 'behind' });
@@ -64,7 +65,7 @@ export function eventData(e: Entry): string {
 }
 
 /** The current values under the prefix, in key order, resuming after the last key sent on each turn. */
-async function streamInitial(node: FleetNode, prefix: string, res: ServerResponse, closed: () => boolean): Promise<void> {
+async function streamInitial(node: NodeHost, prefix: string, res: ServerResponse, closed: () => boolean): Promise<void> {
   const budget = new TurnBudget();
   let after: string | undefined;
   for (;;) {
@@ -138,17 +139,4 @@ class WatchOutput {
     this.pendingBytes = 0;
     this.res.write(text);
   }
-}
-
-/** Resolves when the response drains or closes. */
-export function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.once('drain', done);
-    res.once('close', done);
-  });
 }

@@ -3,6 +3,7 @@ import { FleetError } from '../errors.js';
 import { listLogDir, segmentPath, snapshotPath } from './files.js';
 import { KIND, findValidRecordAfter } from './record.js';
 import { scanFile } from './scan-file.js';
+import { readSnapshotFile } from './snapshot.js';
 
 export interface RecoveryResult {
   /** Index of the segment to append to (created if missing). */
@@ -76,21 +77,8 @@ export function recoverLog(dir: string, maxRecordBytes: number, onPayload: (payl
   return result;
 }
 
-/** Read a whole snapshot; it must end with its END record, or it is corrupt. */
+/** Read a whole snapshot (log/snapshot.ts checks it: header first, end record last with its count), or it is corrupt. */
 function readSnapshot(file: string, maxRecordBytes: number, onPayload: (p: Buffer) => void): number {
-  let count = 0;
-  let ended = false;
-  const scan = scanFile(file, maxRecordBytes, (p) => {
-    if (ended) return;
-    if (p[0] === KIND.SNAPSHOT_END) {
-      ended = true;
-      return;
-    }
-    onPayload(p);
-    count++;
-  });
-  if (!scan.ok || !ended) {
-    throw new FleetError('LOG_CORRUPT', `snapshot corrupt: ${file} at offset ${scan.end}: ${scan.ok ? 'no end record' : scan.reason}; repair: ${REPAIR_HINT}`);
-  }
-  return count;
+  const r = readSnapshotFile(file, maxRecordBytes, onPayload, (why, at) => new FleetError('LOG_CORRUPT', `snapshot corrupt: ${file} at offset ${at}: ${why}; repair: ${REPAIR_HINT}`));
+  return r.entries + 1; // the header is a record too
 }

@@ -1,4 +1,4 @@
-import type { FleetNode, ForwardedMessage } from '../node.js';
+import type { NodeHost, ForwardedMessage } from '../node-host.js';
 import type { MqttMetrics } from './metrics.js';
 import type { MirrorTopics } from './mirror.js';
 
@@ -16,7 +16,7 @@ export class MirrorForwarder {
   private last = performance.now();
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly mirror: MirrorTopics,
     private readonly metrics: MqttMetrics,
     private readonly ratePerSecond: number,

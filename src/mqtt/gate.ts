@@ -1,7 +1,7 @@
 import type { Aedes, AedesOptions, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { FleetError, isFleetError, type FleetErrorCode } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import type { MqttAuth, MqttUser } from './auth.js';
 import { ClientIdOwners } from './client-ids.js';
 import { ExactlyOnce, type IncomingStore } from './exactly-once.js';
@@ -39,7 +39,7 @@ export class BrokerGate {
   private readonly owners = new ClientIdOwners();
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly topics: Topics,
     private readonly publisher: EntryPublisher,
     private readonly metrics: MqttMetrics,

@@ -1,4 +1,4 @@
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { ROBOT_PREFIX, mergeRobots } from '../robots/model.js';
 import { VERSION } from '../version.js';
 import { presence } from './presence.js';
@@ -24,7 +24,7 @@ export class HomeAssistantDiscovery {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly publisher: EntryPublisher,
     private readonly topics: Topics,
     readonly prefix: string,

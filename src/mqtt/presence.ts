@@ -1,4 +1,4 @@
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { onlineNodes } from '../robots/online.js';
 
 /**
@@ -8,6 +8,6 @@ import { onlineNodes } from '../robots/online.js';
  * peers it has a syncing or live replication session with). Fleet-wide
  * presence replaces it here alone.
  */
-export function presence(node: FleetNode): (nodeId: string) => boolean {
+export function presence(node: NodeHost): (nodeId: string) => boolean {
   return onlineNodes(node);
 }

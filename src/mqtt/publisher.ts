@@ -2,7 +2,7 @@ import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { describeConflict } from '../conflicts.js';
 import { entryJson } from '../entry/json.js';
-import type { FleetNode, Source } from '../node.js';
+import type { ApplySource, NodeHost } from '../node-host.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';
 import type { MqttMetrics } from './metrics.js';
@@ -64,7 +64,7 @@ export class EntryPublisher {
   constructor(
     private readonly broker: Aedes,
     private readonly topics: Topics,
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly metrics: MqttMetrics,
     private readonly maxQueued = 100_000,
   ) {}
@@ -74,7 +74,7 @@ export class EntryPublisher {
     return this.inFlight + this.queue.length - this.head;
   }
 
-  readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: Source): void => {
+  readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: ApplySource): void => {
     if (result === 'duplicate') return;
     this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
     // A mirrored topic written here was delivered by the broker itself, as the client published it.
@@ -222,8 +222,9 @@ export class EntryPublisher {
   private readonly done = (err?: Error): void => {
     this.inFlight--;
     if (err) this.node.logger.warn({ err }, 'mqtt: publish failed');
-    // Inside the pump's loop (a synchronous completion) the loop goes on; otherwise pump on a later turn.
-    if (!this.pumping) this.schedule();
+    // Inside the pump's loop (a synchronous completion) the loop goes on; otherwise pump on a
+    // later turn, if anything waits for the slot (not one setImmediate per message for nothing).
+    if (!this.pumping && this.head < this.queue.length) this.schedule();
     if (this.pending === 0 && this.waiters.length > 0) {
       const w = this.waiters;
       this.waiters = [];

@@ -1,11 +1,12 @@
 import type { Client, Subscription } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { isReservedKey } from '../entry/key.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { mirrorKeyPrefix, mirrorTopic, type MirrorTopics } from './mirror.js';
 import { entryProperties } from './mqtt5.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
 import { STATUS_KEY_PREFIX, statusKeyNode, topicMatches, type Topics } from './topics.js';
+import { drainOrClose } from '../util/drain.js';
 
 /**
  * Retained messages of `state/` and `nodes/` come from the store, not from
@@ -27,7 +28,7 @@ export class StoreRetained {
   private closed = false;
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly topics: Topics,
     private readonly mirror?: MirrorTopics,
     /** The payload a mirrored key is served with (VDA 5050 `connection` from presence). */
@@ -127,19 +128,6 @@ export class StoreRetained {
 
 // Aedes calls the callback unconditionally (a missing one crashes the process).
 function noop(): void {}
-
-/** Resolves when the connection drains or closes. */
-function drainOrClose(conn: { once(ev: string, cb: () => void): void; off(ev: string, cb: () => void): void }): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      conn.off('drain', done);
-      conn.off('close', done);
-      resolve();
-    };
-    conn.once('drain', done);
-    conn.once('close', done);
-  });
-}
 
 /** The part of a filter before its first wildcard. */
 function literalPrefix(filter: string): string {

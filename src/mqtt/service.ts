@@ -1,5 +1,6 @@
 import { Aedes } from 'aedes';
-import type { FleetNode, NodeService } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
+import type { MqttStatus } from '../node-status.js';
 import { MqttAuth } from './auth.js';
 import { ClientLimits } from './client-limits.js';
 import { MirrorForwarder } from './forward.js';
@@ -34,7 +35,7 @@ export class MqttService implements NodeService {
   private stopForwarded: (() => void) | undefined;
   private homeAssistant: HomeAssistantDiscovery | undefined;
 
-  constructor(private readonly node: FleetNode) {}
+  constructor(private readonly node: NodeHost) {}
 
   async start(): Promise<void> {
     const cfg = this.node.config.mqtt;
@@ -134,7 +135,7 @@ export class MqttService implements NodeService {
     return Object.fromEntries(this.listeners.map((l) => [l.name, l.port]));
   }
 
-  status(): Record<string, unknown> {
+  status(): { mqtt: MqttStatus } {
     return { mqtt: { clients: this.broker?.connectedClients ?? 0, pending: this.publisher?.pending ?? 0, ports: this.ports() } };
   }
 }

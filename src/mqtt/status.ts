@@ -1,5 +1,5 @@
-import type { FleetNode } from '../node.js';
-import { VERSION } from '../version.js';
+import type { NodeHost } from '../node-host.js';
+import { peersSummary, statusRecord } from '../robots/status-record.js';
 import type { EntryPublisher } from './publisher.js';
 import { STATUS_KEY_PREFIX } from '../entry/key.js';
 
@@ -22,7 +22,7 @@ export class NodeStatusWriter {
   private retainedInBroker = false;
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly publisher: EntryPublisher,
     private readonly topic: string,
     private readonly intervalMs: number,
@@ -38,8 +38,7 @@ export class NodeStatusWriter {
       this.timer = setInterval(() => this.tick(), Math.min(CHANGE_CHECK_MS, this.intervalMs));
       this.timer.unref();
     };
-    if (this.node.state === 'running') begin();
-    else this.node.once('ready', begin);
+    this.node.whenRunning(begin);
   }
 
   stop(): void {
@@ -49,16 +48,13 @@ export class NodeStatusWriter {
   private tick(): void {
     if (this.writing || this.node.state !== 'running') return;
     const s = this.node.status();
-    const peers = Array.isArray(s.peers) ? (s.peers as Record<string, unknown>[]) : [];
-    const summary = JSON.stringify(peers.map((p) => [p.nodeId ?? p.id ?? p.address, p.state]));
+    const summary = peersSummary(s);
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.intervalMs) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
-    const record = Buffer.from(
-      JSON.stringify({ nodeId: this.node.nodeId, online: true, at: new Date().toISOString(), version: VERSION, fleetId: this.node.config.fleetId, incarnation: this.node.incarnation, keys: s.keys, peers, vector: s.vector }),
-    );
+    const record = statusRecord(this.node, true, s);
     // A robot alone has no one to tell: its record stays in its own broker and out of its keyspace.
-    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(this.key) === undefined) {
+    if (this.node.config.peers.length === 0 && s.peers.length === 0 && this.node.store.getAny(this.key) === undefined) {
       this.publisher.retainInBroker(this.topic, record);
       this.retainedInBroker = true;
       return;

@@ -1,6 +1,6 @@
 import type { Entry } from '../entry/entry.js';
 import { MIRROR_KEY_PREFIX } from '../entry/key.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { mirrorTopic } from './mirror.js';
 import { presence } from './presence.js';
 import type { EntryPublisher } from './publisher.js';
@@ -52,7 +52,7 @@ export class ConnectionPresence {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly node: FleetNode,
+    private readonly node: NodeHost,
     private readonly publisher: EntryPublisher,
   ) {}
 

@@ -3,10 +3,11 @@ import path from 'node:path';
 import { decodeEntry, parseStreamId } from '../entry/entry.js';
 import { FleetError } from '../errors.js';
 import { fsyncDir, snapshotPath } from '../log/files.js';
-import { KIND, parseJsonPayload, scanRecords } from '../log/record.js';
-import type { SnapshotMeta } from '../log/snapshot.js';
+import { KIND } from '../log/record.js';
+import { readSnapshotFile, type SnapshotMeta } from '../log/snapshot.js';
 import type { FsyncPolicyName } from '../config/schema.js';
 import { lockDataDir, readMeta, writeMeta } from '../log/datadir.js';
+import { newIncarnation } from '../log/identity.js';
 import { matchOwner } from './offline.js';
 
 const LOCK_FILE = 'LOCK';
@@ -21,36 +22,22 @@ export interface SnapshotSummary {
 
 /** Read a whole snapshot file and check every record: CRCs, BEGIN first, END last with the right count, every entry well-formed. */
 export function checkSnapshotFile(file: string, maxRecordBytes: number): SnapshotSummary {
-  const buf = fs.readFileSync(file);
-  let meta: SnapshotMeta | undefined;
-  let entries = 0;
+  const bad = (why: string): FleetError => new FleetError('BAD_REQUEST', `${file} is not a usable fleetkv snapshot: ${why}`);
   let tombstones = 0;
-  let endCount: number | undefined;
-  let problem: string | undefined;
-  const scan = scanRecords(buf, 0, maxRecordBytes, (p, off) => {
-    if (problem) return;
-    if (endCount !== undefined) problem = `record after the end record at offset ${off}`;
-    else if (meta === undefined) {
-      if (p[0] !== KIND.SNAPSHOT_BEGIN) problem = 'does not start with a snapshot header';
-      else meta = parseJsonPayload<SnapshotMeta>(p);
-    } else if (p[0] === KIND.SNAPSHOT_END) endCount = p.readUInt32BE(1);
-    else if (p[0] === KIND.ENTRY) {
+  const read = readSnapshotFile(
+    file,
+    maxRecordBytes,
+    (p, off) => {
+      if (p[0] !== KIND.ENTRY) return;
       try {
         if (decodeEntry(Buffer.from(p)).isDelete) tombstones++;
       } catch (err) {
-        problem = `${(err as Error).message} at offset ${off}`;
+        throw bad(`${(err as Error).message} at offset ${off}`);
       }
-      entries++;
-    } else problem = `unexpected record kind ${p[0]} at offset ${off}`;
-  });
-  const bad = (why: string): FleetError => new FleetError('BAD_REQUEST', `${file} is not a usable fleetkv snapshot: ${why}`);
-  if (!scan.ok) throw bad(`${scan.reason} at offset ${scan.end}`);
-  if (problem) throw bad(problem);
-  if (!meta) throw bad('empty file');
-  if (meta.format !== 1) throw bad(`snapshot format ${String(meta.format)}; this fleetkv reads format 1`);
-  if (endCount === undefined) throw bad('no end record (truncated?)');
-  if (endCount !== entries >>> 0) throw bad(`end record counts ${endCount} entries, the file holds ${entries}`);
-  return { meta, entries, tombstones, bytes: buf.length };
+    },
+    bad,
+  );
+  return { meta: read.meta, entries: read.entries, tombstones, bytes: read.bytes };
 }
 
 export interface RestoreOptions {
@@ -91,7 +78,9 @@ export function restoreSnapshot(file: string, opts: RestoreOptions): RestoreResu
       const s = parseStreamId(stream);
       if (s.origin === opts.nodeId) incarnation = Math.max(incarnation, s.inc);
     }
-    incarnation++;
+    // The one rule (docs/adr/0002): above every incarnation this id used, and clock-based, so a
+    // restore made twice from one backup, or on a machine whose node.json was lost, never repeats one.
+    incarnation = newIncarnation(incarnation);
 
     // Everything the node keeps there goes aside: log files, node.json, and also
     // replication's peer book (peers.json). Without a record of its last sync

@@ -1,5 +1,5 @@
 import type { Entry } from '../entry/entry.js';
-import type { Store } from '../store/store.js';
+import type { StoreView } from '../node-host.js';
 import type { VectorObject, VersionVector } from '../store/vector.js';
 import { ENTRIES_CATCHUP, FRAME, entriesFrame, entryWireBytes, jsonFrame } from './frames.js';
 
@@ -68,14 +68,17 @@ export class Outbox {
    * list and the vector sent in SYNC_DONE describe the same state. Entries
    * applied later reach the peer through the live queue, after SYNC_DONE.
    */
-  startCatchup(store: Store, peer: VersionVector, full: boolean): number {
+  startCatchup(store: StoreView, peer: VersionVector, full: boolean): number {
     const entries: Entry[] = [];
     // Only what the peer lacks, by stream and seq (store/stream-index.ts); a full resync sends every entry.
     if (full) for (const e of store.all()) entries.push(e);
     else for (const e of store.missing(peer)) entries.push(e);
-    this.catchup = { entries, next: 0, vector: store.vector.toObject(), full };
+    // SYNC_DONE claims only what is durable here (docs/adr/0104); the list may hold more.
+    this.catchup = { entries, next: 0, vector: store.durable.toObject(), full };
     this.catchupOwed = false;
-    this.clearLive(); // the snapshot holds everything queued so far
+    // The snapshot holds everything queued so far that the store holds; own writes
+    // shipped at staging are not applied yet (their fsync runs): they stay queued.
+    this.keepUnapplied(store);
     return entries.length;
   }
 
@@ -89,7 +92,7 @@ export class Outbox {
     const c = this.catchup;
     if (c) {
       if (c.next < c.entries.length) {
-        const batch = takeBatch(c.entries, c.next, maxBytes);
+        const { batch } = takeBatch(c.entries, c.next, maxBytes);
         c.next += batch.length;
         return { frame: entriesFrame(batch, ENTRIES_CATCHUP | (c.full ? ENTRIES_FULL : 0)), entries: batch.length, mode: 'catchup' };
       }
@@ -97,11 +100,24 @@ export class Outbox {
       return { frame: jsonFrame(FRAME.SYNC_DONE, { vector: c.vector, full: c.full }), entries: 0, mode: 'sync_done' };
     }
     if (this.catchupOwed || this.liveHead === this.live.length) return undefined;
-    const batch = takeBatch(this.live, this.liveHead, maxBytes);
+    const { batch, bytes } = takeBatch(this.live, this.liveHead, maxBytes);
     this.liveHead += batch.length;
-    for (const e of batch) this.queuedBytes -= entryWireBytes(e);
+    this.queuedBytes -= bytes;
     if (this.liveHead === this.live.length) this.clearLive();
     return { frame: entriesFrame(batch, 0), entries: batch.length, mode: 'live' };
+  }
+
+  private keepUnapplied(store: StoreView): void {
+    const keep: Entry[] = [];
+    for (let i = this.liveHead; i < this.live.length; i++) {
+      const e = this.live[i]!;
+      if (!store.vector.covers(e.stream, e.seq)) keep.push(e);
+    }
+    this.clearLive();
+    for (const e of keep) {
+      this.live.push(e);
+      this.queuedBytes += entryWireBytes(e);
+    }
   }
 
   private clearLive(): void {
@@ -111,12 +127,16 @@ export class Outbox {
   }
 }
 
-function takeBatch(list: Entry[], from: number, maxBytes: number): Entry[] {
+/** Entries from `from` up to about `maxBytes` on the wire (at least one), and their wire bytes. */
+function takeBatch(list: Entry[], from: number, maxBytes: number): { batch: Entry[]; bytes: number } {
   let bytes = 0;
   let end = from;
-  while (end < list.length && (end === from || bytes + entryWireBytes(list[end]!) <= maxBytes)) {
-    bytes += entryWireBytes(list[end]!);
+  while (end < list.length) {
+    const n = entryWireBytes(list[end]!);
+    if (end > from && bytes + n > maxBytes) break;
+    bytes += n;
     end++;
   }
-  return list.slice(from, end);
+  // The whole list as it is (no copy): the live queue is replaced, never changed, once taken to its end.
+  return { batch: from === 0 && end === list.length ? list : list.slice(from, end), bytes };
 }

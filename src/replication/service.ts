@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
-import type { FleetNode, NodeService } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
+import type { PeerStatus } from '../node-status.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
 import { ENTRIES_CATCHUP, PROTOCOL_VERSION, type ForwardBody } from './frames.js';
@@ -24,20 +25,7 @@ export interface ReplicationOptions {
   discover?: (service: ReplicationService) => Promise<() => Promise<void>>;
 }
 
-export interface PeerStatus {
-  nodeId?: string | undefined;
-  address: string;
-  direction?: 'in' | 'out';
-  state: 'connecting' | 'syncing' | 'live';
-  vector?: VectorObject;
-  lag?: { entries: number; ms: number };
-  queue?: { entries: number; bytes: number };
-  rttMs?: number | undefined;
-  /** The peer's wall clock minus this node's, ms (PING/PONG; docs/guarantees.md, "Expiry"). */
-  clockOffsetMs?: number | undefined;
-  /** Nodes the peer said (last ACK) it is connected to directly; relays to it skip their entries. */
-  direct?: string[];
-}
+export type { PeerStatus } from '../node-status.js';
 
 /** Bytes of one ENTRIES frame when coalescing. */
 const FRAME_TARGET_BYTES = 256 * 1024;
@@ -70,17 +58,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private readonly sessions = new Set<PeerSession>();
   private readonly byNode = new Map<string, PeerSession>();
   private readonly dialers = new Map<string, Dialer>();
-  /** The session each received entry came from, until it is applied (a Map, not a WeakMap: ephemerons cost GC time). */
-  private readonly fromSession = new Map<Entry, PeerSession>();
   private readonly dialerOf = new WeakMap<PeerSession, Dialer>();
-  /** Highest seq per stream handed to node.ingest from a live stream (durable or not yet). */
-  private readonly claimed = new Map<string, number>();
   private readonly fullKeys = new Map<PeerSession, Set<string>>();
   /** Sessions whose peer was not seen within tombstoneRetention before this connection (judged before it counts as seen). */
   private readonly unrecent = new WeakSet<PeerSession>();
   private book!: PeerBook;
   private listener: Listener | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unstaged: (() => void) | undefined;
   private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
   private gaugeTimer: NodeJS.Timeout | undefined;
@@ -88,7 +73,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private running = false;
 
   constructor(
-    readonly node: FleetNode,
+    readonly node: NodeHost,
     private readonly opts: ReplicationOptions = {},
   ) {
     const c = node.config;
@@ -124,9 +109,13 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.book = new PeerBook(c.dataDir, c.tombstoneRetention);
     this.fullResyncPending = this.checkStale();
     if (!c.fleetSecret && !c.peer.tls.enabled) this.logger.warn('fleetSecret is empty and peer.tls is off: peers are NOT authenticated');
-    this.node.tombstoneStable = (e) => this.tombstoneStable(e);
-    this.unsubscribe = this.node.onApplied((e, result) => {
-      if (result !== 'duplicate') this.route(e);
+    this.node.setTombstoneStability((e) => this.tombstoneStable(e));
+    // Own writes are shipped when staged, in parallel with their fsync; entries
+    // from peers are relayed when applied, on arrival (docs/adr/0104). The source
+    // tag of an ingested entry is the session it came from.
+    this.unstaged = this.node.onStaged((e) => this.route(e, undefined));
+    this.unsubscribe = this.node.onApplied((e, result, _other, source) => {
+      if (source !== 'local' && result !== 'duplicate') this.route(e, source instanceof PeerSession ? source : undefined);
     });
     this.unforward = this.node.onForward((m) => this.forwardToPeers(m));
     try {
@@ -151,6 +140,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
+    this.unstaged?.();
     this.unforward?.();
     for (const s of this.sessions) {
       s.end('node stopping');
@@ -187,12 +177,12 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return this.listener ? { peer: this.listener.port } : {};
   }
 
-  status(): Record<string, unknown> {
+  status(): { peers: PeerStatus[] } {
     return { peers: this.peerStatus() };
   }
 
   peerStatus(): PeerStatus[] {
-    const mine = this.node.store.vector;
+    const mine = this.node.store.durable;
     const out: PeerStatus[] = [];
     for (const s of this.byNode.values()) {
       const entries = s.ackVector.lagBehind(mine);
@@ -241,7 +231,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       nodeId: this.settings.nodeId,
       instance: this.instance,
       started: this.started,
-      vector: this.node.store.vector.toObject(),
+      vector: this.node.store.durable.toObject(),
       nonce,
       fullResync: this.fullResyncPending,
     };
@@ -333,15 +323,16 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * its origin: the origin sends it to them itself (docs/adr/0500). Without
    * that, a full mesh of N sent each write up to N(N-1) times instead of N-1.
    * If that link is in fact down, the peer's next ACK says so and
-   * anti-entropy fetches what it missed.
+   * anti-entropy fetches what it missed. Returns whether any peer took it.
    */
-  private route(e: Entry): void {
-    const from = this.fromSession.get(e);
-    if (from !== undefined) this.fromSession.delete(e);
+  private route(e: Entry, from: PeerSession | undefined): boolean {
+    let sent = false;
     for (const s of this.byNode.values()) {
-      if (s === from || (from !== undefined && s.peerDirect.has(e.origin))) continue;
-      s.offer(e);
+      // Never back to its origin (it applies its own writes after its fsync), nor to the session it came from.
+      if (s === from || s.peerId === e.origin || (from !== undefined && s.peerDirect.has(e.origin))) continue;
+      if (s.offer(e)) sent = true;
     }
+    return sent;
   }
 
   /**
@@ -378,35 +369,21 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
       keys?.add(e.key);
       if (catchup) {
         if (vector.covers(e.stream, e.seq)) continue;
-        this.fromSession.set(e, s);
-        work.push(this.node.ingest(e, s.peerId));
+        work.push(this.node.ingest(e, s.peerId, s));
         continue;
       }
       s.peerKnown.advance(e.stream, e.seq);
-      const have = Math.max(vector.get(e.stream), this.claimed.get(e.stream) ?? 0);
+      // ingest applies at once: the applied vector already covers every entry handed to it
+      // (a failed append steps it back, node.ts).
+      const have = vector.get(e.stream);
       if (e.seq <= have) continue;
       if (e.seq !== have + 1) {
         this.metrics.gaps.inc();
         continue; // anti-entropy brings the missing ones
       }
-      this.claimed.set(e.stream, e.seq);
-      this.fromSession.set(e, s);
-      const stream = e.stream;
-      work.push(
-        this.node.ingest(e, s.peerId).catch((err: unknown) => {
-          this.claimed.delete(stream); // every later claim of this stream failed with it (the log fails the batch)
-          throw err;
-        }),
-      );
+      work.push(this.node.ingest(e, s.peerId, s));
     }
-    // Entries ingest skipped (already covered) never reach route(): forget them here.
-    const forget = (): void => {
-      for (const e of entries) this.fromSession.delete(e);
-    };
-    return Promise.all(work).then(forget, (err: unknown) => {
-      forget();
-      throw err;
-    });
+    return Promise.all(work).then(() => {});
   }
 
   takeFullKeys(s: PeerSession): Set<string> {
@@ -443,8 +420,14 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const own = `${this.settings.nodeId}:`;
     let capped = 0;
     for (const [stream, seq] of Object.entries(claimed)) {
-      if (stream.startsWith(own)) continue;
-      const bound = Math.max(store.vector.get(stream), store.proven.get(stream) ?? 0);
+      if (stream.startsWith(own)) {
+        // A stream of ours given up after a failed batch: we know what it stamped (docs/adr/0104).
+        const stamped = this.node.stampedIn(stream);
+        if (stamped > 0) out[stream] = Math.min(seq, stamped);
+        continue;
+      }
+      // Durable only: the merge goes into the durable vector, which must not claim an entry still under fsync.
+      const bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
       if (seq > bound) capped++;
       out[stream] = Math.min(seq, bound);
     }
@@ -464,7 +447,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private async forgetDeleted(received: Set<string>, sender: VersionVector): Promise<number> {
     const stale: string[] = [];
     for (const e of this.node.store.all()) if (!received.has(e.key) && sender.covers(e.stream, e.seq)) stale.push(e.key);
-    for (const k of stale) this.node.store.forget(k);
+    for (const k of stale) this.node.forget(k);
     if (stale.length > 0) {
       this.logger.warn({ keys: stale.length, sample: stale.slice(0, 5) }, 'full resync: dropping %d keys deleted in the fleet while this node was away', stale.length);
       await this.node.compact();

@@ -2,9 +2,9 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Entry } from '../entry/entry.js';
 import { FleetError, isFleetError } from '../errors.js';
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { unsafeTestBreaks } from '../util/test-breaks.js';
-import { VersionVector, type VectorObject } from '../store/vector.js';
+import { VersionVector, type ReadonlyVector, type VectorObject } from '../store/vector.js';
 import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, decodeForward, forwardFrame, jsonFrame, parseJsonBody, type ForwardBody, type Frame } from './frames.js';
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
@@ -35,7 +35,7 @@ export interface ReplicationSettings {
 /** What a session needs from the replication service that owns it. */
 export interface SessionHost {
   readonly settings: ReplicationSettings;
-  readonly node: FleetNode;
+  readonly node: NodeHost;
   readonly metrics: ReplicationMetrics;
   readonly logger: Logger;
   /** This node's HELLO for a new connection. */
@@ -80,7 +80,7 @@ export function quietLinkMs(s: { antiEntropyMs: number; idleTimeoutMs: number })
   return pingEveryTicks(s) * s.antiEntropyMs;
 }
 
-function sameVector(a: VersionVector, b: VersionVector): boolean {
+function sameVector(a: ReadonlyVector, b: ReadonlyVector): boolean {
   return a.dominates(b) && b.dominates(a);
 }
 
@@ -100,7 +100,8 @@ export class PeerSession {
   peerDirect: ReadonlySet<string> = new Set();
   ackAt = 0;
   inboundSynced = false;
-  lagMs = 0;
+  /** When the peer last acknowledged everything we had (at anti-entropy tick resolution): see lagMs. */
+  private coveredAt = Date.now();
   rttMs: number | undefined;
   /**
    * The peer's wall clock minus ours, in ms (positive: the peer is ahead),
@@ -164,6 +165,16 @@ export class PeerSession {
     return Date.now() - this.lastReceivedAt;
   }
 
+  /**
+   * How long the peer has been behind, in ms: 0 when its last ACK covers our
+   * vector, else the time since it last covered it (at anti-entropy tick
+   * resolution). Read now, so it keeps growing while no ACK comes (a stalled
+   * link), instead of keeping the figure of the last ACK.
+   */
+  get lagMs(): number {
+    return this.ackVector.dominates(this.host.node.store.durable) ? 0 : Date.now() - this.coveredAt;
+  }
+
   get closed(): boolean {
     return this.state === 'closed';
   }
@@ -182,10 +193,10 @@ export class PeerSession {
     return this.inboundSynced && !this.outbox.syncing ? 'live' : 'syncing';
   }
 
-  /** Stream an applied entry to this peer unless it is known to have it. */
-  offer(e: Entry): void {
-    if (this.state !== 'open') return;
-    if (this.peerKnown.covers(e.stream, e.seq)) return;
+  /** Stream an entry (applied, or a local one staged) to this peer unless it is known to have it; true if queued. */
+  offer(e: Entry): boolean {
+    if (this.state !== 'open') return false;
+    if (this.peerKnown.covers(e.stream, e.seq)) return false;
     this.peerKnown.advance(e.stream, e.seq);
     if (!this.outbox.offer(e)) {
       this.host.metrics.overflows.inc();
@@ -196,6 +207,7 @@ export class PeerSession {
     // pump); otherwise on the next turn, so entries applied together share a frame.
     if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
     else this.schedulePump();
+    return true;
   }
 
   /**
@@ -339,7 +351,11 @@ export class PeerSession {
       this.ackVector = VersionVector.from(this.peer.vector);
       this.ackAt = Date.now();
       if (!this.host.authenticated(this)) return;
-      if (EARLY_VECTOR_MERGE) this.host.node.store.vector.merge(this.peer.vector);
+      if (EARLY_VECTOR_MERGE) {
+        // The broken build only: services may not change the vectors.
+        (this.host.node.store.vector as VersionVector).merge(this.peer.vector);
+        (this.host.node.store.durable as VersionVector).merge(this.peer.vector);
+      }
       this.tickTimer = setInterval(() => this.tick(), s.antiEntropyMs);
       this.tickTimer.unref();
       this.beginCatchup(this.host.needsFullSync(this));
@@ -389,12 +405,17 @@ export class PeerSession {
     this.ackVector = VersionVector.from(vector);
     this.ackAt = now;
     this.peerKnown.merge(vector);
-    // Lag in ms: how long ago our vector was last fully covered by the peer.
-    const mine = this.host.node.store.vector;
-    if (this.ackVector.dominates(mine)) this.lagMs = 0;
+    // The newest moment the peer is known to have caught up with: now, or the last tick whose (durable) vector it covers.
+    if (this.ackVector.dominates(this.host.node.store.durable)) this.coveredAt = now;
     else {
-      const covered = [...this.history].reverse().find((h) => this.ackVector.dominates(h.vector));
-      this.lagMs = covered ? now - covered.t : now - (this.history[0]?.t ?? this.connectedAt);
+      for (let i = this.history.length - 1; i >= 0; i--) {
+        const h = this.history[i]!;
+        if (h.t <= this.coveredAt) break;
+        if (this.ackVector.dominates(h.vector)) {
+          this.coveredAt = h.t;
+          break;
+        }
+      }
     }
     this.host.acked(this, vector);
   }
@@ -404,7 +425,7 @@ export class PeerSession {
   private beginCatchup(full: boolean): void {
     // A deliberately broken build for the campaign's checker: pretend the peer
     // has everything (no catch-up, and its vector jumps past what it lacks).
-    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.vector.clone() : this.ackVector;
+    const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.durable.clone() : this.ackVector;
     const n = this.outbox.startCatchup(this.host.node.store, peerVector, full);
     this.resetPeerKnown();
     this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
@@ -455,7 +476,8 @@ export class PeerSession {
   }
 
   private sendAck(): void {
-    const vector = this.host.node.store.vector;
+    // Durable only: a peer must not take an entry still under our fsync as held here (docs/adr/0104).
+    const vector = this.host.node.store.durable;
     const direct = this.host.directPeers();
     this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
     this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
@@ -472,7 +494,7 @@ export class PeerSession {
   private ackDue(now: number): boolean {
     const last = this.lastAck;
     if (!last || now - last.at >= QUIET_ACK_TICKS * this.host.settings.antiEntropyMs) return true;
-    const mine = this.host.node.store.vector;
+    const mine = this.host.node.store.durable;
     if (!sameVector(last.vector, mine) || !sameVector(this.ackVector, mine)) return true;
     return this.host.directPeers().join(',') !== last.direct;
   }
@@ -496,7 +518,7 @@ export class PeerSession {
       this.host.logger.debug({ peer: this.peerId }, 'anti-entropy: %s lacks entries and is not progressing; catching it up', this.label);
       this.beginCatchup(false);
     }
-    this.history.push({ t: now, vector: this.host.node.store.vector.clone() });
+    this.history.push({ t: now, vector: this.host.node.store.durable.clone() });
     if (this.history.length > 8) this.history.shift();
     this.lastTickAck = this.ackVector;
     this.lastTickAt = now;

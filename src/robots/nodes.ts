@@ -1,4 +1,6 @@
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
+import type { NodeStatusRecord, PeerStatus } from '../node-status.js';
+import { peersById } from './presence.js';
 import { STATUS_KEY_PREFIX } from '../mqtt/topics.js';
 
 /** One fleet member as this node knows it (for /v1/fleet and the fleet page). */
@@ -19,16 +21,10 @@ export interface KnownNode {
   recordAt: string | null;
 }
 
-interface PeerLike {
-  nodeId?: unknown;
-  state?: unknown;
-  address?: unknown;
-  lag?: { entries?: number; ms?: number };
-}
-
+/** The peers of a status or of a status record (whose form older versions may differ: checked). */
 function peerList(peers: unknown): { nodeId: string; state: string }[] {
   if (!Array.isArray(peers)) return [];
-  return (peers as PeerLike[]).filter((p) => typeof p.nodeId === 'string').map((p) => ({ nodeId: p.nodeId as string, state: String(p.state ?? '?') }));
+  return (peers as Partial<PeerStatus>[]).filter((p) => typeof p.nodeId === 'string').map((p) => ({ nodeId: p.nodeId as string, state: String(p.state ?? '?') }));
 }
 
 /**
@@ -37,15 +33,14 @@ function peerList(peers: unknown): { nodeId: string; state: string }[] {
  * (`onlineNodes(node)`). `extra` adds ids known otherwise (the writers of
  * robot documents).
  */
-export function knownNodes(node: FleetNode, online: (id: string) => boolean, extra: Iterable<string> = []): KnownNode[] {
+export function knownNodes(node: NodeHost, online: (id: string) => boolean, extra: Iterable<string> = []): KnownNode[] {
   const status = node.status();
-  const peers = new Map<string, PeerLike>();
-  if (Array.isArray(status.peers)) for (const p of status.peers as PeerLike[]) if (typeof p.nodeId === 'string') peers.set(p.nodeId, p);
-  const records = new Map<string, Record<string, unknown>>();
+  const peers = peersById(status);
+  const records = new Map<string, Partial<NodeStatusRecord>>();
   for (const e of node.store.list(STATUS_KEY_PREFIX)) {
     try {
       const r = JSON.parse(e.value.toString('utf8')) as unknown;
-      if (r !== null && typeof r === 'object') records.set(e.key.slice(STATUS_KEY_PREFIX.length), r as Record<string, unknown>);
+      if (r !== null && typeof r === 'object') records.set(e.key.slice(STATUS_KEY_PREFIX.length), r as Partial<NodeStatusRecord>);
     } catch {
       /* not a record this version understands: the node is still listed by id */
     }
@@ -60,11 +55,11 @@ export function knownNodes(node: FleetNode, online: (id: string) => boolean, ext
       id,
       self,
       online: online(id),
-      state: self ? node.state : p ? String(p.state) : 'unreachable',
-      address: p && typeof p.address === 'string' ? p.address : null,
-      lag: p?.lag ? { entries: p.lag.entries ?? 0, ms: p.lag.ms ?? 0 } : null,
+      state: self ? node.state : p ? p.state : 'unreachable',
+      address: p ? p.address : null,
+      lag: p?.lag ?? null,
       peers: self ? peerList(status.peers) : peerList(rec?.peers),
-      version: self ? String(status.version) : typeof rec?.version === 'string' ? rec.version : null,
+      version: self ? status.version : typeof rec?.version === 'string' ? rec.version : null,
       recordAt: typeof rec?.at === 'string' ? rec.at : null,
     });
   }

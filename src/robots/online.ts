@@ -1,4 +1,4 @@
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
 import { presenceOf } from './presence.js';
 
 /**
@@ -8,6 +8,6 @@ import { presenceOf } from './presence.js';
  * goodbye on SIGTERM, sessions for nodes without a record). Returns a
  * predicate over one snapshot, so a listing reads /v1/status once.
  */
-export function onlineNodes(node: FleetNode): (id: string) => boolean {
+export function onlineNodes(node: NodeHost): (id: string) => boolean {
   return presenceOf(node);
 }

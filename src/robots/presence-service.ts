@@ -1,6 +1,7 @@
-import type { FleetNode, NodeService } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
 import { STATUS_KEY_PREFIX } from '../entry/key.js';
-import { VERSION } from '../version.js';
+import type { PresenceStatus } from '../node-status.js';
+import { peersSummary, statusRecord } from './status-record.js';
 
 const CHANGE_CHECK_MS = 1000;
 /** On SIGTERM, wait at most this long for the peers to hold the goodbye. */
@@ -25,7 +26,7 @@ export class PresenceService implements NodeService {
   private writing: Promise<unknown> | undefined;
   private wrote = false;
 
-  constructor(private readonly node: FleetNode) {}
+  constructor(private readonly node: NodeHost) {}
 
   private get timeoutMs(): number {
     return this.node.config.presence.timeout;
@@ -37,8 +38,7 @@ export class PresenceService implements NodeService {
       this.timer = setInterval(() => this.tick(), Math.min(CHANGE_CHECK_MS, this.timeoutMs / 3));
       this.timer.unref();
     };
-    if (this.node.state === 'running') begin();
-    else this.node.once('ready', begin);
+    this.node.whenRunning(begin);
   }
 
   async stop(): Promise<void> {
@@ -57,42 +57,28 @@ export class PresenceService implements NodeService {
     while (Date.now() - t0 < GOODBYE_WAIT_MS && !this.peersCaughtUp()) await new Promise((r) => setTimeout(r, 20));
   }
 
-  status(): Record<string, unknown> {
+  status(): { presence: PresenceStatus } {
     return { presence: { timeoutMs: this.timeoutMs } };
   }
 
   /** Every connected peer has acknowledged everything this node holds. */
   private peersCaughtUp(): boolean {
-    const peers = this.node.status().peers;
-    if (!Array.isArray(peers)) return true;
-    return (peers as { state?: string; lag?: { entries?: number } }[]).filter((p) => p.state === 'live' || p.state === 'syncing').every((p) => (p.lag?.entries ?? 0) === 0);
+    return this.node
+      .status()
+      .peers.filter((p) => p.state === 'live' || p.state === 'syncing')
+      .every((p) => (p.lag?.entries ?? 0) === 0);
   }
 
   private record(online: boolean): Buffer {
-    const s = this.node.status();
-    const peers = Array.isArray(s.peers) ? (s.peers as Record<string, unknown>[]) : [];
-    return Buffer.from(
-      JSON.stringify({
-        nodeId: this.node.nodeId,
-        online,
-        at: new Date().toISOString(),
-        version: VERSION,
-        fleetId: this.node.config.fleetId,
-        incarnation: this.node.incarnation,
-        keys: s.keys,
-        peers: peers.map((p) => ({ nodeId: p.nodeId, state: p.state, lag: p.lag, clockOffsetMs: p.clockOffsetMs })),
-        vector: s.vector,
-      }),
-    );
+    return statusRecord(this.node, online);
   }
 
   private tick(): void {
     if (this.writing || this.node.state !== 'running') return;
     const s = this.node.status();
-    const peers = Array.isArray(s.peers) ? (s.peers as Record<string, unknown>[]) : [];
-    const summary = JSON.stringify(peers.map((p) => [p.nodeId ?? p.address, p.state]));
+    const summary = peersSummary(s);
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.timeoutMs / 3) return;
-    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(STATUS_KEY_PREFIX + this.node.nodeId) === undefined) return;
+    if (this.node.config.peers.length === 0 && s.peers.length === 0 && this.node.store.getAny(STATUS_KEY_PREFIX + this.node.nodeId) === undefined) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
     this.wrote = true;

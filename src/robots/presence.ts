@@ -1,4 +1,5 @@
-import type { FleetNode } from '../node.js';
+import type { NodeHost } from '../node-host.js';
+import type { NodeStatus, NodeStatusRecord, PeerStatus } from '../node-status.js';
 import { STATUS_KEY_PREFIX } from '../entry/key.js';
 
 /** Peer states in /v1/status that mean a working connection. */
@@ -22,11 +23,11 @@ export interface NodePresence {
   state: string | null;
 }
 
-interface PeerLike {
-  nodeId?: unknown;
-  state?: unknown;
-  lag?: { entries?: number; ms?: number };
-  clockOffsetMs?: unknown;
+/** The direct peers in a status, by node id. */
+export function peersById(status: NodeStatus): Map<string, PeerStatus> {
+  const peers = new Map<string, PeerStatus>();
+  for (const p of status.peers) if (p.nodeId !== undefined) peers.set(p.nodeId, p);
+  return peers;
 }
 
 /**
@@ -48,10 +49,9 @@ interface PeerLike {
  * Reusable: `presenceOf(node)(id)` answers for one node id, e.g. to derive
  * VDA 5050 CONNECTIONBROKEN for the AGVs a node serves.
  */
-export function fleetPresence(node: FleetNode, extra: Iterable<string> = []): NodePresence[] {
+export function fleetPresence(node: NodeHost, extra: Iterable<string> = []): NodePresence[] {
   const status = node.status();
-  const peers = new Map<string, PeerLike>();
-  if (Array.isArray(status.peers)) for (const p of status.peers as PeerLike[]) if (typeof p.nodeId === 'string') peers.set(p.nodeId, p);
+  const peers = peersById(status);
   const ids = new Set<string>([node.nodeId, ...peers.keys(), ...extra]);
   // Every node with a record, live, expired or stopped (the tombstone of an expiry keeps the put's hlc: its last heartbeat).
   for (const e of node.store.listAny(STATUS_KEY_PREFIX)) ids.add(e.key.slice(STATUS_KEY_PREFIX.length));
@@ -62,29 +62,28 @@ export function fleetPresence(node: FleetNode, extra: Iterable<string> = []): No
 }
 
 /** A predicate over one snapshot of the fleet's presence: is node `id` online? */
-export function presenceOf(node: FleetNode): (id: string) => boolean {
+export function presenceOf(node: NodeHost): (id: string) => boolean {
   const all = new Map(fleetPresence(node).map((p) => [p.id, p.online]));
   const status = node.status();
-  const peers = new Map<string, PeerLike>();
-  if (Array.isArray(status.peers)) for (const p of status.peers as PeerLike[]) if (typeof p.nodeId === 'string') peers.set(p.nodeId, p);
+  const peers = peersById(status);
   return (id) => all.get(id) ?? presenceOne(node, id, peers.get(id), status, Date.now()).online;
 }
 
-function presenceOne(node: FleetNode, id: string, p: PeerLike | undefined, status: Record<string, unknown>, now: number): NodePresence {
-  const session = p !== undefined && CONNECTED.has(String(p.state));
+function presenceOne(node: NodeHost, id: string, p: PeerStatus | undefined, status: NodeStatus, now: number): NodePresence {
+  const session = p !== undefined && CONNECTED.has(p.state);
   const peerPart = {
-    lag: p?.lag ? { entries: p.lag.entries ?? 0, ms: p.lag.ms ?? 0 } : null,
+    lag: p?.lag ?? null,
     clockOffsetMs: typeof p?.clockOffsetMs === 'number' ? p.clockOffsetMs : null,
   };
   if (id === node.nodeId) {
-    return { id, self: true, online: node.state === 'running', reason: 'self', lastSeen: new Date(now).toISOString(), version: String(status.version), lag: null, clockOffsetMs: null, state: node.state };
+    return { id, self: true, online: node.state === 'running', reason: 'self', lastSeen: new Date(now).toISOString(), version: status.version, lag: null, clockOffsetMs: null, state: node.state };
   }
   const key = STATUS_KEY_PREFIX + id;
   const any = node.store.getAny(key);
   const live = node.store.get(key, now);
   const rec = live ? parseRecord(live.value) : undefined;
-  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? ((parseRecord(any.value)?.version as string | undefined) ?? null) : null;
-  const state = p ? String(p.state) : null;
+  const version = typeof rec?.version === 'string' ? rec.version : any && !any.isDelete ? (parseRecord(any.value)?.version ?? null) : null;
+  const state = p ? p.state : null;
   if (live && live.expiresAt === 0 && rec?.online !== false) {
     // A record without a TTL is no heartbeat (an older version, or presence.enabled off): judge by the session.
     const lastSeen = session ? new Date(now).toISOString() : typeof rec?.at === 'string' ? rec.at : new Date(live.wall).toISOString();
@@ -109,10 +108,11 @@ function presenceOne(node: FleetNode, id: string, p: PeerLike | undefined, statu
   return { id, self: false, online: session, reason: session ? 'session' : 'unknown', lastSeen: session ? new Date(now).toISOString() : null, version, ...peerPart, state };
 }
 
-function parseRecord(v: Buffer): Record<string, unknown> | undefined {
+/** A status record as stored (another version may have written it: every field is checked before use). */
+function parseRecord(v: Buffer): Partial<NodeStatusRecord> | undefined {
   try {
     const r = JSON.parse(v.toString('utf8')) as unknown;
-    return r !== null && typeof r === 'object' ? (r as Record<string, unknown>) : undefined;
+    return r !== null && typeof r === 'object' ? (r as Partial<NodeStatusRecord>) : undefined;
   } catch {
     return undefined;
   }

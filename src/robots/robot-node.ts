@@ -1,4 +1,4 @@
-import type { FleetNode, WriteResult } from '../node.js';
+import type { NodeHost, WriteResult } from '../node-host.js';
 import { mergeRobots, encodeField, parseRobotKey, robotKey, validateRobotId, ROBOT_PREFIX, type Issue, type Mission, type Pose, type RobotField, type RobotState, type RobotStatus } from './model.js';
 import { onlineNodes } from './online.js';
 
@@ -22,7 +22,7 @@ export class RobotNode {
   readonly id: string;
 
   constructor(
-    readonly node: FleetNode,
+    readonly node: NodeHost,
     opts: RobotNodeOptions = {},
   ) {
     this.id = validateRobotId(opts.id ?? node.nodeId);

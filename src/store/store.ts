@@ -8,16 +8,30 @@ export type ApplyResult = 'won' | 'superseded' | 'duplicate';
 /**
  * In-memory fleet state: the newest entry per key by LWW (docs/guarantees.md), with
  * tombstones for deletes, a sorted key index for prefix listing, and the
- * version vector of what has been applied.
+ * version vectors of what has been applied and of what is durable.
  * The store only decides; it does no I/O. The node calls `apply` for every
- * entry after it is durable, local or remote: one code path.
+ * entry, local or remote (one code path): a local write after its fsync, an
+ * entry from a peer on arrival; `markDurable` once its record is durable (docs/adr/0104).
  */
 export class Store {
   private readonly entries = new Map<string, Entry>();
   private readonly keys = new SortedKeys();
   /** Tombstones in the order they were written, oldest first, for GC without a scan. */
   private readonly tombstones = new Map<string, Entry>();
+  /**
+   * What has been applied here (entries from peers are applied on arrival,
+   * before their record is durable): deduplication and the live stream's
+   * next-seq check. Never reported to peers.
+   */
   readonly vector = new VersionVector();
+  /**
+   * What is durable here (its records fsynced, or recovered from the log): the
+   * only vector reported to peers (HELLO, ACK, SYNC_DONE, snapshots, status).
+   * Trails `vector` by the entries whose fsync is still running (docs/adr/0104).
+   */
+  readonly durable = new VersionVector();
+  /** `proven`, for durable entries only (what a SYNC_DONE claim may be merged up to). */
+  readonly durableProven = new Map<string, number>();
   /**
    * Per stream, the highest seq of any entry applied here (held, replaced or
    * lost): what entries prove this node has seen. A vector from a peer is
@@ -41,6 +55,36 @@ export class Store {
 
   get tombstoneCount(): number {
     return this.tombstones.size;
+  }
+
+  /**
+   * An applied entry's record is durable: advance the durable vector. Called in
+   * the order the entries were applied per stream (the log acknowledges in
+   * append order), so it makes the same steps `vector` made.
+   */
+  markDurable(e: Entry): void {
+    const stream = e.stream;
+    this.durable.advance(stream, e.seq);
+    if (e.seq > (this.durableProven.get(stream) ?? 0)) this.durableProven.set(stream, e.seq);
+  }
+
+  /**
+   * Appending an applied entry failed: the applied vector of its stream goes
+   * back to the durable one, so the entries the log lost are taken again when
+   * a peer resends them (the store keeps them meanwhile; LWW makes it idempotent).
+   */
+  rollbackToDurable(stream: string): void {
+    const d = this.durable.get(stream);
+    if (d === 0) this.vector.map.delete(stream);
+    else this.vector.map.set(stream, d);
+  }
+
+  /** After recovery: everything recovered is durable. */
+  syncDurable(): void {
+    this.durable.map.clear();
+    this.durable.merge(this.vector);
+    this.durableProven.clear();
+    for (const [k, v] of this.proven) this.durableProven.set(k, v);
   }
 
   /** Apply an entry by LWW. Advances the vector when the entry is the next of its stream. */

@@ -5,7 +5,20 @@
  */
 export type VectorObject = Record<string, number>;
 
-export class VersionVector {
+/** A vector that can be read, not changed (what services see of the node's: src/node-host.ts). */
+export interface ReadonlyVector {
+  readonly map: ReadonlyMap<string, number>;
+  get(stream: string): number;
+  covers(stream: string, seq: number): boolean;
+  dominates(other: VectorObject | ReadonlyVector): boolean;
+  lagBehind(other: VectorObject | ReadonlyVector): number;
+  toObject(): VectorObject;
+  clone(): VersionVector;
+}
+
+const entriesOf = (v: VectorObject | ReadonlyVector): Iterable<[string, number]> => (v instanceof VersionVector ? v.map.entries() : Object.entries(v as VectorObject));
+
+export class VersionVector implements ReadonlyVector {
   readonly map = new Map<string, number>();
 
   get(stream: string): number {
@@ -25,23 +38,23 @@ export class VersionVector {
   }
 
   /** Raise each stream to at least the other vector's value. */
-  merge(other: VectorObject | VersionVector): void {
-    const entries = other instanceof VersionVector ? other.map.entries() : Object.entries(other);
+  merge(other: VectorObject | ReadonlyVector): void {
+    const entries = entriesOf(other);
     for (const [stream, seq] of entries) {
       if (seq > (this.map.get(stream) ?? 0)) this.map.set(stream, seq);
     }
   }
 
   /** Whether this vector covers every stream of `other`. */
-  dominates(other: VectorObject | VersionVector): boolean {
-    const entries = other instanceof VersionVector ? other.map.entries() : Object.entries(other);
+  dominates(other: VectorObject | ReadonlyVector): boolean {
+    const entries = entriesOf(other);
     for (const [stream, seq] of entries) if ((this.map.get(stream) ?? 0) < seq) return false;
     return true;
   }
 
   /** Entries the other side lacks, summed over streams (replication lag in entries). */
-  lagBehind(other: VectorObject | VersionVector): number {
-    const entries = other instanceof VersionVector ? other.map.entries() : Object.entries(other);
+  lagBehind(other: VectorObject | ReadonlyVector): number {
+    const entries = entriesOf(other);
     let lag = 0;
     for (const [stream, seq] of entries) {
       const mine = this.map.get(stream) ?? 0;

@@ -3,7 +3,8 @@ import type { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { entryProperties } from '../mqtt/mqtt5.js';
 import type { Entry } from '../entry/entry.js';
-import type { FleetNode, NodeService } from '../node.js';
+import type { NodeHost, NodeService } from '../node-host.js';
+import type { UplinkStatus } from '../node-status.js';
 
 const EMPTY = Buffer.alloc(0);
 /** QoS 1 publishes sent and not yet acknowledged by the remote broker. */
@@ -32,7 +33,7 @@ export class UplinkService implements NodeService {
   private readonly setsIn: Counter<'result'>;
   private readonly connected: Gauge;
 
-  constructor(private readonly node: FleetNode) {
+  constructor(private readonly node: NodeHost) {
     this.logger = node.logger.child({ svc: 'uplink' });
     const registers = [node.metrics.registry];
     this.published = new Counter({ name: 'fleetkv_uplink_published_total', help: 'State messages published to the uplink broker', registers });
@@ -83,7 +84,7 @@ export class UplinkService implements NodeService {
     await this.client?.endAsync(true).catch(() => {});
   }
 
-  status(): Record<string, unknown> {
+  status(): { uplink: UplinkStatus } {
     return { uplink: { connected: this.client?.connected ?? false, pending: this.dirty.size } };
   }
 

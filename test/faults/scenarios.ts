@@ -9,6 +9,7 @@ import { powerScenarios } from './scenarios-power.js';
 import { scenarios as clockScenarios } from './scenarios-clocks.js';
 import { scenarios as identityScenarios } from './scenarios-identity.js';
 import { scenarios as consumerScenarios } from './scenarios-consumers.js';
+import { scenarios as shipScenarios } from './scenarios-ship.js';
 
 const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1'].find((p) => fs.existsSync(p));
 const NO_ENV: Record<string, string> = {};
@@ -255,6 +256,7 @@ export const scenarios: Scenario[] = [
   ...powerScenarios,
   ...clockScenarios,
   ...identityScenarios,
+  ...shipScenarios,
   ...consumerScenarios,
 ];
 

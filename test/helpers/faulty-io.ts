@@ -60,26 +60,31 @@ export function heldFsyncIo(): LogIo & {
   held: ((err: NodeJS.ErrnoException | null) => void)[];
   events: { op: 'write' | 'fsync'; heldFsyncs: number; bytes: number }[];
   release: (err?: NodeJS.ErrnoException) => void;
+  /** While false, fsyncs complete at once (as on a normal disk); set it to hold the next ones. */
+  holding: boolean;
 } {
   const held: ((err: NodeJS.ErrnoException | null) => void)[] = [];
   const events: { op: 'write' | 'fsync'; heldFsyncs: number; bytes: number }[] = [];
-  return {
+  const io: LogIo & { held: typeof held; events: typeof events; release: (err?: NodeJS.ErrnoException) => void; holding: boolean } = {
     ...defaultIo,
+    holding: true,
     held,
     events,
     writeSync: (fd, buf, off, len, pos) => {
       events.push({ op: 'write', heldFsyncs: held.length, bytes: len });
       return defaultIo.writeSync(fd, buf, off, len, pos);
     },
-    fdatasync: (fd, cb) => {
+    fdatasync: (fd: number, cb: (err: NodeJS.ErrnoException | null) => void) => {
       events.push({ op: 'fsync', heldFsyncs: held.length, bytes: 0 });
       fs.fdatasyncSync(fd);
-      held.push(cb);
+      if (io.holding) held.push(cb);
+      else setImmediate(cb, null);
     },
-    release: (err) => {
+    release: (err?: NodeJS.ErrnoException) => {
       const cb = held.shift();
       if (!cb) throw new Error('no fsync is held');
       cb(err ?? null);
     },
   };
+  return io;
 }

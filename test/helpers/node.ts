@@ -16,9 +16,14 @@ export function testConfig(dataDir: string, patch: (c: FleetConfig) => void = ()
   return finishConfig(c);
 }
 
-/** A core-only node in this process (no replication or MQTT services). */
+/** A core-only node in this process (no services: no replication, MQTT or HTTP), not started; tests and bench/ use it. */
+export function coreNode(dataDir: string, patch?: (c: FleetConfig) => void, opts: FleetNodeOptions = {}): FleetNode {
+  return new FleetNode(testConfig(dataDir, patch), { logger: pino({ level: 'silent' }), services: () => [], ...opts });
+}
+
+/** coreNode, started. */
 export async function startCoreNode(dataDir: string, patch?: (c: FleetConfig) => void, opts: FleetNodeOptions = {}): Promise<FleetNode> {
-  const node = new FleetNode(testConfig(dataDir, patch), { logger: pino({ level: 'silent' }), services: () => [], ...opts });
+  const node = coreNode(dataDir, patch, opts);
   await node.start();
   return node;
 }

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import mqttPacket from 'mqtt-packet';
+import { afterEach } from 'vitest';
 import type { NodeProc } from './proc.js';
 
 /**
@@ -184,4 +185,19 @@ export async function runUnderLoad(node: NodeProc, opts: { rate: number; seconds
   const h = await health.stop();
   rss.stop();
   return { ran, health: h, rss0, growthMb: (rss.max() - rss0) / 1e6, ok: load.ok(), failed: load.failed() };
+}
+
+/**
+ * The setup of the slow-consumer tests: the node a test starts (set `node`)
+ * and the stalled sockets it opens (push them), closed and stopped after
+ * each test.
+ */
+export function slowConsumerFixture(): { node: NodeProc | undefined; sockets: net.Socket[] } {
+  const f: { node: NodeProc | undefined; sockets: net.Socket[] } = { node: undefined, sockets: [] };
+  afterEach(async () => {
+    for (const s of f.sockets.splice(0)) s.destroy();
+    await f.node?.stop();
+    f.node = undefined;
+  });
+  return f;
 }

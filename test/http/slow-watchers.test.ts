@@ -1,8 +1,7 @@
 import path from 'node:path';
-import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NodeProc, tempDir } from '../helpers/proc.js';
-import { closedByPeer, metricValue, runUnderLoad, stalledWatcher } from '../helpers/slow-consumers.js';
+import { closedByPeer, metricValue, runUnderLoad, stalledWatcher, slowConsumerFixture } from '../helpers/slow-consumers.js';
 
 /** Load length; FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant. */
 const SECONDS = Number(process.env.FLEETKV_SLOW_CONSUMER_SECONDS ?? 20);
@@ -18,19 +17,14 @@ const WATCHERS = 50;
  * /healthz answers within 2 s throughout and RSS growth stays bounded.
  */
 describe('SSE watchers that never read', () => {
-  let node: NodeProc | undefined;
-  const sockets: net.Socket[] = [];
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await node?.stop();
-    node = undefined;
-  });
+  const fixture = slowConsumerFixture();
+  const { sockets } = fixture;
 
   it(
     `are dropped, and the node stays up, at ${RATE} writes/s for ${SECONDS} s`,
     async () => {
       const dir = tempDir('fleetkv-slowwatch-');
-      node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1'), env: { FLEETKV_MQTT_ENABLED: 'false' } }).start();
+      const node = (fixture.node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1'), env: { FLEETKV_MQTT_ENABLED: 'false' } }).start());
       for (let i = 0; i < 200; i++) expect((await node.put(`load/k${i}`, 'x'.repeat(2000))).status).toBe(200);
       for (let i = 0; i < WATCHERS; i++) sockets.push(await stalledWatcher(node.ports.http!, `/v1/watch?prefix=load/${i % 2 === 0 ? '&initial=1' : ''}`));
 

@@ -1,9 +1,8 @@
 import path from 'node:path';
-import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { startCoreNode } from '../helpers/node.js';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { healthPoller, rssBytes, rssSampler, stalledSubscriber, stalledWatcher } from '../helpers/slow-consumers.js';
+import { healthPoller, rssBytes, rssSampler, stalledSubscriber, stalledWatcher, slowConsumerFixture } from '../helpers/slow-consumers.js';
 import { RawClient } from '../mqtt/raw-client.js';
 
 /** Keys in the store; FLEETKV_LARGE_STORE_KEYS=1250000 runs the issue's size. */
@@ -18,13 +17,8 @@ const KEYS = Number(process.env.FLEETKV_LARGE_STORE_KEYS ?? 200_000);
  * RSS growth stays bounded, and a client that reads gets every key.
  */
 describe(`a store of ${KEYS} keys`, () => {
-  let node: NodeProc | undefined;
-  const sockets: net.Socket[] = [];
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await node?.stop();
-    node = undefined;
-  });
+  const fixture = slowConsumerFixture();
+  const { sockets } = fixture;
 
   it('serves replays, watches and listings to clients that do not read without freezing or growing without bound', async () => {
     const dir = tempDir('fleetkv-large-');
@@ -39,7 +33,7 @@ describe(`a store of ${KEYS} keys`, () => {
       await Promise.all(batch);
     }
     await core.stop();
-    node = await new NodeProc({ nodeId: 'n1', dataDir }).start(60_000);
+    const node = (fixture.node = await new NodeProc({ nodeId: 'n1', dataDir }).start(60_000));
 
     const rss0 = rssBytes(node.pid);
     const rss = rssSampler(node.pid);

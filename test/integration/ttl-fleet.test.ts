@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs';
 import { afterEach, expect, test } from 'vitest';
+import { sseEvents } from '../../src/cli/sse.js';
 import type { NodeProc } from '../helpers/proc.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
 import { peerAddress, readState, restart, startNode, waitConverged } from '../replication/fleet.js';
@@ -43,9 +44,8 @@ test('an expiring key is hidden on every node, with one delete event per watcher
   const events: string[] = [];
   const sse = await c.fetch('/v1/watch?prefix=hb/', { signal: ctl.signal });
   const reading = (async () => {
-    const dec = new TextDecoder();
     try {
-      for await (const chunk of sse.body!) for (const line of dec.decode(chunk).split('\n')) if (line.startsWith('data: ')) events.push(line.slice(6));
+      for await (const ev of sseEvents(sse.body!)) if (ev.data !== '') events.push(ev.data);
     } catch {
       /* aborted */
     }

@@ -2,13 +2,12 @@ import fs from 'node:fs';
 import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { TestClient, mosquitto } from './mqtt-helpers.js';
+import { TestClient, mosquitto, mqttFixture } from './mqtt-helpers.js';
 
 /** One node, its broker driven by the real Mosquitto clients and by mqtt.js. */
 describe('MQTT bridge on one node', () => {
-  const dir = tempDir();
+  const { dir, nodes, clients } = mqttFixture();
   const node = new NodeProc({ nodeId: 'a', dataDir: dir, env: { FLEETKV_MAX_VALUE_BYTES: '1024' } });
-  const clients: TestClient[] = [];
   const port = (): string => String(node.ports.mqtt);
   const url = (): string => `mqtt://127.0.0.1:${node.ports.mqtt}`;
   const connect = async (clientId: string): Promise<TestClient> => {
@@ -18,13 +17,7 @@ describe('MQTT bridge on one node', () => {
   };
 
   beforeAll(async () => {
-    await node.start();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
-    await node.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    nodes.push(await node.start());
   });
 
   it('mosquitto_pub sets and deletes keys; mosquitto_sub sees the state and the JSON log envelopes', async () => {

@@ -1,23 +1,14 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { TestClient, mosquitto } from './mqtt-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { NodeProc, waitFor } from '../helpers/proc.js';
+import { TestClient, mosquitto, mqttFixture } from './mqtt-helpers.js';
 
 // Needs the replication service (branch `replication`): until it is merged
 // there is nothing to carry a write from one robot to another.
 
 /** Three robots with replication: every broker shows the whole fleet, each write once, nothing loops back. */
 describe('MQTT across a 3-node fleet', () => {
-  const dir = tempDir();
-  const nodes: NodeProc[] = [];
-  const clients: TestClient[] = [];
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
-    await Promise.all(nodes.map((n) => n.stop()));
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, nodes, clients } = mqttFixture();
 
   it('a write on each broker appears on every other broker once, and never loops back as a second write', async () => {
     for (const id of ['a', 'b', 'c']) {

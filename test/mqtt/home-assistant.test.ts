@@ -1,22 +1,13 @@
-import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { TestClient } from './mqtt-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { NodeProc, waitFor } from '../helpers/proc.js';
+import { TestClient, mqttFixture } from './mqtt-helpers.js';
 
 const HA = { FLEETKV_MQTT_HOME_ASSISTANT: 'true' };
 
 /** Home Assistant discovery (mqtt.homeAssistant.enabled): one device per robot, availability from presence. */
 describe('Home Assistant MQTT discovery', () => {
-  const dir = tempDir();
-  const nodes: NodeProc[] = [];
-  const clients: TestClient[] = [];
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
-    await Promise.all(nodes.map((n) => n.stop()));
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const { dir, nodes, clients } = mqttFixture();
 
   it("announces each robot's status and battery sensors retained, again when Home Assistant says online, and marks a robot offline when its node leaves", async () => {
     const a = await new NodeProc({ nodeId: 'a', dataDir: path.join(dir, 'a'), env: HA }).start();

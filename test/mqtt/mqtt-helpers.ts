@@ -1,5 +1,6 @@
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { runProcess, waitFor, type ProcessResult } from '../helpers/proc.js';
+import { afterAll } from 'vitest';
+import { type NodeProc, runProcess, tempDir, waitFor, type ProcessResult } from '../helpers/proc.js';
 
 export interface Received {
   topic: string;
@@ -47,4 +48,17 @@ export class TestClient {
 /** Run a Mosquitto client tool (mosquitto_pub / mosquitto_sub) to completion. */
 export function mosquitto(tool: 'mosquitto_pub' | 'mosquitto_sub', args: string[], timeoutMs = 10_000): Promise<ProcessResult> {
   return runProcess(tool, args, { timeoutMs });
+}
+
+/**
+ * The setup MQTT test files share: a temp dir, the node processes and MQTT
+ * clients a file opens (push them), all ended and stopped after the file.
+ */
+export function mqttFixture(): { dir: string; nodes: NodeProc[]; clients: TestClient[] } {
+  const f = { dir: tempDir(), nodes: [] as NodeProc[], clients: [] as TestClient[] };
+  afterAll(async () => {
+    await Promise.all(f.clients.map((c) => c.end().catch(() => {})));
+    await Promise.all(f.nodes.map((n) => n.stop()));
+  });
+  return f;
 }

@@ -1,8 +1,7 @@
 import path from 'node:path';
-import type net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { closedByPeer, metricValue, runUnderLoad, stalledSubscriber } from '../helpers/slow-consumers.js';
+import { closedByPeer, metricValue, runUnderLoad, stalledSubscriber, slowConsumerFixture } from '../helpers/slow-consumers.js';
 import { RawClient } from './raw-client.js';
 
 /** Load length; FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant. */
@@ -18,19 +17,14 @@ const RATE = 1000;
  * on receiving.
  */
 describe('a stalled MQTT subscriber', () => {
-  let node: NodeProc | undefined;
-  const sockets: net.Socket[] = [];
-  afterEach(async () => {
-    for (const s of sockets.splice(0)) s.destroy();
-    await node?.stop();
-    node = undefined;
-  });
+  const fixture = slowConsumerFixture();
+  const { sockets } = fixture;
 
   it(
     `is disconnected, and the node stays up, at ${RATE} writes/s for ${SECONDS} s`,
     async () => {
       const dir = tempDir('fleetkv-slowsub-');
-      node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1') }).start();
+      const node = (fixture.node = await new NodeProc({ nodeId: 'n1', dataDir: path.join(dir, 'n1') }).start());
       const reader = (await RawClient.connect(node.ports.mqtt!, { clientId: 'reader' })).client;
       reader.send({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'fleet/state/load/#', qos: 0 }] });
       await reader.waitPacket((p) => p.cmd === 'suback', 'SUBACK');

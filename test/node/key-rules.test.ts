@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_KEY_LEVELS } from '../../src/entry/key.js';
 import { NodeProc, tempDir } from '../helpers/proc.js';
-import { TestClient, mosquitto } from '../mqtt/mqtt-helpers.js';
+import { TestClient, mosquitto, mqttFixture } from '../mqtt/mqtt-helpers.js';
 import { startCoreNode } from '../helpers/node.js';
 import type { FleetNode } from '../../src/node.js';
 
@@ -15,18 +15,11 @@ const deepKey = (levels: number): string => Array.from({ length: levels }, (_, i
  * on `<prefix>/state/<key>`.
  */
 describe('key rules for every writer (real node: HTTP, MQTT, mosquitto)', () => {
-  const dir = tempDir();
+  const { dir, nodes, clients } = mqttFixture();
   const node = new NodeProc({ nodeId: 'kr', dataDir: path.join(dir, 'kr') });
-  const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    await node.start();
-  });
-
-  afterAll(async () => {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
-    await node.stop();
-    fs.rmSync(dir, { recursive: true, force: true });
+    nodes.push(await node.start());
   });
 
   it('refuses an HTTP PUT or DELETE of a node status record (_fleetkv/…): 400 KEY_INVALID, nothing stored', async () => {

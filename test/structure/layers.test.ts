@@ -32,7 +32,7 @@ function layer(mod: string): number {
   const top = mod.split('/')[0]!;
   if (['errors', 'version', 'entry', 'util', 'config'].includes(top)) return 0;
   if (['log', 'store'].includes(top)) return 1;
-  if (['node', 'metrics'].includes(top)) return 2;
+  if (['node', 'node-host', 'node-status', 'metrics'].includes(top)) return 2;
   if (['replication', 'mqtt', 'uplink', 'http', 'ops', 'robots', 'conflicts'].includes(top)) return 3;
   if (['services', 'daemon', 'index'].includes(top)) return 4;
   if (top === 'cli') return 5;
@@ -46,6 +46,14 @@ describe('the layering of src/', () => {
     const upward: string[] = [];
     for (const [from, deps] of graph) for (const to of deps) if (layer(to) > layer(from)) upward.push(`${from} → ${to}`);
     expect(upward).toEqual([]);
+  });
+
+  it('services see the node through NodeHost (src/node-host.ts), never the FleetNode class', () => {
+    // ops/offline runs a core node itself (fleetkv export --offline): it is composition, not a service.
+    const composes = new Set(['ops/offline']);
+    const direct: string[] = [];
+    for (const [from, deps] of graph) if (layer(from) === 3 && !composes.has(from) && deps.has('node')) direct.push(from);
+    expect(direct).toEqual([]);
   });
 
   it('the import graph has no cycle', () => {
@@ -71,5 +79,6 @@ describe('the layering of src/', () => {
   it('the graph is read (a parser that finds nothing would pass the checks above)', () => {
     expect(graph.get('daemon')).toContain('node');
     expect(graph.get('services')).toContain('mqtt/service');
+    expect(graph.get('replication/service')).toContain('node-host');
   });
 });

@@ -18,6 +18,8 @@ export interface FleetOptions {
   httpHost?: string;
   /** Which pairs are linked (default: every pair, a full mesh). */
   linked?: (i: number, j: number) => boolean;
+  /** How long each node may take to be ready (default NodeProc's 20 s; large fleets on a loaded machine need more). */
+  startTimeoutMs?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export class Fleet {
       }
       const dir = opts.dataDir?.(i) ?? tempDir(`fleetkv-fleet-n${i}-`);
       f.dirs[i] = dir;
-      f.nodes[i] = await f.proc(i, { FLEETKV_PEERS: peers.join(',') }).start();
+      f.nodes[i] = await f.proc(i, { FLEETKV_PEERS: peers.join(',') }).start(opts.startTimeoutMs);
     }
     return f;
   }
