@@ -62,7 +62,8 @@ export async function runDaemon(config: FleetConfig, opts: FleetNodeOptions & { 
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   }
-  const ports: Record<string, unknown> = {};
+  // The HTTP API first (it starts last): operators and the ready line read it first.
+  const ports: Record<string, unknown> = httpPort === undefined ? {} : { http: httpPort };
   for (const svc of node.services) Object.assign(ports, svc.ports?.() ?? {});
   logger.info({ event: 'ready', version: VERSION, nodeId: config.nodeId, dataDir: config.dataDir, fsync: config.log.fsync, ports }, 'fleetkv %s ready: http://%s:%d', VERSION, config.http.host, httpPort);
   // systemd (Type=notify): ready now; watchdog pings while the node runs.

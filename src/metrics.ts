@@ -1,11 +1,8 @@
-import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
+import { type RecordableHistogram, createHistogram, performance } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Period of the event-loop delay sampler of prom-client's default metrics (ms). */
+/** Period of both event-loop delay samplers: prom-client's default metrics and fleetkv_event_loop_delay_seconds (ms). */
 export const EVENT_LOOP_SAMPLE_MS = 100;
-
-/** The event-loop delay monitor's timer interval (ms). */
-const LOOP_SAMPLE_MS = 10;
 
 /**
  * Prometheus metrics of one node. Each node has its own registry, so several
@@ -61,25 +58,34 @@ export class NodeMetrics {
 
 /**
  * `fleetkv_event_loop_delay_seconds{stat="p50"|"p99"|"max"}`: how late the
- * event loop ran a timer due every LOOP_SAMPLE_MS, over the window since the
- * previous scrape (perf_hooks.monitorEventLoopDelay, reset at each scrape).
+ * event loop ran a timer due every EVENT_LOOP_SAMPLE_MS, over the window since the
+ * previous scrape (a perf_hooks histogram, reset at each scrape).
  * The interval itself is taken off (prom-client's nodejs_eventloop_lag_*
- * report it: ≈ 10 ms on an idle loop). The monitor starts at the first
+ * report it: ≈ 100 ms on an idle loop). One sampling interval for both, 100 ms: at 10 ms the
+ * sampling timer alone cost ≈ 0.9 % of a core on an idle node (docs/benchmarks.md, F1). The monitor starts at the first
  * scrape, so a node nobody scrapes runs no extra timer; its timer is unref'd.
  */
 function eventLoopDelayGauge(registers: Registry[]): Gauge<'stat'> {
-  let h: IntervalHistogram | undefined;
+  // Our own sampling timer, not monitorEventLoopDelay: that one drops the first
+  // interval after each reset, so a stall right after a scrape was never seen.
+  let h: RecordableHistogram | undefined;
   return new Gauge({
     name: 'fleetkv_event_loop_delay_seconds',
-    help: `How late the event loop ran a timer due every ${LOOP_SAMPLE_MS} ms, since the previous scrape (p50, p99, max)`,
+    help: `How late the event loop ran a timer due every ${EVENT_LOOP_SAMPLE_MS} ms, since the previous scrape (p50, p99, max)`,
     labelNames: ['stat'],
     registers,
     collect() {
       if (h === undefined) {
-        h = monitorEventLoopDelay({ resolution: LOOP_SAMPLE_MS });
-        h.enable();
+        const hist = createHistogram();
+        h = hist;
+        let last = performance.now();
+        setInterval(() => {
+          const now = performance.now();
+          hist.record(Math.max(1, Math.round((now - last - EVENT_LOOP_SAMPLE_MS) * 1e6)));
+          last = now;
+        }, EVENT_LOOP_SAMPLE_MS).unref();
       }
-      const late = (ns: number): number => (h!.count === 0 ? 0 : Math.max(0, ns / 1e6 - LOOP_SAMPLE_MS) / 1000);
+      const late = (ns: number): number => (h!.count === 0 ? 0 : ns / 1e9);
       this.set({ stat: 'p50' }, late(h.percentile(50)));
       this.set({ stat: 'p99' }, late(h.percentile(99)));
       this.set({ stat: 'max' }, late(h.max));
