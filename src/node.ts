@@ -282,22 +282,30 @@ export class FleetNode extends EventEmitter implements NodeHost {
         const e = decodeTrustedCopy(p);
         // An entry from the far future (a clock that was wrong) must not set
         // this clock for good: not adopted, as when received (docs/adr/0103).
-        const ahead = this.clock.observe(e.wall, e.logical);
-        if (ahead > 0) {
-          const sk = this.recoveredSkewed;
-          sk.entries++;
-          sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
-          if (sk.origins.size < 10) sk.origins.add(e.origin);
+        // Most entries are at or behind the clock already (it was moved past
+        // them or a later one, and it adopts only stamps within maxClockSkew
+        // of the wall clock): those cannot move it nor be ahead by more than
+        // the skew, so observe (and its Date.now) is skipped for them.
+        const wall = e.wall;
+        const clock = this.clock;
+        if (wall > clock.wall || (wall === clock.wall && e.logical > clock.logical)) {
+          const ahead = clock.observe(wall, e.logical);
+          if (ahead > 0) {
+            const sk = this.recoveredSkewed;
+            sk.entries++;
+            sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
+            if (sk.origins.size < 10) sk.origins.add(e.origin);
+          }
         }
         if (this.store.apply(e) === 'won' && e.expiresAt > 0) this.expiries.push(e);
         break;
       }
       case KIND.VECTOR:
-        this.store.vector.merge(parseJsonPayload<VectorObject>(p));
+        this.store.mergeVector(parseJsonPayload<VectorObject>(p));
         break;
       case KIND.SNAPSHOT_BEGIN: {
         const meta = parseJsonPayload<SnapshotMeta>(p);
-        this.store.vector.merge(meta.vector);
+        this.store.mergeVector(meta.vector);
         this.clock.observe(meta.hlc.wall, meta.hlc.logical);
         break;
       }

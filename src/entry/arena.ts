@@ -16,6 +16,20 @@ let used = 0;
 /** The buffer of the last `reserve`; valid until the next call. */
 export let reserved: Buffer = slab;
 
+/**
+ * Recovery packs the entries it reads into slabs of their own, 8× larger:
+ * allocating a slab costs about as much as decoding a hundred entries
+ * (≈ 20 µs, measured: 1M entries of 202 bytes spend ≈ 0.5 s of CPU on 8 KiB
+ * slabs, ≈ 0.06 s on 64 KiB ones). A recovered slab is kept alive while any
+ * entry in it is, so it can pin up to 64 KiB for one surviving entry where a
+ * write's slab pins 8 KiB; recovery from a snapshot (every entry live) packs
+ * densely either way.
+ */
+const RECOVERY_SLAB_BYTES = 65536;
+
+let recoverySlab: Buffer | undefined;
+let recoveryUsed = RECOVERY_SLAB_BYTES;
+
 /** Reserve `n` bytes for one entry; returns the offset in `reserved`. */
 export function reserve(n: number): number {
   if (n > MAX_PACKED) {
@@ -29,5 +43,18 @@ export function reserve(n: number): number {
   reserved = slab;
   const off = used;
   used += n;
+  return off;
+}
+
+/** As `reserve`, from the recovery slabs (entries read back from this node's log and snapshot). */
+export function reserveRecovered(n: number): number {
+  if (n > MAX_PACKED) return reserve(n);
+  if (recoverySlab === undefined || recoveryUsed + n > RECOVERY_SLAB_BYTES) {
+    recoverySlab = Buffer.allocUnsafeSlow(RECOVERY_SLAB_BYTES);
+    recoveryUsed = 0;
+  }
+  reserved = recoverySlab;
+  const off = recoveryUsed;
+  recoveryUsed += n;
   return off;
 }
