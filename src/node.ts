@@ -129,6 +129,8 @@ export class FleetNode extends EventEmitter implements NodeHost {
   private readonly skewWarnedAt = new Map<string, number>();
   /** Entries recovered from the log stamped beyond maxClockSkew (not adopted by the clock). */
   private recoveredSkewed = { entries: 0, maxAheadMs: 0, origins: new Set<string>() };
+  /** Recovery's reading of the wall clock (replay). */
+  private replayNow = 0;
   private readonly opts: FleetNodeOptions;
 
   constructor(config?: FleetConfig, opts: FleetNodeOptions = {}) {
@@ -286,10 +288,14 @@ export class FleetNode extends EventEmitter implements NodeHost {
         // them or a later one, and it adopts only stamps within maxClockSkew
         // of the wall clock): those cannot move it nor be ahead by more than
         // the skew, so observe (and its Date.now) is skipped for them.
+        // The others are observed against a wall-clock reading taken again
+        // only when a stamp looks too far ahead of it (a reading can only be
+        // behind the wall clock: never lets through a stamp Date.now would not).
         const wall = e.wall;
         const clock = this.clock;
         if (wall > clock.wall || (wall === clock.wall && e.logical > clock.logical)) {
-          const ahead = clock.observe(wall, e.logical);
+          if (wall - this.replayNow > this.config.maxClockSkew) this.replayNow = Date.now();
+          const ahead = clock.observe(wall, e.logical, this.replayNow);
           if (ahead > 0) {
             const sk = this.recoveredSkewed;
             sk.entries++;
