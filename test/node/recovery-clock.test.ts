@@ -7,8 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, expect, test } from 'vitest';
 import { OP_PUT, encodeEntry } from '../../src/entry/entry.js';
 import { listLogDir, segmentPath } from '../../src/log/files.js';
@@ -23,15 +22,10 @@ afterEach(async () => {
   nodes = [];
 });
 
-function capture(): { logger: ReturnType<typeof pino>; lines: Array<Record<string, unknown>> } {
+function capture(): { logger: Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
-  const out = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const l of chunk.toString('utf8').split('\n')) if (l.trim()) lines.push(JSON.parse(l) as Record<string, unknown>);
-      cb();
-    },
-  });
-  return { logger: pino({ level: 'info' }, out), lines };
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
+  return { logger, lines };
 }
 
 test('recovered stamps: within the skew they move the clock, beyond it each is counted and none moves it', async () => {
