@@ -10,11 +10,19 @@ const SLAB_BYTES = 8192;
 /** Larger entries get a buffer of their own (Buffer's pool uses the same cut). */
 const MAX_PACKED = SLAB_BYTES >>> 1;
 
-let slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-let used = 0;
+/** A run of slabs of one size: the current one and how much of it is used. */
+class Slabs {
+  slab: Buffer | undefined;
+  used: number;
+  constructor(readonly bytes: number) {
+    this.used = bytes;
+  }
+}
+
+const writes = new Slabs(SLAB_BYTES);
 
 /** The buffer of the last `reserve`; valid until the next call. */
-export let reserved: Buffer = slab;
+export let reserved: Buffer = Buffer.allocUnsafeSlow(0);
 
 /**
  * Recovery packs the entries it reads into slabs of their own, 8× larger:
@@ -25,36 +33,29 @@ export let reserved: Buffer = slab;
  * write's slab pins 8 KiB; recovery from a snapshot (every entry live) packs
  * densely either way.
  */
-const RECOVERY_SLAB_BYTES = 65536;
+const recovered = new Slabs(65536);
 
-let recoverySlab: Buffer | undefined;
-let recoveryUsed = RECOVERY_SLAB_BYTES;
-
-/** Reserve `n` bytes for one entry; returns the offset in `reserved`. */
-export function reserve(n: number): number {
+function take(s: Slabs, n: number): number {
   if (n > MAX_PACKED) {
     reserved = Buffer.allocUnsafeSlow(n);
     return 0;
   }
-  if (used + n > SLAB_BYTES) {
-    slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-    used = 0;
+  if (s.slab === undefined || s.used + n > s.bytes) {
+    s.slab = Buffer.allocUnsafeSlow(s.bytes);
+    s.used = 0;
   }
-  reserved = slab;
-  const off = used;
-  used += n;
+  reserved = s.slab;
+  const off = s.used;
+  s.used += n;
   return off;
+}
+
+/** Reserve `n` bytes for one entry; returns the offset in `reserved`. */
+export function reserve(n: number): number {
+  return take(writes, n);
 }
 
 /** As `reserve`, from the recovery slabs (entries read back from this node's log and snapshot). */
 export function reserveRecovered(n: number): number {
-  if (n > MAX_PACKED) return reserve(n);
-  if (recoverySlab === undefined || recoveryUsed + n > RECOVERY_SLAB_BYTES) {
-    recoverySlab = Buffer.allocUnsafeSlow(RECOVERY_SLAB_BYTES);
-    recoveryUsed = 0;
-  }
-  reserved = recoverySlab;
-  const off = recoveryUsed;
-  recoveryUsed += n;
-  return off;
+  return take(recovered, n);
 }
