@@ -129,6 +129,8 @@ export class FleetNode extends EventEmitter implements NodeHost {
   private readonly skewWarnedAt = new Map<string, number>();
   /** Entries recovered from the log stamped beyond maxClockSkew (not adopted by the clock). */
   private recoveredSkewed = { entries: 0, maxAheadMs: 0, origins: new Set<string>() };
+  /** Recovery's reading of the wall clock (replay). */
+  private replayNow = 0;
   private readonly opts: FleetNodeOptions;
 
   constructor(config?: FleetConfig, opts: FleetNodeOptions = {}) {
@@ -282,22 +284,34 @@ export class FleetNode extends EventEmitter implements NodeHost {
         const e = decodeTrustedCopy(p);
         // An entry from the far future (a clock that was wrong) must not set
         // this clock for good: not adopted, as when received (docs/adr/0103).
-        const ahead = this.clock.observe(e.wall, e.logical);
-        if (ahead > 0) {
-          const sk = this.recoveredSkewed;
-          sk.entries++;
-          sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
-          if (sk.origins.size < 10) sk.origins.add(e.origin);
+        // Most entries are at or behind the clock already (it was moved past
+        // them or a later one, and it adopts only stamps within maxClockSkew
+        // of the wall clock): those cannot move it nor be ahead by more than
+        // the skew, so observe (and its Date.now) is skipped for them.
+        // The others are observed against a wall-clock reading taken again
+        // only when a stamp looks too far ahead of it (a reading can only be
+        // behind the wall clock: never lets through a stamp Date.now would not).
+        const wall = e.wall;
+        const clock = this.clock;
+        if (wall > clock.wall || (wall === clock.wall && e.logical > clock.logical)) {
+          if (wall - this.replayNow > this.config.maxClockSkew) this.replayNow = Date.now();
+          const ahead = clock.observe(wall, e.logical, this.replayNow);
+          if (ahead > 0) {
+            const sk = this.recoveredSkewed;
+            sk.entries++;
+            sk.maxAheadMs = Math.max(sk.maxAheadMs, ahead);
+            if (sk.origins.size < 10) sk.origins.add(e.origin);
+          }
         }
         if (this.store.apply(e) === 'won' && e.expiresAt > 0) this.expiries.push(e);
         break;
       }
       case KIND.VECTOR:
-        this.store.vector.merge(parseJsonPayload<VectorObject>(p));
+        this.store.mergeVector(parseJsonPayload<VectorObject>(p));
         break;
       case KIND.SNAPSHOT_BEGIN: {
         const meta = parseJsonPayload<SnapshotMeta>(p);
-        this.store.vector.merge(meta.vector);
+        this.store.mergeVector(meta.vector);
         this.clock.observe(meta.hlc.wall, meta.hlc.logical);
         break;
       }

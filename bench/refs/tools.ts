@@ -30,6 +30,8 @@ function redisCli(port: number, ...args: string[]): string {
 export class Redis {
   private child: ChildProcess | undefined;
   port = 0;
+  /** CPU time (user + system) redis-server had used when it first answered PING (Linux /proc; NaN elsewhere). */
+  startCpuMs = Number.NaN;
   constructor(
     private readonly dir: string,
     private readonly extra: string[],
@@ -44,7 +46,11 @@ export class Redis {
     });
     for (;;) {
       if (this.child.exitCode !== null) throw new Error(`redis-server exited: ${fs.readFileSync(path.join(this.dir, 'redis.log'), 'utf8').slice(-2000)}`);
-      if (redisCli(this.port, 'ping') === 'PONG') return performance.now() - t0;
+      if (redisCli(this.port, 'ping') === 'PONG') {
+        const ms = performance.now() - t0;
+        this.startCpuMs = procCpuMs(this.child.pid);
+        return ms;
+      }
       if (performance.now() - t0 > 120_000) throw new Error('redis-server did not answer PING in 120 s');
       await sleep(5);
     }
@@ -61,6 +67,17 @@ export class Redis {
     this.cli('shutdown', 'nosave');
     await Promise.race([exited, sleep(10_000)]);
     if (this.child.exitCode === null) this.child.kill('SIGKILL');
+  }
+}
+
+/** CPU time of a process from /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms). */
+function procCpuMs(pid: number | undefined): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return Number.NaN;
   }
 }
 

@@ -1,5 +1,5 @@
 import { FleetError } from '../errors.js';
-import { reserve, reserved } from './arena.js';
+import { reserve, reserveRecovered, reserved } from './arena.js';
 import { validateKey } from './key.js';
 
 /**
@@ -209,7 +209,7 @@ export function decodeEntryCopy(src: Uint8Array): Entry {
  * Never for bytes from a peer or a file of unknown origin.
  */
 export function decodeTrustedCopy(src: Uint8Array): Entry {
-  const o = reserve(src.length);
+  const o = reserveRecovered(src.length);
   const b = reserved;
   b.set(src, o);
   const header = b[o + 1]! & FLAG_EXPIRES ? ENTRY_HEADER_BYTES + EXPIRY_BYTES : ENTRY_HEADER_BYTES;

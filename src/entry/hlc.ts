@@ -62,10 +62,11 @@ export class HybridClock {
    * Observe a remote timestamp (a received or recovered entry): the clock
    * moves past it, unless it is more than maxSkewMs ahead of this node's wall
    * clock. Returns how far ahead it is then (ms; callers count and log it),
-   * or 0 when it was within the skew and observed.
+   * or 0 when it was within the skew and observed. `now` is this node's
+   * wall clock (recovery passes one read per run of entries, not per entry).
    */
-  observe(wall: number, logical: number): number {
-    const ahead = wall - this.now();
+  observe(wall: number, logical: number, now = this.now()): number {
+    const ahead = wall - now;
     if (ahead > this.maxSkewMs) {
       this.skewedSeen++;
       return ahead;

@@ -6,6 +6,8 @@ interface StreamEntries {
   sorted: boolean;
   /** Entries in `list` no longer current (replaced or dropped); swept when they are many. */
   dead: number;
+  /** Seq of the entry added last: a smaller one next makes the list unsorted (a sweep may leave it high: one sort too many, harmless). */
+  lastSeq: number;
 }
 
 /**
@@ -24,17 +26,23 @@ export class StreamIndex {
   private readonly streams = new Map<string, StreamEntries>();
   /** Entries looked at by the last `since` calls (tests and benchmarks count work with it). */
   visited = 0;
+  /** The stream of the last `add` (entries come in long runs of one stream). */
+  private lastId: string | undefined;
+  private lastStream: StreamEntries | undefined;
 
   constructor(private readonly isCurrent: (e: Entry) => boolean) {}
 
-  add(e: Entry): void {
-    let s = this.streams.get(e.stream);
+  /** Add `e`; `stream` and `seq` are its own (the caller has them already). */
+  add(e: Entry, stream = e.stream, seq = e.seq): void {
+    let s = stream === this.lastId ? this.lastStream : this.streams.get(stream);
     if (s === undefined) {
-      s = { list: [], sorted: true, dead: 0 };
-      this.streams.set(e.stream, s);
+      s = { list: [], sorted: true, dead: 0, lastSeq: 0 };
+      this.streams.set(stream, s);
     }
-    const last = s.list[s.list.length - 1];
-    if (last !== undefined && last.seq > e.seq) s.sorted = false;
+    this.lastId = stream;
+    this.lastStream = s;
+    if (s.lastSeq > seq) s.sorted = false;
+    s.lastSeq = seq;
     s.list.push(e);
   }
 
@@ -53,6 +61,7 @@ export class StreamIndex {
     if (!s.sorted) {
       s.list.sort((a, b) => a.seq - b.seq);
       s.sorted = true;
+      s.lastSeq = s.list[s.list.length - 1]?.seq ?? 0;
     }
     const list = s.list;
     let lo = 0;
@@ -77,6 +86,9 @@ export class StreamIndex {
   private sweep(stream: string, s: StreamEntries): void {
     s.list = s.list.filter(this.isCurrent);
     s.dead = 0;
-    if (s.list.length === 0) this.streams.delete(stream);
+    if (s.list.length === 0) {
+      this.streams.delete(stream);
+      if (this.lastStream === s) this.lastId = this.lastStream = undefined;
+    }
   }
 }

@@ -82,4 +82,14 @@ describe('store: catch-up index by stream and seq', () => {
       }),
     );
   });
+  it('an entry added after an unordered list was sorted for a catch-up keeps the order (the last seq is the sorted one)', () => {
+    const store = new Store();
+    store.apply(put('a', 5, 'k/5'));
+    store.apply(put('a', 3, 'k/3'));
+    const peer = VersionVector.from({ [streamId('a', 1)]: 4 });
+    expect(ids(store.missing(peer))).toEqual(['a:1/5']); // sorts the list: [3, 5]
+    store.apply(put('a', 4, 'k/4')); // below 5: the list is unsorted again
+    expect([...store.missing(peer)].map((e) => e.seq)).toEqual([5]);
+    expect([...store.missing(VersionVector.from({ [streamId('a', 1)]: 3 }))].map((e) => e.seq)).toEqual([4, 5]);
+  });
 });
