@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Entry } from '../entry/entry.js';
+import { parseStreamId, type Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
 import type { NodeHost, NodeService } from '../node-host.js';
@@ -413,6 +413,15 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * a claim beyond every entry of its stream seen here proves nothing, and
    * merged it would drop that stream's real entries as duplicates. Our own
    * streams come only from our entries (checked as identity evidence).
+   *
+   * The sender's own streams are the exception: their origin is the one node
+   * that knows them. Its durable vector covers only entries it stamped and
+   * applied, and the catch-up this SYNC_DONE ends sent every one of them the
+   * peer lacked that it still holds; the others were replaced here by entries
+   * that catch-up sent too (or that the peer covers). So its claim is merged
+   * whole: without it, a stream whose newest entry was replaced (by another
+   * node's write, or by the origin's own write in a later incarnation, so the
+   * stream is never written again) lagged in every other vector for ever.
    */
   private provenPart(claimed: VectorObject, s: PeerSession): VectorObject {
     const store = this.node.store;
@@ -424,6 +433,10 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         // A stream of ours given up after a failed batch: we know what it stamped (docs/adr/0104).
         const stamped = this.node.stampedIn(stream);
         if (stamped > 0) out[stream] = Math.min(seq, stamped);
+        continue;
+      }
+      if (parseStreamId(stream).origin === s.peerId) {
+        out[stream] = seq; // the origin vouches for its own stream (above)
         continue;
       }
       // Durable only: the merge goes into the durable vector, which must not claim an entry still under fsync.
