@@ -392,8 +392,29 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return keys;
   }
 
-  async syncDone(s: PeerSession, claimed: VectorObject, keys: Set<string> | undefined): Promise<void> {
-    const vector = this.provenPart(claimed, s);
+  /**
+   * Our own streams as far as we vouch for them in a SYNC_DONE: the current
+   * one as far as it is durable (every entry of it is a write of ours, applied
+   * after its fsync), an older one only as far as every entry of it was
+   * applied and is durable here (`durableEntriesThrough`: never moved by a
+   * merged vector, so not by a peer's claim on a stream we gave up after a
+   * failed batch, whose entries we may never have held).
+   */
+  vouched(): VectorObject {
+    const store = this.node.store;
+    const own = `${this.settings.nodeId}:`;
+    const current = `${own}${this.node.incarnation}`;
+    const out: VectorObject = {};
+    for (const [stream, seq] of store.durable.map) {
+      if (!stream.startsWith(own)) continue;
+      const v = stream === current ? seq : Math.min(seq, store.durableEntriesThrough.get(stream));
+      if (v > 0) out[stream] = v;
+    }
+    return out;
+  }
+
+  async syncDone(s: PeerSession, claimed: VectorObject, own: VectorObject, keys: Set<string> | undefined): Promise<void> {
+    const vector = this.provenPart(claimed, own, s);
     await this.node.mergeVector(vector);
     this.metrics.catchups.inc({ direction: 'received' });
     if (keys) {
@@ -414,16 +435,16 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * merged it would drop that stream's real entries as duplicates. Our own
    * streams come only from our entries (checked as identity evidence).
    *
-   * The sender's own streams are the exception: their origin is the one node
-   * that knows them. Its durable vector covers only entries it stamped and
-   * applied, and the catch-up this SYNC_DONE ends sent every one of them the
-   * peer lacked that it still holds; the others were replaced here by entries
-   * that catch-up sent too (or that the peer covers). So its claim is merged
-   * whole: without it, a stream whose newest entry was replaced (by another
-   * node's write, or by the origin's own write in a later incarnation, so the
-   * stream is never written again) lagged in every other vector for ever.
+   * The sender's own streams are the exception, as far as it vouches for
+   * them (`own`, see vouched()): every entry of them up to there was applied
+   * at the sender, so each is either in the catch-up this SYNC_DONE ends (or
+   * covered here) or was replaced there by an entry that is. That part is
+   * merged whole: without it, a stream whose newest entry was replaced (by
+   * another node's write, or by the origin's own write in a later
+   * incarnation, so the stream is never written again) lagged in every other
+   * vector for ever.
    */
-  private provenPart(claimed: VectorObject, s: PeerSession): VectorObject {
+  private provenPart(claimed: VectorObject, senderOwn: VectorObject, s: PeerSession): VectorObject {
     const store = this.node.store;
     const out: VectorObject = {};
     const own = `${this.settings.nodeId}:`;
@@ -435,12 +456,10 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         if (stamped > 0) out[stream] = Math.min(seq, stamped);
         continue;
       }
-      if (parseStreamId(stream).origin === s.peerId) {
-        out[stream] = seq; // the origin vouches for its own stream (above)
-        continue;
-      }
       // Durable only: the merge goes into the durable vector, which must not claim an entry still under fsync.
-      const bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
+      let bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
+      const vouched = senderOwn[stream];
+      if (vouched !== undefined && parseStreamId(stream).origin === s.peerId) bound = Math.max(bound, vouched); // the origin vouches (above)
       if (seq > bound) capped++;
       out[stream] = Math.min(seq, bound);
     }

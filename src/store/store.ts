@@ -38,6 +38,14 @@ export class Store {
    * merged only up to it (docs/guarantees.md, "forged vector").
    */
   readonly proven = new Map<string, number>();
+  /**
+   * Per stream, the seq up to which every entry was applied here (held or
+   * replaced since), moved by entries only: a merged vector never moves it.
+   * What an origin may vouch for on its own streams (docs/guarantees.md).
+   */
+  readonly entriesThrough = new VersionVector();
+  /** `entriesThrough`, for durable entries only. */
+  readonly durableEntriesThrough = new VersionVector();
   /** Current entries by stream and seq: a catch-up visits only what a peer lacks. */
   readonly byStream = new StreamIndex((e) => this.entries.get(e.key) === e);
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
@@ -65,6 +73,7 @@ export class Store {
   markDurable(e: Entry): void {
     const stream = e.stream;
     this.durable.advance(stream, e.seq);
+    this.durableEntriesThrough.advance(stream, e.seq);
     if (e.seq > (this.durableProven.get(stream) ?? 0)) this.durableProven.set(stream, e.seq);
   }
 
@@ -77,6 +86,9 @@ export class Store {
     const d = this.durable.get(stream);
     if (d === 0) this.vector.map.delete(stream);
     else this.vector.map.set(stream, d);
+    const t = this.durableEntriesThrough.get(stream);
+    if (t === 0) this.entriesThrough.map.delete(stream);
+    else this.entriesThrough.map.set(stream, t);
   }
 
   /** After recovery: everything recovered is durable. */
@@ -85,12 +97,15 @@ export class Store {
     this.durable.merge(this.vector);
     this.durableProven.clear();
     for (const [k, v] of this.proven) this.durableProven.set(k, v);
+    this.durableEntriesThrough.map.clear();
+    this.durableEntriesThrough.merge(this.entriesThrough);
   }
 
   /** Apply an entry by LWW. Advances the vector when the entry is the next of its stream. */
   apply(e: Entry): ApplyResult {
     const stream = e.stream;
     this.vector.advance(stream, e.seq);
+    this.entriesThrough.advance(stream, e.seq);
     if (e.seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, e.seq);
     const cur = this.entries.get(e.key);
     this.lastOther = cur;
