@@ -94,8 +94,6 @@ export type StoreView = Pick<Store, 'get' | 'getAny' | 'list' | 'listAny' | 'all
   readonly proven: ReadonlyMap<string, number>;
   /** `proven`, for durable entries only (what a SYNC_DONE claim may be merged up to). */
   readonly durableProven: ReadonlyMap<string, number>;
-  /** Per stream, the seq up to which every durable entry was applied here, by entries only (an origin's vouch on its own streams). */
-  readonly durableEntriesThrough: ReadonlyVector;
 };
 
 /** The last versions applied per key, read only (GET /v1/kv/<key>?history=N). */

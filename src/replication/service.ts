@@ -393,23 +393,16 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   }
 
   /**
-   * Our own streams as far as we vouch for them in a SYNC_DONE: the current
-   * one as far as it is durable (every entry of it is a write of ours, applied
-   * after its fsync), an older one only as far as every entry of it was
-   * applied and is durable here (`durableEntriesThrough`: never moved by a
-   * merged vector, so not by a peer's claim on a stream we gave up after a
-   * failed batch, whose entries we may never have held).
+   * Our own streams as far as we vouch for them in a SYNC_DONE: as far as our
+   * durable vector covers them. Like any vector of ours, it covers only
+   * entries we hold or hold a replacement of (a stream given up after a
+   * failed batch is merged here up to what it stamped only from a peer's
+   * claim, after that peer's catch-up brought what it holds of it).
    */
   vouched(): VectorObject {
-    const store = this.node.store;
     const own = `${this.settings.nodeId}:`;
-    const current = `${own}${this.node.incarnation}`;
     const out: VectorObject = {};
-    for (const [stream, seq] of store.durable.map) {
-      if (!stream.startsWith(own)) continue;
-      const v = stream === current ? seq : Math.min(seq, store.durableEntriesThrough.get(stream));
-      if (v > 0) out[stream] = v;
-    }
+    for (const [stream, seq] of this.node.store.durable.map) if (stream.startsWith(own)) out[stream] = seq;
     return out;
   }
 
@@ -436,13 +429,13 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * streams come only from our entries (checked as identity evidence).
    *
    * The sender's own streams are the exception, as far as it vouches for
-   * them (`own`, see vouched()): every entry of them up to there was applied
-   * at the sender, so each is either in the catch-up this SYNC_DONE ends (or
-   * covered here) or was replaced there by an entry that is. That part is
-   * merged whole: without it, a stream whose newest entry was replaced (by
-   * another node's write, or by the origin's own write in a later
-   * incarnation, so the stream is never written again) lagged in every other
-   * vector for ever.
+   * them (`own`, see vouched()): their origin is the one node that knows
+   * them, and each entry up to there is either in the catch-up this SYNC_DONE
+   * ends (or covered here) or was replaced at the sender by an entry that is.
+   * That part is merged whole: without it, a stream whose newest entry was
+   * replaced (by another node's write, or by the origin's own write in a
+   * later incarnation, so the stream is never written again) lagged in every
+   * other vector for ever.
    */
   private provenPart(claimed: VectorObject, senderOwn: VectorObject, s: PeerSession): VectorObject {
     const store = this.node.store;

@@ -23,3 +23,17 @@ test('a stream abandoned at a restart whose newest entry was replaced converges 
   for (const op of ops) await fleet.apply(op);
   await fleet.converge(5_000);
 });
+
+test('the same after the origin compacted the replaced entry away and restarted again before the heal', async () => {
+  fleet = new MemFleet(3);
+  await fleet.start();
+  await fleet.apply({ t: 'isolate', n: 2 });
+  await fleet.apply({ t: 'put', n: 2, k: 0 });
+  await fleet.apply({ t: 'restart', n: 2 });
+  await fleet.apply({ t: 'put', n: 2, k: 0 }); // replaces the only entry of the first stream
+  await fleet.nodes[2]!.compact(); // the log no longer holds that entry; the snapshot's vector still covers it
+  await fleet.apply({ t: 'restart', n: 2 });
+  await fleet.apply({ t: 'put', n: 2, k: 1 });
+  await fleet.apply({ t: 'put', n: 0, k: 0 });
+  await fleet.converge(5_000);
+});
