@@ -1,7 +1,7 @@
 import { compareEntries, type Entry } from '../entry/entry.js';
 import { SortedKeys } from './sorted-keys.js';
 import { StreamIndex } from './stream-index.js';
-import { type VectorObject, VersionVector } from './vector.js';
+import { VersionVector } from './vector.js';
 
 export type ApplyResult = 'won' | 'superseded' | 'duplicate';
 
@@ -46,10 +46,6 @@ export class Store {
   /** Keys new since beginBulk, not yet in `keys` (recovery builds the index once, at the end). */
   private bulkKeys: string[] | undefined;
   private bulkSorted = true;
-  /** The store held no entry at beginBulk: every key held is in bulkKeys. */
-  private bulkFresh = false;
-  /** During a bulk load, the stream being applied (advanceRun). */
-  private run: { stream: string; vector: number; proven: number } | undefined;
   /** Sum of the encoded sizes of every entry held (live and tombstones). */
   heldBytes = 0;
 
@@ -94,19 +90,9 @@ export class Store {
   /** Apply an entry by LWW. Advances the vector when the entry is the next of its stream. */
   apply(e: Entry): ApplyResult {
     const stream = e.stream;
-    const seq = e.seq;
-    const bulk = this.bulkKeys;
-    let cur: Entry | undefined;
-    if (bulk === undefined) {
-      this.vector.advance(stream, seq);
-      if (seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, seq);
-      cur = this.entries.get(e.key);
-    } else {
-      this.advanceRun(stream, seq);
-      // Into a store empty at beginBulk, keys so far distinct and ascending
-      // (a snapshot): a key above the last one is new, no lookup needed.
-      cur = this.bulkFresh && this.bulkSorted && (bulk.length === 0 || bulk[bulk.length - 1]! < e.key) ? undefined : this.entries.get(e.key);
-    }
+    this.vector.advance(stream, e.seq);
+    if (e.seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, e.seq);
+    const cur = this.entries.get(e.key);
     this.lastOther = cur;
     if (cur !== undefined) {
       const cmp = compareEntries(e, cur);
@@ -118,6 +104,7 @@ export class Store {
       this.entries.set(e.key, e);
       this.byStream.remove(cur);
     } else {
+      const bulk = this.bulkKeys;
       if (bulk === undefined) this.keys.add(e.key);
       else {
         if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
@@ -125,7 +112,7 @@ export class Store {
       }
       this.entries.set(e.key, e);
     }
-    this.byStream.add(e, stream, seq);
+    this.byStream.add(e);
     this.heldBytes += e.byteLength;
     if (e.isDelete) this.tombstones.set(e.key, e);
     else this.liveCount++;
@@ -133,54 +120,20 @@ export class Store {
   }
 
   /**
-   * Bulk loading: the vector and `proven` of the stream being applied are
-   * kept here and written back when another stream comes, at endBulk and
-   * before mergeVector (recovery applies long runs of one stream: two map
-   * updates per run instead of per entry). Same result as per entry: the
-   * vector advances only by the next seq (a gap stops it), proven is the max.
-   */
-  private advanceRun(stream: string, seq: number): void {
-    let r = this.run;
-    if (r === undefined || r.stream !== stream) {
-      this.flushRun();
-      r = { stream, vector: this.vector.get(stream), proven: this.proven.get(stream) ?? 0 };
-      this.run = r;
-    }
-    if (seq === r.vector + 1) r.vector = seq;
-    if (seq > r.proven) r.proven = seq;
-  }
-
-  private flushRun(): void {
-    const r = this.run;
-    if (r === undefined) return;
-    this.run = undefined;
-    if (r.vector > this.vector.get(r.stream)) this.vector.map.set(r.stream, r.vector);
-    if (r.proven > (this.proven.get(r.stream) ?? 0)) this.proven.set(r.stream, r.proven);
-  }
-
-  /** Merge a vector (a VECTOR record, a snapshot's meta); the one way to change the vector during a bulk load. */
-  mergeVector(v: VectorObject): void {
-    this.flushRun();
-    this.vector.merge(v);
-  }
-
-  /**
    * Bulk loading (recovery): new keys are collected and the sorted key index
    * is built once by endBulk (one sort, already sorted for a snapshot written
-   * in key order) instead of one insert per key. Only apply and mergeVector
-   * may be called in between (the vector is up to date again after endBulk).
+   * in key order) instead of one insert per key. Only apply may be called
+   * in between.
    */
   beginBulk(): void {
     if (this.bulkKeys !== undefined) return;
     this.bulkKeys = [];
     this.bulkSorted = true;
-    this.bulkFresh = this.entries.size === 0;
   }
 
   endBulk(): void {
     const bulk = this.bulkKeys;
     if (bulk === undefined) return;
-    this.flushRun();
     this.bulkKeys = undefined;
     if (bulk.length === 0) return;
     let all = bulk;
