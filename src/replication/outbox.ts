@@ -10,6 +10,8 @@ interface CatchupCursor {
   entries: Entry[];
   next: number;
   vector: VectorObject;
+  /** The sender's own streams it vouches for (SYNC_DONE `own`, docs/guarantees.md). */
+  own: VectorObject;
   full: boolean;
 }
 
@@ -68,13 +70,13 @@ export class Outbox {
    * list and the vector sent in SYNC_DONE describe the same state. Entries
    * applied later reach the peer through the live queue, after SYNC_DONE.
    */
-  startCatchup(store: StoreView, peer: VersionVector, full: boolean): number {
+  startCatchup(store: StoreView, peer: VersionVector, full: boolean, own: VectorObject = {}): number {
     const entries: Entry[] = [];
     // Only what the peer lacks, by stream and seq (store/stream-index.ts); a full resync sends every entry.
     if (full) for (const e of store.all()) entries.push(e);
     else for (const e of store.missing(peer)) entries.push(e);
     // SYNC_DONE claims only what is durable here (docs/adr/0104); the list may hold more.
-    this.catchup = { entries, next: 0, vector: store.durable.toObject(), full };
+    this.catchup = { entries, next: 0, vector: store.durable.toObject(), own, full };
     this.catchupOwed = false;
     // The snapshot holds everything queued so far that the store holds; own writes
     // shipped at staging are not applied yet (their fsync runs): they stay queued.
@@ -97,7 +99,7 @@ export class Outbox {
         return { frame: entriesFrame(batch, ENTRIES_CATCHUP | (c.full ? ENTRIES_FULL : 0)), entries: batch.length, mode: 'catchup' };
       }
       this.catchup = undefined;
-      return { frame: jsonFrame(FRAME.SYNC_DONE, { vector: c.vector, full: c.full }), entries: 0, mode: 'sync_done' };
+      return { frame: jsonFrame(FRAME.SYNC_DONE, { vector: c.vector, own: c.own, full: c.full }), entries: 0, mode: 'sync_done' };
     }
     if (this.catchupOwed || this.liveHead === this.live.length) return undefined;
     const { batch, bytes } = takeBatch(this.live, this.liveHead, maxBytes);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Entry } from '../entry/entry.js';
+import { parseStreamId, type Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
 import type { NodeHost, NodeService } from '../node-host.js';
@@ -392,8 +392,22 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return keys;
   }
 
-  async syncDone(s: PeerSession, claimed: VectorObject, keys: Set<string> | undefined): Promise<void> {
-    const vector = this.provenPart(claimed, s);
+  /**
+   * Our own streams as far as we vouch for them in a SYNC_DONE: as far as our
+   * durable vector covers them. Like any vector of ours, it covers only
+   * entries we hold or hold a replacement of (a stream given up after a
+   * failed batch is merged here up to what it stamped only from a peer's
+   * claim, after that peer's catch-up brought what it holds of it).
+   */
+  vouched(): VectorObject {
+    const own = `${this.settings.nodeId}:`;
+    const out: VectorObject = {};
+    for (const [stream, seq] of this.node.store.durable.map) if (stream.startsWith(own)) out[stream] = seq;
+    return out;
+  }
+
+  async syncDone(s: PeerSession, claimed: VectorObject, own: VectorObject, keys: Set<string> | undefined): Promise<void> {
+    const vector = this.provenPart(claimed, own, s);
     await this.node.mergeVector(vector);
     this.metrics.catchups.inc({ direction: 'received' });
     if (keys) {
@@ -413,8 +427,17 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
    * a claim beyond every entry of its stream seen here proves nothing, and
    * merged it would drop that stream's real entries as duplicates. Our own
    * streams come only from our entries (checked as identity evidence).
+   *
+   * The sender's own streams are the exception, as far as it vouches for
+   * them (`own`, see vouched()): their origin is the one node that knows
+   * them, and each entry up to there is either in the catch-up this SYNC_DONE
+   * ends (or covered here) or was replaced at the sender by an entry that is.
+   * That part is merged whole: without it, a stream whose newest entry was
+   * replaced (by another node's write, or by the origin's own write in a
+   * later incarnation, so the stream is never written again) lagged in every
+   * other vector for ever.
    */
-  private provenPart(claimed: VectorObject, s: PeerSession): VectorObject {
+  private provenPart(claimed: VectorObject, senderOwn: VectorObject, s: PeerSession): VectorObject {
     const store = this.node.store;
     const out: VectorObject = {};
     const own = `${this.settings.nodeId}:`;
@@ -427,7 +450,9 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         continue;
       }
       // Durable only: the merge goes into the durable vector, which must not claim an entry still under fsync.
-      const bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
+      let bound = Math.max(store.durable.get(stream), store.durableProven.get(stream) ?? 0);
+      const vouched = senderOwn[stream];
+      if (vouched !== undefined && parseStreamId(stream).origin === s.peerId) bound = Math.max(bound, vouched); // the origin vouches (above)
       if (seq > bound) capped++;
       out[stream] = Math.min(seq, bound);
     }

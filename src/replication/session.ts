@@ -48,8 +48,10 @@ export interface SessionHost {
   receive(s: PeerSession, entries: Entry[], flags: number): Promise<void>;
   /** The keys a full resync sent on this session so far (and forget them). */
   takeFullKeys(s: PeerSession): Set<string>;
-  /** A complete catch-up arrived (after its entries are durable); `fullKeys` for a full resync. */
-  syncDone(s: PeerSession, vector: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
+  /** The part of our durable vector on our own streams that we vouch for (sent in SYNC_DONE as `own`). */
+  vouched(): VectorObject;
+  /** A complete catch-up arrived (after its entries are durable); `own`: what the peer vouches for on its own streams; `fullKeys` for a full resync. */
+  syncDone(s: PeerSession, vector: VectorObject, own: VectorObject, fullKeys: Set<string> | undefined): Promise<void>;
   /** The peer said this node is the newcomer of two live nodes with one id (ERROR NODE_ID_CLASH, newcomer). */
   newcomer(s: PeerSession, message: string): void;
   /** The peer reported its vector (ACK). */
@@ -282,16 +284,19 @@ export class PeerSession {
       case FRAME.ENTRIES:
         return this.onEntries(f);
       case FRAME.SYNC_DONE: {
-        const b = parseJsonBody<{ vector?: unknown; full?: unknown }>(f);
+        const b = parseJsonBody<{ vector?: unknown; own?: unknown; full?: unknown }>(f);
         if (!isVector(b.vector)) throw new FleetError('FRAME_INVALID', 'SYNC_DONE without a valid vector');
+        // Optional (older peers omit it).
+        if (b.own !== undefined && !isVector(b.own)) throw new FleetError('FRAME_INVALID', 'SYNC_DONE with an invalid own vector');
         const vector = b.vector;
+        const own = b.own ?? {};
         const waitFor = this.pending;
         this.pending = [];
         // Taken now, in arrival order: entries of a later catch-up may arrive while this one is merged.
         const fullKeys = b.full === true ? this.host.takeFullKeys(this) : undefined;
         this.serial(async () => {
           await Promise.all(waitFor);
-          await this.host.syncDone(this, vector, fullKeys);
+          await this.host.syncDone(this, vector, own, fullKeys);
           this.peerKnown.merge(vector);
           this.inboundSynced = true;
           this.sendAck();
@@ -426,7 +431,7 @@ export class PeerSession {
     // A deliberately broken build for the campaign's checker: pretend the peer
     // has everything (no catch-up, and its vector jumps past what it lacks).
     const peerVector = NO_ANTI_ENTROPY ? this.host.node.store.durable.clone() : this.ackVector;
-    const n = this.outbox.startCatchup(this.host.node.store, peerVector, full);
+    const n = this.outbox.startCatchup(this.host.node.store, peerVector, full, this.host.vouched());
     this.resetPeerKnown();
     this.host.logger.info({ peer: this.peerId, entries: n, full }, 'catch-up to %s: sending %d entries%s', this.label, n, full ? ' (full resync)' : '');
     this.schedulePump();

@@ -38,7 +38,8 @@ test('a forged SYNC_DONE vector does not stop replication, and no node stamps se
   await x.handshake(SECRET, 'default', 'evil');
   await x.frame(FRAME.SYNC_DONE); // a's catch-up toward us is done; now ours, with nothing in it
   const forged = { [cStream]: Number.MAX_SAFE_INTEGER, [aStream]: Number.MAX_SAFE_INTEGER, 'ghost:7': 10 ** 12 };
-  x.send(jsonFrame(FRAME.SYNC_DONE, { vector: forged }));
+  // `own` (what an origin vouches for on its own streams) counts only for streams of the sender's node id: not for c's, a's or ghost's.
+  x.send(jsonFrame(FRAME.SYNC_DONE, { vector: forged, own: forged }));
   await waitFor(() => a.logsMatching(/beyond any entry seen here|SYNC_DONE/).length > 0 || x.frames.some((f) => f.type === FRAME.ACK), 'a handled the forged SYNC_DONE');
 
   for (let i = 0; i < 20; i++) expect((await c.put(`after/k${i}`, `v${i}`)).status).toBe(200);

@@ -144,27 +144,30 @@ export class MemFleet {
     return JSON.stringify(n.list('').map((e) => [e.key, e.value.toString('utf8')]));
   }
 
-  /** Heal everything and wait until every node holds the model's state and the same vector. */
+  /**
+   * Heal everything and wait until every node holds the model's state and the same vector, with no
+   * write after the heal: a stream whose newest entry was replaced (by another node's write, or by
+   * its origin's own write in a later incarnation) must not keep the vectors apart (docs/guarantees.md).
+   */
   async converge(timeoutMs = 15_000): Promise<void> {
     this.net.healAll();
-    // Each node writes once more after the heal. A received vector is merged only as far as entries
-    // prove it (docs/guarantees.md, "forged vector"), so a stream whose newest entry was replaced by
-    // another node's write of the same key is covered on the others only from its origin's next write;
-    // states converge without it, vectors only with it (known limitation, ADR 0002).
-    for (const n of this.nodes) {
-      const r = await n.put(`final/${n.nodeId}`, n.nodeId);
-      this.written.push({ key: `final/${n.nodeId}`, value: n.nodeId, hlc: BigInt(r.hlc), origin: r.origin, inc: r.inc });
-    }
     const want = JSON.stringify([...this.model()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-    await waitFor(
-      () => {
-        const vectors = this.nodes.map((n) => JSON.stringify(Object.entries(n.store.vector.toObject()).sort()));
-        return this.nodes.every((n) => MemFleet.state(n) === want) && vectors.every((v) => v === vectors[0]);
-      },
-      `convergence to the LWW model (${want.slice(0, 200)}; have ${this.nodes.map((n) => MemFleet.state(n).slice(0, 200)).join(' / ')})`,
-      timeoutMs,
-      10,
-    );
+    const vectors = () => this.nodes.map((n) => JSON.stringify(Object.entries(n.store.vector.toObject()).sort()));
+    try {
+      await waitFor(
+        () => {
+          const v = vectors();
+          return this.nodes.every((n) => MemFleet.state(n) === want) && v.every((x) => x === v[0]);
+        },
+        'convergence to the LWW model',
+        timeoutMs,
+        10,
+      );
+    } catch (err) {
+      // What each node holds when the wait ended (not when it began).
+      const have = this.nodes.map((n, i) => `${n.nodeId}: ${MemFleet.state(n).slice(0, 300)} ${vectors()[i]}`).join(' / ');
+      throw new Error(`${(err as Error).message} (want ${want.slice(0, 300)}; have ${have})`);
+    }
   }
 
   /** Stop every node and remove their data dirs (a property test makes hundreds of fleets). */
@@ -175,7 +178,10 @@ export class MemFleet {
 }
 
 /** The property: every random schedule on 3–5 nodes ends in one state, equal to the LWW model. */
+/** FLEETKV_PROP_RUNS overrides numRuns (a longer hunt by hand), FLEETKV_PROP_SEED replays a reported seed. */
 export async function checkSchedules(opts: { numRuns: number; keys: number; maxOps: number }): Promise<void> {
+  const runs = Number(process.env.FLEETKV_PROP_RUNS) || opts.numRuns;
+  const seed = process.env.FLEETKV_PROP_SEED !== undefined ? Number(process.env.FLEETKV_PROP_SEED) : undefined;
   await fc.assert(
     fc.asyncProperty(
       fc.integer({ min: 3, max: 5 }).chain((size) => fc.tuple(fc.constant(size), opsArb(size, opts.keys, opts.maxOps))),
@@ -190,6 +196,6 @@ export async function checkSchedules(opts: { numRuns: number; keys: number; maxO
         }
       },
     ),
-    { numRuns: opts.numRuns },
+    { numRuns: runs, ...(seed !== undefined ? { seed } : {}) },
   );
 }
