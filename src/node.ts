@@ -17,7 +17,7 @@ import type { ApplyResult } from './store/store.js';
 import { Store } from './store/store.js';
 import { KeyHistory } from './store/history.js';
 import { expiryEvent } from './entry/expiry-event.js';
-import { ExpiryQueue, expiryTombstoneFields } from './store/expiry.js';
+import { ExpiryQueue, endsExpiry, expiryTombstoneFields } from './store/expiry.js';
 import { parseTtl } from './entry/ttl.js';
 import type { VectorObject } from './store/vector.js';
 import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
@@ -567,6 +567,11 @@ export class FleetNode extends EventEmitter implements NodeHost {
       }
     } else if (e.isDelete && other !== undefined && this.announced.has(other)) {
       told = undefined; // the tombstone of an expiry watchers were already told about
+    } else if (e.isDelete && other !== undefined && endsExpiry(e, other)) {
+      // The origin's expiry tombstone came before this node's own expiry timer (it is
+      // shipped when staged, docs/adr/0104): the expiry is told here now, as the sweep would.
+      this.announceExpiry(other);
+      told = undefined;
     }
     if (told !== undefined && this.watchers.size > 0) {
       for (const w of this.watchers) if (e.key.startsWith(w.prefix)) w.cb(told);
@@ -598,13 +603,7 @@ export class FleetNode extends EventEmitter implements NodeHost {
     const now = Date.now();
     for (const p of this.expiries.popDue(now)) {
       if (this.store.getAny(p.key) !== p) continue; // refreshed, deleted or superseded since
-      if (!this.announced.has(p)) {
-        this.announced.add(p);
-        this.metrics.expired.inc();
-        const ev = expiryEvent(p);
-        for (const l of this.expiryListeners) l(p, ev);
-        for (const w of this.watchers) if (p.key.startsWith(w.prefix)) w.cb(ev);
-      }
+      this.announceExpiry(p);
       // Status records (presence heartbeats) get none: the next heartbeat replaces them, and the
       // expired record keeps the node's last-seen time for /v1/nodes (robots/presence.ts).
       if (p.origin === this.nodeId && !isReservedKey(p.key)) {
@@ -615,6 +614,16 @@ export class FleetNode extends EventEmitter implements NodeHost {
       }
     }
     this.armExpiry();
+  }
+
+  /** Tell an expiry once: expiry listeners (MQTT) and watchers get the expiry event. */
+  private announceExpiry(p: Entry): void {
+    if (this.announced.has(p)) return;
+    this.announced.add(p);
+    this.metrics.expired.inc();
+    const ev = expiryEvent(p);
+    for (const l of this.expiryListeners) l(p, ev);
+    for (const w of this.watchers) if (p.key.startsWith(w.prefix)) w.cb(ev);
   }
 
   /** Puts that expire here (MQTT publishes an empty state and a log envelope). Returns an unsubscribe. */

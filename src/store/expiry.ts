@@ -69,3 +69,8 @@ export class ExpiryQueue {
 export function expiryTombstoneFields(put: Entry, inc: number, seq: number): Parameters<typeof encodeEntry>[0] {
   return { origin: put.origin, inc, seq, wall: put.wall, logical: put.logical, op: OP_DEL, key: put.key };
 }
+
+/** Whether a delete is the expiry tombstone of `put` (expiryTombstoneFields: the put's origin and hlc). */
+export function endsExpiry(del: Entry, put: Entry): boolean {
+  return put.expiresAt > 0 && !put.isDelete && del.origin === put.origin && del.wall === put.wall && del.logical === put.logical;
+}

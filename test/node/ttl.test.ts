@@ -1,5 +1,7 @@
 import { afterEach, expect, test } from 'vitest';
-import type { Entry } from '../../src/entry/entry.js';
+import { type Entry, encodeEntry } from '../../src/entry/entry.js';
+import { isExpiryEvent } from '../../src/entry/expiry-event.js';
+import { expiryTombstoneFields } from '../../src/store/expiry.js';
 import type { FleetNode } from '../../src/node.js';
 import { startCoreNode } from '../helpers/node.js';
 import { tempDir, waitFor } from '../helpers/proc.js';
@@ -99,4 +101,36 @@ test('the expiry tombstone cannot delete a refresh written elsewhere before it a
   expect(a.get('k')?.value.toString()).toBe('refreshed');
   expect(b.get('k')?.value.toString()).toBe('refreshed');
   expect(a.store.getAny('k')).toBe(refresh);
+});
+
+test("the origin's expiry tombstone arriving before this node's own expiry timer is told as the expiry (once), not as a plain delete", async () => {
+  const a = await startCoreNode(tempDir(), (c) => (c.nodeId = 'a'));
+  const b = await startCoreNode(tempDir(), (c) => (c.nodeId = 'b'));
+  nodes.push(a, b);
+  await a.put('robots/r1/pose', '{"x":1}', { ttl: '60s' });
+  const put = a.store.getAny('robots/r1/pose')!;
+  // The tombstone a would write at the expiry (same origin and hlc, its next seq): shipped at
+  // staging, it can reach b before b's own timer fires, here 60 s before.
+  const tomb = encodeEntry(expiryTombstoneFields(put, put.inc, put.seq + 1));
+  const watched: Entry[] = [];
+  const expired: Entry[] = [];
+  b.watch('robots/', (e) => watched.push(e));
+  b.onExpired((_p, ev) => expired.push(ev));
+  await b.ingest(put, 'a');
+  await b.ingest(tomb, 'a');
+  expect(b.get('robots/r1/pose')).toBeUndefined();
+  expect(expired).toHaveLength(1);
+  expect(isExpiryEvent(expired[0]!)).toBe(true);
+  expect(watched.map((e) => [e.isDelete, isExpiryEvent(e)])).toEqual([
+    [false, false],
+    [true, true],
+  ]);
+  // An ordinary delete by the origin is still a plain delete.
+  await a.put('robots/r2/pose', '{"x":2}', { ttl: '60s' });
+  const put2 = a.store.getAny('robots/r2/pose')!;
+  await b.ingest(put2, 'a');
+  await a.delete('robots/r2/pose');
+  await b.ingest(a.store.getAny('robots/r2/pose')!, 'a');
+  expect(expired).toHaveLength(1);
+  expect(isExpiryEvent(watched.at(-1)!)).toBe(false);
 });
