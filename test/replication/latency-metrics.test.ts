@@ -29,9 +29,12 @@ async function samples(n: NodeProc, name: string): Promise<Map<string, number>> 
 test('event-loop delay: three sane series per scrape window, and a stopped process shows as a late loop', async () => {
   const a = await startNode('ea');
   nodes.push(a);
-  await samples(a, 'fleetkv_event_loop_delay_seconds'); // the first scrape opens a window
-  await new Promise((r) => setTimeout(r, 200));
-  const idle = await samples(a, 'fleetkv_event_loop_delay_seconds');
+  // The first scrape starts the sampler; then scrape until a window holds at least one sample (max > 0).
+  let idle = new Map<string, number>();
+  await waitFor(async () => {
+    idle = await samples(a, 'fleetkv_event_loop_delay_seconds');
+    return (idle.get('{stat="max"}') ?? 0) > 0;
+  }, 'a scrape window with a sample');
   expect([...idle.keys()].sort()).toEqual(['{stat="max"}', '{stat="p50"}', '{stat="p99"}']);
   const [p50, p99, max] = ['p50', 'p99', 'max'].map((s) => idle.get(`{stat="${s}"}`)!);
   for (const v of [p50, p99, max]) expect(Number.isFinite(v) && v! >= 0).toBe(true);
@@ -42,14 +45,20 @@ test('event-loop delay: three sane series per scrape window, and a stopped proce
 
   // Frozen for 400 ms: its timers run that late once it continues.
   process.kill(a.pid, 'SIGSTOP');
-  await new Promise((r) => setTimeout(r, 400));
+  await new Promise((r) => setTimeout(r, 400)); // the fault's length, not a wait for a condition
   process.kill(a.pid, 'SIGCONT');
-  await new Promise((r) => setTimeout(r, 100));
-  const stalled = await samples(a, 'fleetkv_event_loop_delay_seconds');
+  // The sampler's first tick after the freeze records it (a scrape before that tick sees an empty window).
+  const stalled = await waitFor(async () => {
+    const m = await samples(a, 'fleetkv_event_loop_delay_seconds');
+    return (m.get('{stat="max"}') ?? 0) > 0 ? m : undefined;
+  }, 'a window holding the first tick after the freeze');
   expect(stalled.get('{stat="max"}')!).toBeGreaterThan(0.3);
   // The window was reset by that scrape: the stall is not reported again.
-  await new Promise((r) => setTimeout(r, 200));
-  expect((await samples(a, 'fleetkv_event_loop_delay_seconds')).get('{stat="max"}')!).toBeLessThan(0.3);
+  const after = await waitFor(async () => {
+    const m = await samples(a, 'fleetkv_event_loop_delay_seconds');
+    return (m.get('{stat="max"}') ?? 0) > 0 ? m : undefined;
+  }, 'the next window with a sample');
+  expect(after.get('{stat="max"}')!).toBeLessThan(0.3);
 });
 
 test('replication lag per peer: 0 when in step, grows in seconds and entries while the peer is held back, 0 again after', async () => {
