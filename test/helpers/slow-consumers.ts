@@ -12,6 +12,10 @@ import type { NodeProc } from './proc.js';
  */
 
 /** PUT `rate` writes a second over HTTP (keys cycling over `keys`, `valueBytes` each) until stop(); counts the ok ones. */
+/** The slow-consumer tests' load: writes/s, and its length (FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant). */
+export const SLOW_CONSUMER_RATE = 1000;
+export const SLOW_CONSUMER_SECONDS = Number(process.env.FLEETKV_SLOW_CONSUMER_SECONDS ?? 20);
+
 export function writeLoad(url: string, opts: { rate: number; keys?: number; valueBytes?: number; prefix?: string }): { stop(): Promise<void>; ok: () => number; failed: () => number } {
   const keys = opts.keys ?? 500;
   const value = 'v'.repeat(opts.valueBytes ?? 100);

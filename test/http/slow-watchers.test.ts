@@ -1,11 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NodeProc, tempDir } from '../helpers/proc.js';
-import { closedByPeer, metricValue, runUnderLoad, stalledWatcher, slowConsumerFixture } from '../helpers/slow-consumers.js';
+import { SLOW_CONSUMER_RATE as RATE, SLOW_CONSUMER_SECONDS as SECONDS, closedByPeer, metricValue, runUnderLoad, stalledWatcher, slowConsumerFixture } from '../helpers/slow-consumers.js';
 
-/** Load length; FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant. */
-const SECONDS = Number(process.env.FLEETKV_SLOW_CONSUMER_SECONDS ?? 20);
-const RATE = 1000;
 const WATCHERS = 50;
 
 /**

@@ -1,12 +1,8 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { NodeProc, tempDir, waitFor } from '../helpers/proc.js';
-import { closedByPeer, metricValue, runUnderLoad, stalledSubscriber, slowConsumerFixture } from '../helpers/slow-consumers.js';
+import { SLOW_CONSUMER_RATE as RATE, SLOW_CONSUMER_SECONDS as SECONDS, closedByPeer, metricValue, runUnderLoad, stalledSubscriber, slowConsumerFixture } from '../helpers/slow-consumers.js';
 import { RawClient } from './raw-client.js';
-
-/** Load length; FLEETKV_SLOW_CONSUMER_SECONDS=120 runs the long variant. */
-const SECONDS = Number(process.env.FLEETKV_SLOW_CONSUMER_SECONDS ?? 20);
-const RATE = 1000;
 
 /**
  * Issue 9 item 1: a subscriber to fleet/# that stops reading its socket while

@@ -25,6 +25,27 @@ describe('uplink to a real Mosquitto 2', () => {
     return c;
   };
 
+  /** A robot with only its uplink on, to `broker` under `prefix`, once the uplink is connected. */
+  const uplinkRobot = async (nodeId: string, prefix: string, env: Record<string, string>, what: string): Promise<NodeProc> => {
+    const n = await new NodeProc({
+      nodeId,
+      dataDir: path.join(dir, nodeId),
+      env: {
+        FLEETKV_MQTT_ENABLED: 'false',
+        FLEETKV_REPLICATION_ENABLED: 'false',
+        FLEETKV_UPLINK_ENABLED: 'true',
+        FLEETKV_UPLINK_URL: broker.url,
+        FLEETKV_UPLINK_USERNAME: broker.user,
+        FLEETKV_UPLINK_PASSWORD: broker.password,
+        FLEETKV_UPLINK_PREFIX: prefix,
+        FLEETKV_UPLINK_RECONNECT_PERIOD: '200ms',
+        ...env,
+      },
+    }).start();
+    await waitFor(async () => ((await n.status()).uplink as { connected?: boolean } | undefined)?.connected === true, what);
+    return n;
+  };
+
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.end().catch(() => {})));
     await robot?.stop();
@@ -35,22 +56,7 @@ describe('uplink to a real Mosquitto 2', () => {
 
   it('mirrors writes and deletes retained, and takes sets from mosquitto_pub', async () => {
     await broker.start();
-    robot = await new NodeProc({
-      nodeId: 'r1',
-      dataDir: path.join(dir, 'r1'),
-      env: {
-        FLEETKV_MQTT_ENABLED: 'false',
-        FLEETKV_REPLICATION_ENABLED: 'false',
-        FLEETKV_UPLINK_ENABLED: 'true',
-        FLEETKV_UPLINK_URL: broker.url,
-        FLEETKV_UPLINK_USERNAME: broker.user,
-        FLEETKV_UPLINK_PASSWORD: broker.password,
-        FLEETKV_UPLINK_PREFIX: 'site1',
-        FLEETKV_UPLINK_ACCEPT_SETS: 'true',
-        FLEETKV_UPLINK_RECONNECT_PERIOD: '200ms',
-      },
-    }).start();
-    await waitFor(async () => ((await robot.status()).uplink as { connected?: boolean } | undefined)?.connected === true, 'the uplink connected to mosquitto');
+    robot = await uplinkRobot('r1', 'site1', { FLEETKV_UPLINK_ACCEPT_SETS: 'true' }, 'the uplink connected to mosquitto');
 
     const watcher = await subscribe('site1/state/#');
     expect((await robot.put('robots/r1/pose', '{"x":1,"y":2}')).status).toBe(200);
@@ -83,22 +89,7 @@ describe('uplink to a real Mosquitto 2', () => {
   });
 
   it('speaks MQTT 5 when asked: user properties on state, a TTL as Message Expiry Interval, cleared on expiry', async () => {
-    robot5 = await new NodeProc({
-      nodeId: 'r5',
-      dataDir: path.join(dir, 'r5'),
-      env: {
-        FLEETKV_MQTT_ENABLED: 'false',
-        FLEETKV_REPLICATION_ENABLED: 'false',
-        FLEETKV_UPLINK_ENABLED: 'true',
-        FLEETKV_UPLINK_URL: broker.url,
-        FLEETKV_UPLINK_USERNAME: broker.user,
-        FLEETKV_UPLINK_PASSWORD: broker.password,
-        FLEETKV_UPLINK_PREFIX: 'site5',
-        FLEETKV_UPLINK_PROTOCOL_VERSION: '5',
-        FLEETKV_UPLINK_RECONNECT_PERIOD: '200ms',
-      },
-    }).start();
-    await waitFor(async () => ((await robot5!.status()).uplink as { connected?: boolean } | undefined)?.connected === true, 'the MQTT 5 uplink connected to mosquitto');
+    robot5 = await uplinkRobot('r5', 'site5', { FLEETKV_UPLINK_PROTOCOL_VERSION: '5' }, 'the MQTT 5 uplink connected to mosquitto');
     const c = await mqtt.connectAsync(broker.url, { protocolVersion: 5, username: broker.user, password: broker.password, reconnectPeriod: 0 });
     try {
       const got: { topic: string; payload: string; props: Record<string, unknown> | undefined; expiry: number | undefined }[] = [];
