@@ -11,6 +11,7 @@ import { listLogDir, segmentPath } from './log/files.js';
 import { Log, defaultIo, type LogIo } from './log/log.js';
 import { KIND, jsonPayload, maxLogRecordBytes, parseJsonPayload } from './log/record.js';
 import { recoverLog } from './log/recovery.js';
+import { ShipGate } from './log/ship-gate.js';
 import { removeCovered, snapshotMeta, writeSnapshot, type SnapshotMeta } from './log/snapshot.js';
 import { NodeMetrics } from './metrics.js';
 import type { ApplyResult } from './store/store.js';
@@ -112,6 +113,8 @@ export class FleetNode extends EventEmitter implements NodeHost {
    * its fsync: a failed batch at or below it must not be renumbered (docs/adr/0104).
    */
   private shippedSeq = 0;
+  /** Own writes ship at staging, or only once durable after a failed batch (docs/adr/0104). */
+  private readonly shipGate = new ShipGate<Entry>((e) => this.ship(e));
   /** Streams of ours given up this run after a failed batch, with the highest seq stamped in each. */
   private readonly abandoned = new Map<string, number>();
   private forwardOut: ForwardListener[] = [];
@@ -435,12 +438,18 @@ export class FleetNode extends EventEmitter implements NodeHost {
       this.countError(err);
       throw err;
     }
+    this.shipGate.durable(e);
     this.applyEntry(e, 'local');
     return { key, origin: e.origin, inc: e.inc, seq: e.seq, hlc: formatHlc(e.wall, e.logical) };
   }
 
-  /** Hand a staged local entry to the staged listeners (replication ships it). */
+  /** A local entry is staged: shipped now, or once durable after a failed batch (ShipGate). */
   private stage(e: Entry): void {
+    this.shipGate.staged(e);
+  }
+
+  /** Hand a local entry to the staged listeners (replication ships it). */
+  private ship(e: Entry): void {
     for (const l of this.stagedListeners) if (l(e) && e.inc === this.incarnation && e.seq > this.shippedSeq) this.shippedSeq = e.seq;
   }
 
@@ -452,6 +461,7 @@ export class FleetNode extends EventEmitter implements NodeHost {
    * Otherwise the next write is numbered from the first failed seq (no gap).
    */
   private appendFailed(e: Entry): void {
+    this.shipGate.failed(e);
     if (e.inc !== this.incarnation || e.seq >= this.nextSeq) return; // already handled for this failure
     if (e.seq <= this.shippedSeq) {
       this.abandoned.set(e.stream, this.nextSeq - 1);

@@ -154,3 +154,35 @@ test('a receiver applies on arrival; its durable vector (ACK, HELLO, status) cov
   expect(b2.get('k')?.value.toString()).toBe('v1');
   expect(b2.store.durable.get(stream)).toBe(r.seq);
 });
+
+test('after a failed batch the origin ships only durable entries: a second failure shipped nothing, so it is renumbered in the same stream (one new stream per outage)', async () => {
+  const io = held();
+  const [a, b] = await pair(io);
+  const seenOnB: Entry[] = [];
+  b.watch('k', (e: Entry) => seenOnB.push(e));
+  io.holding = true;
+  const first = settled(a.put('k', 'first'));
+  await waitFor(() => seenOnB.length === 1, 'B has the first entry, shipped at staging');
+  io.release(ioError('EIO', 'fdatasync'));
+  await waitFor(() => first.done, 'the first put fails');
+  const inc1 = a.incarnation; // renewed: the failed entry had left
+  // The next write waits for its fsync before it leaves: B does not see it while the fsync is held.
+  const second = settled(a.put('k', 'second'));
+  await waitFor(() => io.held.length === 1, "the second write's fsync is held");
+  expect(seenOnB.length).toBe(1);
+  io.release(ioError('EIO', 'fdatasync'));
+  await waitFor(() => second.done, 'the second put fails');
+  expect((second.error as { code?: string }).code).toBe('IO_ERROR');
+  expect(a.incarnation).toBe(inc1); // nothing of it left the node: no new stream
+  // A write that succeeds is shipped after its fsync, numbered where the failed one was.
+  const third = settled(a.put('k', 'third'));
+  await waitFor(() => io.held.length === 1, "the third write's fsync is held");
+  expect(seenOnB.length).toBe(1);
+  io.holding = false;
+  io.release();
+  await waitFor(() => third.done, 'the third put is acknowledged');
+  expect(third.value).toMatchObject({ inc: inc1, seq: 1 });
+  await waitFor(() => b.get('k')?.value.toString() === 'third', 'B holds the third write');
+  expect(seenOnB.map((e) => e.value.toString())).toEqual(['first', 'third']);
+  expect(a.incarnation).toBe(inc1);
+});
