@@ -133,8 +133,19 @@ test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees i
   const a = await startNode('xa');
   const c = await startNode('xc', { peers: [peerAddress(a)] });
   const b1 = await startNode('xb', { peers: [peerAddress(a)] });
-  const b2 = await startNode('xb', { peers: [peerAddress(c)] });
+  let b2 = await startNode('xb', { peers: [peerAddress(c)] });
   nodes.push(a, c, b1, b2);
+  // Two fresh data dirs started in the same minute draw the same incarnation 1 time in 256
+  // (8 random bits, docs/adr/0002). Equal incarnations are a different case, one fleetkv does
+  // not detect yet (the next test): that draw is what made this test time out once. Redraw.
+  const inc1 = (await b1.status()).incarnation as number;
+  for (let i = 0; i < 5 && (await b2.status()).incarnation === inc1; i++) {
+    await b2.stop();
+    fs.rmSync(b2.opts.dataDir, { recursive: true, force: true });
+    b2 = await restart(b2);
+    nodes.push(b2);
+  }
+  expect((await b2.status()).incarnation).not.toBe(inc1);
   const h = new History();
   // Both twins write; each one's stream reaches the other through a and c.
   await waitFor(
@@ -153,3 +164,36 @@ test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees i
   expect(r.status).toBe(409);
   expect((await refusing.fetch('/readyz')).status).toBe(503);
 });
+
+/**
+ * A known gap, kept here so it turns red when fixed: twins with the SAME incarnation (cloned from
+ * one cleanly stopped image: both keep it, and no peer holds more of it) write the same stream at
+ * the same pace through different peers. No vector ever shows a seq beyond what the other stamped,
+ * the relay never hands an origin its own entries, and a and c report equal vectors while they hold
+ * different entries under the same (origin, inc, seq): nothing is detected and the two states
+ * diverge silently. Seen: no refusal within 20 s, 1 of 1 runs. Telling them apart needs content in
+ * the comparison (e.g. the stamp of the newest entry per stream in ACK), not only seqs.
+ */
+test.fails('KNOWN GAP: twins with the same incarnation (a cloned clean image) through a third node are not detected', async () => {
+  const seed = await startNode('yb');
+  await seed.stop();
+  const clone = tempDir();
+  execFileSync('cp', ['-a', `${seed.opts.dataDir}/.`, clone]);
+  const a = await startNode('ya');
+  const c = await startNode('yc', { peers: [peerAddress(a)] });
+  const b1 = await startNode('yb', { peers: [peerAddress(a)], dataDir: seed.opts.dataDir });
+  const b2 = await startNode('yb', { peers: [peerAddress(c)], dataDir: clone });
+  nodes.push(a, c, b1, b2);
+  expect((await b2.status()).incarnation).toBe((await b1.status()).incarnation);
+  const h = new History();
+  await waitFor(
+    async () => {
+      await h.put(b1, `t/b1-${h.writes.length}`);
+      await h.put(b2, `t/b2-${h.writes.length}`);
+      const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
+      return s1.writable === false || s2.writable === false;
+    },
+    'one twin to refuse writes',
+    8000,
+  );
+}, 60_000);
