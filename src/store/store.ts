@@ -1,4 +1,5 @@
 import { compareEntries, type Entry } from '../entry/entry.js';
+import { KeyTable } from './key-table.js';
 import { SortedKeys } from './sorted-keys.js';
 import { StreamIndex } from './stream-index.js';
 import { type VectorObject, VersionVector } from './vector.js';
@@ -14,7 +15,8 @@ export type ApplyResult = 'won' | 'superseded' | 'duplicate';
  * entry from a peer on arrival; `markDurable` once its record is durable (docs/adr/0104).
  */
 export class Store {
-  private readonly entries = new Map<string, Entry>();
+  /** The newest entry per key; a snapshot's keys, loaded in key order, go to its sorted base (no Map slot each). */
+  private readonly entries = new KeyTable<Entry>();
   private readonly keys = new SortedKeys();
   /** Tombstones in the order they were written, oldest first, for GC without a scan. */
   private readonly tombstones = new Map<string, Entry>();
@@ -97,6 +99,7 @@ export class Store {
     const seq = e.seq;
     const bulk = this.bulkKeys;
     let cur: Entry | undefined;
+    let append = false;
     if (bulk === undefined) {
       this.vector.advance(stream, seq);
       if (seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, seq);
@@ -104,8 +107,10 @@ export class Store {
     } else {
       this.advanceRun(stream, seq);
       // Into a store empty at beginBulk, keys so far distinct and ascending
-      // (a snapshot): a key above the last one is new, no lookup needed.
-      cur = this.bulkFresh && this.bulkSorted && (bulk.length === 0 || bulk[bulk.length - 1]! < e.key) ? undefined : this.entries.get(e.key);
+      // (a snapshot): a key above the last one is new, no lookup needed, and
+      // goes to the table's sorted base (canAppend: every key so far is there).
+      append = this.bulkFresh && this.entries.canAppend(e.key);
+      cur = append ? undefined : this.entries.get(e.key);
     }
     this.lastOther = cur;
     if (cur !== undefined) {
@@ -123,7 +128,8 @@ export class Store {
         if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
         bulk.push(e.key);
       }
-      this.entries.set(e.key, e);
+      if (append) this.entries.appendSorted(e.key, e);
+      else this.entries.set(e.key, e);
     }
     this.byStream.add(e, stream, seq);
     this.heldBytes += e.byteLength;
@@ -235,7 +241,7 @@ export class Store {
   }
 
   /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
-  all(): IterableIterator<Entry> {
+  all(): Generator<Entry> {
     return this.entries.values();
   }
 
