@@ -52,6 +52,16 @@ export class KeyTable<V> {
     this.baseHeld++;
   }
 
+  /** Keys in the base (filled slots or not). */
+  get baseLength(): number {
+    return this.baseKeys.length;
+  }
+
+  /** The base's keys from index `start` on, in order (the base's own array when `start` is 0: do not modify). */
+  baseKeysFrom(start: number): readonly string[] {
+    return start === 0 ? this.baseKeys : this.baseKeys.slice(start);
+  }
+
   delete(key: string): boolean {
     if (this.map.delete(key)) return true;
     if (this.baseKeys.length === 0) return false;

@@ -45,8 +45,13 @@ export class Store {
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
   lastOther: Entry | undefined;
   private liveCount = 0;
-  /** Keys new since beginBulk, not yet in `keys` (recovery builds the index once, at the end). */
+  /**
+   * Keys new since beginBulk, not yet in `keys` (recovery builds the index
+   * once, at the end), except those appended to the table's sorted base:
+   * they are the base's keys from `bulkBaseStart` on.
+   */
   private bulkKeys: string[] | undefined;
+  private bulkBaseStart = 0;
   private bulkSorted = true;
   /** The store held no entry at beginBulk: every key held is in bulkKeys. */
   private bulkFresh = false;
@@ -123,13 +128,15 @@ export class Store {
       this.entries.set(e.key, e);
       this.byStream.remove(cur);
     } else {
-      if (bulk === undefined) this.keys.add(e.key);
-      else {
-        if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
-        bulk.push(e.key);
-      }
       if (append) this.entries.appendSorted(e.key, e);
-      else this.entries.set(e.key, e);
+      else {
+        if (bulk === undefined) this.keys.add(e.key);
+        else {
+          if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
+          bulk.push(e.key);
+        }
+        this.entries.set(e.key, e);
+      }
     }
     this.byStream.add(e, stream, seq);
     this.heldBytes += e.byteLength;
@@ -181,6 +188,7 @@ export class Store {
     this.bulkKeys = [];
     this.bulkSorted = true;
     this.bulkFresh = this.entries.size === 0;
+    this.bulkBaseStart = this.entries.baseLength;
   }
 
   endBulk(): void {
@@ -188,15 +196,18 @@ export class Store {
     if (bulk === undefined) return;
     this.flushRun();
     this.bulkKeys = undefined;
-    if (bulk.length === 0) return;
-    let all = bulk;
-    let sorted = this.bulkSorted;
-    if (this.keys.size > 0) {
-      const old = this.keys.toArray();
-      sorted = sorted && old[old.length - 1]! < bulk[0]!;
-      all = old.concat(bulk);
+    // Appended keys are sorted and above every key held before them (canAppend).
+    const appended = this.entries.baseKeysFrom(this.bulkBaseStart);
+    if (bulk.length === 0 && appended.length === 0) return;
+    let all: readonly string[];
+    if (bulk.length === 0 && this.keys.size === 0) all = appended;
+    else {
+      const old = this.keys.size > 0 ? this.keys.toArray() : [];
+      const sorted = this.bulkSorted && appended.length === 0 && (old.length === 0 || old[old.length - 1]! < bulk[0]!);
+      const merged = old.concat(appended, bulk);
+      if (!sorted) merged.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      all = merged;
     }
-    if (!sorted) all.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.keys.resetSorted(all);
   }
 
