@@ -53,7 +53,7 @@ export class Store {
   private bulkKeys: string[] | undefined;
   private bulkBaseStart = 0;
   private bulkSorted = true;
-  /** The store held no entry at beginBulk: every key held is in bulkKeys. */
+  /** The store held no entry at beginBulk: every key held is in bulkKeys or was appended to the base since. */
   private bulkFresh = false;
   /** During a bulk load, the stream being applied (advanceRun). */
   private run: { stream: string; vector: number; proven: number } | undefined;
@@ -251,7 +251,7 @@ export class Store {
     }
   }
 
-  /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
+  /** Every entry held, tombstones included (catch-up and backups). Live over mutation: an entry set meanwhile may or may not be visited. */
   all(): Generator<Entry> {
     return this.entries.values();
   }
