@@ -49,6 +49,34 @@ describe('store: key table', () => {
     );
   });
 
+  it('a base over many chunks (1K slots, doubling to 64K) finds every key at every chunk edge and nothing between', () => {
+    const t = new KeyTable<number>();
+    const m = new Map<string, number>();
+    const big = (i: number): string => `b/${String(i).padStart(6, '0')}`;
+    const N = 140_000; // chunks of 1K, 1K, 2K, 4K ... 64K: the last ones full size, one partly filled
+    for (let i = 0; i < N; i += 2) {
+      t.appendSorted(big(i), i);
+      m.set(big(i), i);
+    }
+    for (let i = -1; i <= N; i++) expect(t.get(big(i))).toBe(m.get(big(i)));
+    expect(t.baseKeysFrom(0)).toEqual([...m.keys()]);
+    expect(t.baseKeysFrom(1000)).toEqual([...m.keys()].slice(1000));
+    for (let i = 0; i < N; i += 3) {
+      if (i % 2 === 0) expect(t.delete(big(i))).toBe(m.delete(big(i)));
+      else {
+        t.set(big(i), -i);
+        m.set(big(i), -i);
+      }
+    }
+    for (let i = 0; i < N; i += 9) {
+      t.set(big(i), 1);
+      m.set(big(i), 1);
+    }
+    for (let i = -1; i <= N; i++) expect(t.get(big(i))).toBe(m.get(big(i)));
+    expect(t.size).toBe(m.size);
+    expect([...t.values()].length).toBe(m.size);
+  });
+
   it('a store loaded from a snapshot in bulk then takes writes, deletes, forgets and tombstone collection as a store loaded one by one', () => {
     fc.assert(
       fc.property(
