@@ -15,7 +15,7 @@ export class SortedKeys {
   }
 
   /** Replace the contents with `keys`, which must be sorted and distinct (bulk build: O(n), no per-key insert). */
-  resetSorted(keys: string[]): void {
+  resetSorted(keys: readonly string[]): void {
     const half = MAX_CHUNK >> 1;
     this.chunks = [];
     for (let i = 0; i < keys.length; i += half) this.chunks.push(keys.slice(i, i + half));

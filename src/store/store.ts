@@ -1,4 +1,5 @@
 import { compareEntries, type Entry } from '../entry/entry.js';
+import { KeyTable } from './key-table.js';
 import { SortedKeys } from './sorted-keys.js';
 import { StreamIndex } from './stream-index.js';
 import { type VectorObject, VersionVector } from './vector.js';
@@ -14,7 +15,8 @@ export type ApplyResult = 'won' | 'superseded' | 'duplicate';
  * entry from a peer on arrival; `markDurable` once its record is durable (docs/adr/0104).
  */
 export class Store {
-  private readonly entries = new Map<string, Entry>();
+  /** The newest entry per key; a snapshot's keys, loaded in key order, go to its sorted base (no Map slot each). */
+  private readonly entries = new KeyTable<Entry>();
   private readonly keys = new SortedKeys();
   /** Tombstones in the order they were written, oldest first, for GC without a scan. */
   private readonly tombstones = new Map<string, Entry>();
@@ -43,10 +45,15 @@ export class Store {
   /** The entry the last `apply` replaced or lost to (for conflict reporting). */
   lastOther: Entry | undefined;
   private liveCount = 0;
-  /** Keys new since beginBulk, not yet in `keys` (recovery builds the index once, at the end). */
+  /**
+   * Keys new since beginBulk, not yet in `keys` (recovery builds the index
+   * once, at the end), except those appended to the table's sorted base:
+   * they are the base's keys from `bulkBaseStart` on.
+   */
   private bulkKeys: string[] | undefined;
+  private bulkBaseStart = 0;
   private bulkSorted = true;
-  /** The store held no entry at beginBulk: every key held is in bulkKeys. */
+  /** The store held no entry at beginBulk: every key held is in bulkKeys or was appended to the base since. */
   private bulkFresh = false;
   /** During a bulk load, the stream being applied (advanceRun). */
   private run: { stream: string; vector: number; proven: number } | undefined;
@@ -97,6 +104,7 @@ export class Store {
     const seq = e.seq;
     const bulk = this.bulkKeys;
     let cur: Entry | undefined;
+    let append = false;
     if (bulk === undefined) {
       this.vector.advance(stream, seq);
       if (seq > (this.proven.get(stream) ?? 0)) this.proven.set(stream, seq);
@@ -104,8 +112,10 @@ export class Store {
     } else {
       this.advanceRun(stream, seq);
       // Into a store empty at beginBulk, keys so far distinct and ascending
-      // (a snapshot): a key above the last one is new, no lookup needed.
-      cur = this.bulkFresh && this.bulkSorted && (bulk.length === 0 || bulk[bulk.length - 1]! < e.key) ? undefined : this.entries.get(e.key);
+      // (a snapshot): a key above the last one is new, no lookup needed, and
+      // goes to the table's sorted base (canAppend: every key so far is there).
+      append = this.bulkFresh && this.entries.canAppend(e.key);
+      cur = append ? undefined : this.entries.get(e.key);
     }
     this.lastOther = cur;
     if (cur !== undefined) {
@@ -118,12 +128,15 @@ export class Store {
       this.entries.set(e.key, e);
       this.byStream.remove(cur);
     } else {
-      if (bulk === undefined) this.keys.add(e.key);
+      if (append) this.entries.appendSorted(e.key, e);
       else {
-        if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
-        bulk.push(e.key);
+        if (bulk === undefined) this.keys.add(e.key);
+        else {
+          if (bulk.length > 0 && bulk[bulk.length - 1]! > e.key) this.bulkSorted = false;
+          bulk.push(e.key);
+        }
+        this.entries.set(e.key, e);
       }
-      this.entries.set(e.key, e);
     }
     this.byStream.add(e, stream, seq);
     this.heldBytes += e.byteLength;
@@ -175,6 +188,7 @@ export class Store {
     this.bulkKeys = [];
     this.bulkSorted = true;
     this.bulkFresh = this.entries.size === 0;
+    this.bulkBaseStart = this.entries.baseLength;
   }
 
   endBulk(): void {
@@ -182,15 +196,18 @@ export class Store {
     if (bulk === undefined) return;
     this.flushRun();
     this.bulkKeys = undefined;
-    if (bulk.length === 0) return;
-    let all = bulk;
-    let sorted = this.bulkSorted;
-    if (this.keys.size > 0) {
-      const old = this.keys.toArray();
-      sorted = sorted && old[old.length - 1]! < bulk[0]!;
-      all = old.concat(bulk);
+    // Appended keys are sorted and above every key held before them (canAppend).
+    const appended = this.entries.baseKeysFrom(this.bulkBaseStart);
+    if (bulk.length === 0 && appended.length === 0) return;
+    let all: readonly string[];
+    if (bulk.length === 0 && this.keys.size === 0) all = appended;
+    else {
+      const old = this.keys.size > 0 ? this.keys.toArray() : [];
+      const sorted = this.bulkSorted && appended.length === 0 && (old.length === 0 || old[old.length - 1]! < bulk[0]!);
+      const merged = old.concat(appended, bulk);
+      if (!sorted) merged.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+      all = merged;
     }
-    if (!sorted) all.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     this.keys.resetSorted(all);
   }
 
@@ -234,8 +251,8 @@ export class Store {
     }
   }
 
-  /** Every entry held, tombstones included (catch-up and snapshots). Live over mutation. */
-  all(): IterableIterator<Entry> {
+  /** Every entry held, tombstones included (catch-up and backups). Live over mutation: an entry set meanwhile may or may not be visited. */
+  all(): Generator<Entry> {
     return this.entries.values();
   }
 
