@@ -297,10 +297,6 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     const { origin } = parseStreamId(stream);
     this.metrics.twins.inc();
     const what = `peer ${from.label} holds another entry than this node at ${stream} seq ${stamp.s}`;
-    if (origin === this.settings.nodeId) {
-      this.node.refuseWrites(new FleetError('NODE_ID_CLASH', `node id clash: ${what}, this node's own stream: another node runs with the id "${origin}"; this node refuses writes until restarted with its own nodeId`));
-      return;
-    }
     const ours = this.byNode.get(origin);
     const other = stamp.t !== undefined && stamp.i !== undefined ? { started: stamp.t, instance: stamp.i } : undefined;
     if (ours === undefined || other === undefined || other.instance === ours.peer!.instance || !isLater(ours.peer!, other)) {
