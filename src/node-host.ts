@@ -85,7 +85,7 @@ export interface NodeService {
 }
 
 /** The node's store, read only. */
-export type StoreView = Pick<Store, 'get' | 'getAny' | 'list' | 'listAny' | 'all' | 'allInKeyOrder' | 'missing' | 'size' | 'tombstoneCount'> & {
+export type StoreView = Pick<Store, 'get' | 'getAny' | 'list' | 'listAny' | 'all' | 'allInKeyOrder' | 'missing' | 'entryAt' | 'newestOf' | 'size' | 'tombstoneCount'> & {
   /** What has been applied here (durable or not yet): deduplication. */
   readonly vector: ReadonlyVector;
   /** What is durable here (docs/adr/0104): the only vector reported to peers. */

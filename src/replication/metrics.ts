@@ -12,6 +12,7 @@ export class ReplicationMetrics {
   readonly refused: Counter<'code'>;
   readonly overflows: Counter;
   readonly gaps: Counter;
+  readonly twins: Counter;
   readonly forwardDropped: Counter<'peer'>;
   readonly lagEntries: Gauge<'peer'>;
   readonly lagSeconds: Gauge<'peer'>;
@@ -30,6 +31,11 @@ export class ReplicationMetrics {
     this.refused = new Counter({ name: 'fleetkv_replication_connections_closed_total', help: 'Peer connections closed for an error, by code', labelNames: ['code'], registers });
     this.overflows = new Counter({ name: 'fleetkv_replication_queue_overflows_total', help: "Times a slow peer's queue overflowed and it was moved back to catch-up", registers });
     this.gaps = new Counter({ name: 'fleetkv_replication_gap_entries_total', help: 'Live entries not applied because an earlier seq of their stream was missing (anti-entropy fetches them)', registers });
+    this.twins = new Counter({
+      name: 'fleetkv_replication_twin_entries_total',
+      help: 'Entries a peer holds with other content than this node under one (origin, incarnation, seq): two live nodes write one stream (a node id clash)',
+      registers,
+    });
     this.forwardDropped = new Counter({
       name: 'fleetkv_replication_forward_dropped_total',
       help: 'Live mirrored MQTT publishes not sent to a peer: too slow (over limits.forwardQueueBytes unsent) or too old to take them',

@@ -15,6 +15,7 @@ import { ENTRIES_FULL } from './outbox.js';
 import { PeerBook } from './peer-book.js';
 import { PeerSession, quietLinkMs, type ReplicationSettings, type SessionHost } from './session.js';
 import { tcpTransport, type Listener, type Transport } from './transport.js';
+import { clashes, type Stamp, type Stamps } from './twins.js';
 
 export interface ReplicationOptions {
   /** How to reach peers (default: TCP, or mutual TLS with peer.tls.enabled). */
@@ -38,7 +39,7 @@ const FRAME_TARGET_BYTES = 256 * 1024;
  * the next seq of its stream).
  */
 /** Of two HELLOs with one node id, whether `a` started later (ties: the larger instance id). */
-function isLater(a: Hello, b: Hello): boolean {
+function isLater(a: Pick<Hello, 'started' | 'instance'>, b: Pick<Hello, 'started' | 'instance'>): boolean {
   const ta = a.started ?? Number.MAX_SAFE_INTEGER;
   const tb = b.started ?? Number.MAX_SAFE_INTEGER;
   return ta !== tb ? ta > tb : a.instance > b.instance;
@@ -273,6 +274,37 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     this.node.checkOwnVector(s.peer!.vector, `peer ${id}`);
     this.node.confirmIdentity();
     return true;
+  }
+
+  peerHello(nodeId: string): Hello | undefined {
+    return this.byNode.get(nodeId)?.peer;
+  }
+
+  stamped(s: PeerSession, stamps: Stamps): void {
+    for (const c of clashes(this.node.store, this.node.store.vector, stamps)) this.twin(s, c.stream, c.stamp);
+  }
+
+  /**
+   * `from` holds another entry than ours at one (stream, seq): two live nodes
+   * write that stream (twins with one incarnation, docs/adr/0002). Of the twin
+   * we are connected to and the one `from` is connected to (its HELLO in the
+   * stamp), the later-started is the newcomer, as for two twins on one peer:
+   * ours is told so if it is; else `from`'s side tells the other. Without the
+   * other's HELLO (`from` is not connected to it) this node cannot tell which
+   * came first and stops neither: it logs and counts the clash.
+   */
+  private twin(from: PeerSession, stream: string, stamp: Stamp): void {
+    const { origin } = parseStreamId(stream);
+    this.metrics.twins.inc();
+    const what = `peer ${from.label} holds another entry than this node at ${stream} seq ${stamp.s}`;
+    const ours = this.byNode.get(origin);
+    const other = stamp.t !== undefined && stamp.i !== undefined ? { started: stamp.t, instance: stamp.i } : undefined;
+    if (ours === undefined || other === undefined || other.instance === ours.peer!.instance || !isLater(ours.peer!, other)) {
+      this.logger.warn({ peer: from.peerId, stream, seq: stamp.s }, 'node id clash: %s: two nodes write as "%s"; the newcomer is not connected here (or not known)', what, origin);
+      return;
+    }
+    const msg = `node id clash: two nodes write stream ${stream} as "${origin}" (${what}); this one is the newcomer (the other started earlier) and refuses writes: give every node its own nodeId`;
+    ours.fail(new FleetError('NODE_ID_CLASH', msg), 'warn', { newcomer: true });
   }
 
   newcomer(s: PeerSession, message: string): void {

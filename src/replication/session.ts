@@ -9,6 +9,7 @@ import { FRAME, FRAME_NAMES, FrameReader, decodeEntries, decodeForward, forwardF
 import { authProof, checkHello, checkProof, isVector, newNonce, type Hello } from './hello.js';
 import type { ReplicationMetrics } from './metrics.js';
 import { Outbox } from './outbox.js';
+import { parseStamps, stampsFor, type Stamps } from './twins.js';
 
 /** FLEETKV_UNSAFE_TEST_BREAK=no-anti-entropy: live streaming only (see node.ts). */
 const NO_ANTI_ENTROPY = unsafeTestBreaks.has('no-anti-entropy');
@@ -56,6 +57,10 @@ export interface SessionHost {
   newcomer(s: PeerSession, message: string): void;
   /** The peer reported its vector (ACK). */
   acked(s: PeerSession, vector: VectorObject): void;
+  /** The HELLO of the open session with this node id, if any. */
+  peerHello(nodeId: string): Hello | undefined;
+  /** The peer's ACK carried stamps of its newest entries (twins with one incarnation, src/replication/twins.ts). */
+  stamped(s: PeerSession, stamps: Stamps): void;
   /** Node ids this node has an open session with (advertised in ACK, see docs/adr/0500). */
   directPeers(): string[];
   closed(s: PeerSession): void;
@@ -310,6 +315,8 @@ export class PeerSession {
         this.peerForwards = (b as { mqttForward?: unknown }).mqttForward === true;
         this.peerDirect = Array.isArray(b.direct) && b.direct.every((d) => typeof d === 'string') ? new Set(b.direct as string[]) : new Set();
         this.host.node.checkOwnVector(b.vector, `peer ${this.label}`);
+        const stamps = (b as { stamps?: unknown }).stamps;
+        if (stamps !== undefined) this.host.stamped(this, parseStamps(stamps, b.vector));
         this.onAck(b.vector);
         return;
       }
@@ -484,7 +491,9 @@ export class PeerSession {
     // Durable only: a peer must not take an entry still under our fsync as held here (docs/adr/0104).
     const vector = this.host.node.store.durable;
     const direct = this.host.directPeers();
-    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true }));
+    // Stamps of the newest entries of streams that moved since the last ACK (additive: older peers ignore them).
+    const stamps = stampsFor(this.host.node.store, vector, this.lastAck?.vector, this.peerId, (id) => this.host.peerHello(id));
+    this.write(jsonFrame(FRAME.ACK, { vector: vector.toObject(), direct, mqttForward: true, ...(stamps && { stamps }) }));
     this.lastAck = { vector: vector.clone(), direct: direct.join(','), at: Date.now() };
   }
 

@@ -265,6 +265,16 @@ export class Store {
     for (const stream of this.byStream.streamIds()) yield* this.byStream.since(stream, peer.get(stream));
   }
 
+  /** The current entry of `stream` at `seq`, if held (twin detection, src/replication/twins.ts). */
+  entryAt(stream: string, seq: number): Entry | undefined {
+    return this.byStream.at(stream, seq);
+  }
+
+  /** The current entry of `stream` with the highest seq ≤ `atMost`, if one of the last few is. */
+  newestOf(stream: string, atMost: number): Entry | undefined {
+    return this.byStream.newest(stream, atMost);
+  }
+
   /**
    * Drop a key and its entry entirely, as if its tombstone had been collected
    * here too (a full resync proved the fleet deleted it). Not logged: the

@@ -58,6 +58,41 @@ export class StreamIndex {
   *since(stream: string, after: number): Generator<Entry> {
     const s = this.streams.get(stream);
     if (s === undefined) return;
+    const list = s.list;
+    for (let i = this.firstAbove(s, after); i < list.length; i++) {
+      this.visited++;
+      const e = list[i]!;
+      if (this.isCurrent(e)) yield e;
+    }
+  }
+
+  /** The current entry of `stream` at exactly `seq`, if held (replaced or dropped: undefined). */
+  at(stream: string, seq: number): Entry | undefined {
+    const s = this.streams.get(stream);
+    if (s === undefined) return undefined;
+    const e = s.list[this.firstAbove(s, seq - 1)];
+    return e !== undefined && e.seq === seq && this.isCurrent(e) ? e : undefined;
+  }
+
+  /** The current entry of `stream` with the highest seq ≤ `atMost`, looking back over at most `tries` list slots. */
+  newest(stream: string, atMost: number, tries = 8): Entry | undefined {
+    const s = this.streams.get(stream);
+    if (s === undefined) return undefined;
+    const end = this.firstAbove(s, atMost);
+    for (let i = end - 1; i >= 0 && i >= end - tries; i--) {
+      const e = s.list[i]!;
+      if (this.isCurrent(e)) return e;
+    }
+    return undefined;
+  }
+
+  /** Every stream with entries held. */
+  streamIds(): IterableIterator<string> {
+    return this.streams.keys();
+  }
+
+  /** Index of the first entry of `s` with seq > `after` (sorts the list first if needed). */
+  private firstAbove(s: StreamEntries, after: number): number {
     if (!s.sorted) {
       s.list.sort((a, b) => a.seq - b.seq);
       s.sorted = true;
@@ -71,16 +106,7 @@ export class StreamIndex {
       if (list[mid]!.seq <= after) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < list.length; i++) {
-      this.visited++;
-      const e = list[i]!;
-      if (this.isCurrent(e)) yield e;
-    }
-  }
-
-  /** Every stream with entries held. */
-  streamIds(): IterableIterator<string> {
-    return this.streams.keys();
+    return lo;
   }
 
   private sweep(stream: string, s: StreamEntries): void {

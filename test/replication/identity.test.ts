@@ -166,15 +166,14 @@ test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees i
 });
 
 /**
- * A known gap, kept here so it turns red when fixed: twins with the SAME incarnation (cloned from
- * one cleanly stopped image: both keep it, and no peer holds more of it) write the same stream at
- * the same pace through different peers. No vector ever shows a seq beyond what the other stamped,
- * the relay never hands an origin its own entries, and a and c report equal vectors while they hold
- * different entries under the same (origin, inc, seq): nothing is detected and the two states
- * diverge silently. Seen: no refusal within 20 s, 1 of 1 runs. Telling them apart needs content in
- * the comparison (e.g. the stamp of the newest entry per stream in ACK), not only seqs.
+ * Twins with the SAME incarnation (cloned from one cleanly stopped image: both keep it, and no peer
+ * holds more of it) write the same stream at the same pace through different peers. No vector ever
+ * shows a seq beyond what the other stamped and the relay never hands a node entries of an origin it
+ * is connected to: only content tells them apart. ACK stamps (src/replication/twins.ts) let a and c
+ * compare the entries they hold under one (origin, inc, seq); the later-started twin is told it is
+ * the newcomer. Before stamps: no refusal within 20 s (the robust branch's KNOWN GAP case).
  */
-test.fails('KNOWN GAP: twins with the same incarnation (a cloned clean image) through a third node are not detected', async () => {
+test('twins with the same incarnation (a cloned clean image) through a third node: the later-started one refuses writes', async () => {
   const seed = await startNode('yb');
   await seed.stop();
   const clone = tempDir();
@@ -194,6 +193,13 @@ test.fails('KNOWN GAP: twins with the same incarnation (a cloned clean image) th
       return s1.writable === false || s2.writable === false;
     },
     'one twin to refuse writes',
-    8000,
+    20_000,
   );
+  // b2 started later: it is the newcomer; b1 keeps taking writes.
+  const st = await b2.status();
+  expect(st.writable).toBe(false);
+  expect(st.unwritableReason).toMatch(/newcomer/);
+  expect((await b2.put('t/late', 'x')).status).toBe(409);
+  expect((await b1.put('t/after', 'x')).status).toBe(200);
+  expect(a.logsMatching(/node id clash/).length + c.logsMatching(/node id clash/).length).toBeGreaterThan(0);
 }, 60_000);
