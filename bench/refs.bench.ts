@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import { NodeProc } from '../test/helpers/proc.js';
 import { BENCH_NODE_ID, BENCH_VALUE, benchKey, closedLoop, rawAppendFsync, type LoadFigures } from './core/load.js';
 import { benchNode } from './core/node.js';
-import { Redis, ensureDebian, redisBenchmarkSet, redisPipe, respSets, startBareServer, wrkPut } from './refs/tools.js';
+import { Redis, ensureDebian, procCpuMs, redisBenchmarkSet, redisPipe, respSets, startBareServer, wrkPut } from './refs/tools.js';
 import type { BenchRow, BenchSection } from './run.js';
 
 const ENTRIES = Number(process.env.BENCH_REFS_ENTRIES ?? 1_000_000);
@@ -62,47 +62,74 @@ export async function sections(): Promise<BenchSection[]> {
 async function p1(tmp: string): Promise<BenchSection> {
   const rows: BenchRow[] = [];
   const sum = { redis: 0, fleetkv: 0, bare: 0 };
+  // Server CPU per request (user + system, /proc, 10 ms ticks): less load-sensitive than the rates.
+  const cpu = { redis: 0, fleetkv: 0, bare: 0 };
+  const us = (ms: number, requests: number): string => ((ms * 1000) / requests).toFixed(1);
   const rounds = 2;
   for (let r = 0; r < rounds; r++) {
     const rdir = fs.mkdtempSync(path.join(tmp, 'redis-'));
     const redis = new Redis(rdir, ['--appendonly', 'yes', '--appendfsync', 'always']);
     await redis.start();
     let rps: number;
+    const requests = Math.round(SECONDS * 20_000);
+    let rcpu: number;
     try {
-      rps = redisBenchmarkSet(redis.port, CONNS, Math.round(SECONDS * 20_000), PUT_BYTES);
+      const c0 = procCpuMs(redis.pid);
+      rps = redisBenchmarkSet(redis.port, CONNS, requests, PUT_BYTES);
+      rcpu = procCpuMs(redis.pid) - c0;
     } finally {
       await redis.stop();
     }
     sum.redis += rps;
-    rows.push({ round: r + 1, system: 'Redis AOF appendfsync always (redis-benchmark SET)', 'ops/s': Math.round(rps), 'p50 ms': '', 'p99 ms': '' });
+    cpu.redis += rcpu;
+    rows.push({ round: r + 1, system: 'Redis AOF appendfsync always (redis-benchmark SET)', 'ops/s': Math.round(rps), 'p50 ms': '', 'p99 ms': '', 'server cpu us/req': us(rcpu, requests) });
 
     const proc = new NodeProc({ nodeId: BENCH_NODE_ID, dataDir: fs.mkdtempSync(path.join(tmp, 'fk-')), env: { FLEETKV_FSYNC: 'batch', FLEETKV_MQTT_ENABLED: 'false' } });
     await proc.start();
     let f: ReturnType<typeof wrkPut>;
+    let fcpu: number;
     try {
+      const c0 = procCpuMs(proc.pid);
       f = wrkPut(tmp, proc.ports.http!, CONNS, SECONDS, PUT_BYTES);
+      fcpu = procCpuMs(proc.pid) - c0;
     } finally {
       await proc.stop();
     }
     sum.fleetkv += f.perSec;
-    rows.push({ round: r + 1, system: `fleetkv HTTP PUT fsync=batch (wrk)${f.errors ? `, ${f.errors} non-2xx` : ''}`, 'ops/s': Math.round(f.perSec), 'p50 ms': f.p50Ms.toFixed(2), 'p99 ms': f.p99Ms.toFixed(2) });
+    cpu.fleetkv += fcpu / (f.perSec * SECONDS);
+    rows.push({
+      round: r + 1,
+      system: `fleetkv HTTP PUT fsync=batch (wrk)${f.errors ? `, ${f.errors} non-2xx` : ''}`,
+      'ops/s': Math.round(f.perSec),
+      'p50 ms': f.p50Ms.toFixed(2),
+      'p99 ms': f.p99Ms.toFixed(2),
+      'server cpu us/req': us(fcpu, f.perSec * SECONDS),
+    });
 
     const bare = await startBareServer(path.join(tmp, `bare-${r}.log`));
     let b: ReturnType<typeof wrkPut>;
+    let bcpu: number;
     try {
+      const c0 = procCpuMs(bare.pid);
       b = wrkPut(tmp, bare.port, CONNS, SECONDS, PUT_BYTES);
+      bcpu = procCpuMs(bare.pid) - c0;
     } finally {
       await bare.stop();
     }
     sum.bare += b.perSec;
-    rows.push({ round: r + 1, system: 'bare node:http + group fdatasync (wrk)', 'ops/s': Math.round(b.perSec), 'p50 ms': b.p50Ms.toFixed(2), 'p99 ms': b.p99Ms.toFixed(2) });
+    cpu.bare += bcpu / (b.perSec * SECONDS);
+    rows.push({ round: r + 1, system: 'bare node:http + group fdatasync (wrk)', 'ops/s': Math.round(b.perSec), 'p50 ms': b.p50Ms.toFixed(2), 'p99 ms': b.p99Ms.toFixed(2), 'server cpu us/req': us(bcpu, b.perSec * SECONDS) });
   }
   const vsRedis = sum.fleetkv / sum.redis;
   const vsBare = sum.fleetkv / sum.bare;
   return {
     title: `P1: PUT/SET of ${PUT_BYTES} B, ${CONNS} keep-alive connections, ${SECONDS} s per run, ${rounds} alternating rounds`,
     rows,
-    notes: [goal(`fleetkv / Redis AOF always = ${vsRedis.toFixed(2)}`, vsRedis >= 1, '>= 1.0'), goal(`fleetkv / bare Node group fsync = ${vsBare.toFixed(2)}`, vsBare >= 0.8, '>= 0.8')],
+    notes: [
+      goal(`fleetkv / Redis AOF always = ${vsRedis.toFixed(2)}`, vsRedis >= 1, '>= 1.0'),
+      goal(`fleetkv / bare Node group fsync = ${vsBare.toFixed(2)}`, vsBare >= 0.8, '>= 0.8'),
+      `server CPU per request (mean of the rounds): fleetkv ${((cpu.fleetkv * 1000) / rounds).toFixed(1)} us, bare Node ${((cpu.bare * 1000) / rounds).toFixed(1)} us (fleetkv / bare ${(cpu.fleetkv / cpu.bare).toFixed(2)}), Redis ${((cpu.redis * 1000) / (rounds * Math.round(SECONDS * 20_000))).toFixed(1)} us`,
+    ],
   };
 }
 
@@ -113,9 +140,14 @@ async function p2(tmp: string): Promise<BenchSection> {
   const node = benchNode(path.join(tmp, 'lib'), 'batch');
   await node.start();
   let lib256: LoadFigures, lib1: LoadFigures;
+  let cpu256: number, cpu1: number;
   try {
+    let c0 = process.cpuUsage();
     lib256 = await closedLoop(256, ms, (w, i) => node.put(benchKey(w, i), BENCH_VALUE));
+    cpu256 = cpuUsPerOp(process.cpuUsage(c0), lib256, ms);
+    c0 = process.cpuUsage();
     lib1 = await closedLoop(1, ms, (w, i) => node.put(benchKey(w, i), BENCH_VALUE));
+    cpu1 = cpuUsPerOp(process.cpuUsage(c0), lib1, ms);
   } finally {
     await node.stop();
   }
@@ -128,10 +160,10 @@ async function p2(tmp: string): Promise<BenchSection> {
   return {
     title: `P2: library put vs raw append+fdatasync (200-byte records, ${SECONDS} s; raw measured half before, half after)`,
     rows: [
-      { what: 'raw, 256 records per fdatasync', 'records/s': Math.round(raw256), 'p50 ms': ((raw256a.p50Ms + raw256b.p50Ms) / 2).toFixed(3) },
-      { what: 'library put, 256 writers, batch', 'records/s': Math.round(lib256.perSec), 'p50 ms': lib256.p50Ms.toFixed(3) },
-      { what: 'raw, 1 record per fdatasync', 'records/s': Math.round((raw1a.ops + raw1b.ops) / (raw1a.seconds + raw1b.seconds)), 'p50 ms': raw1p50.toFixed(3) },
-      { what: 'library put, 1 writer, batch', 'records/s': Math.round(lib1.perSec), 'p50 ms': lib1.p50Ms.toFixed(3) },
+      { what: 'raw, 256 records per fdatasync', 'records/s': Math.round(raw256), 'p50 ms': ((raw256a.p50Ms + raw256b.p50Ms) / 2).toFixed(3), 'cpu us/put': '' },
+      { what: 'library put, 256 writers, batch', 'records/s': Math.round(lib256.perSec), 'p50 ms': lib256.p50Ms.toFixed(3), 'cpu us/put': cpu256.toFixed(1) },
+      { what: 'raw, 1 record per fdatasync', 'records/s': Math.round((raw1a.ops + raw1b.ops) / (raw1a.seconds + raw1b.seconds)), 'p50 ms': raw1p50.toFixed(3), 'cpu us/put': '' },
+      { what: 'library put, 1 writer, batch', 'records/s': Math.round(lib1.perSec), 'p50 ms': lib1.p50Ms.toFixed(3), 'cpu us/put': cpu1.toFixed(1) },
     ],
     notes: [goal(`library 256 / raw 256 = ${ratio.toFixed(2)}`, ratio >= 0.5, '>= 0.5'), goal(`library 1 writer p50 / raw fdatasync p50 = ${p50ratio.toFixed(2)}`, p50ratio <= 1.2, '<= 1.2')],
   };
@@ -211,6 +243,11 @@ function runChild(script: string, args: string[]): Promise<Record<string, number
       }
     });
   });
+}
+
+/** Process CPU (user + system) per completed put, the warm-up's puts estimated at the measured rate (closedLoop's 300 ms). */
+function cpuUsPerOp(u: NodeJS.CpuUsage, f: LoadFigures, ms: number): number {
+  return (u.user + u.system) / (f.ops * (1 + 300 / ms));
 }
 
 function goal(what: string, met: boolean, target: string): string {

@@ -11,7 +11,7 @@ export const EVENT_LOOP_SAMPLE_MS = 100;
  */
 export class NodeMetrics {
   readonly registry = new Registry();
-  readonly writes: Counter<'op' | 'source'>;
+  readonly writes: BoundCounter<'op' | 'source'>;
   readonly writeErrors: Counter<'code'>;
   readonly fsyncs: Counter;
   readonly fsyncSeconds: Histogram;
@@ -103,10 +103,14 @@ function eventLoopDelayGauge(registers: Registry[]): Gauge<'stat'> {
  * prom-client's own path.
  */
 export class BoundCounter<T extends string> extends Counter<T> {
+  /** prom-client's own inc (returns the series' label hash). */
+  private readonly slowInc: (labels: unknown) => { labelHash?: string } | undefined;
+
   constructor(config: ConstructorParameters<typeof Counter<T>>[0]) {
     super(config);
     const names = [...(config.labelNames ?? [])] as string[];
     const slow = this.inc.bind(this);
+    this.slowInc = slow as unknown as (labels: unknown) => { labelHash?: string } | undefined;
     const hashes = new Map<string, string>();
     // Assigned here: prom-client sets `inc` on the instance in its constructor.
     this.inc = ((labels?: Partial<Record<T, string | number>> | number, value?: number): void => {
@@ -122,5 +126,22 @@ export class BoundCounter<T extends string> extends Counter<T> {
       const r = slow(labels as never, value as never) as unknown as { labelHash?: string } | undefined;
       if (r?.labelHash !== undefined && Object.keys(labels).length === names.length) hashes.set(key, r.labelHash);
     }) as Counter<T>['inc'];
+  }
+
+  /**
+   * `inc` for one fixed label set, as a function: no label object or key
+   * string per call (the write path counts every entry). The series appears
+   * at its first increment, as with `inc`.
+   */
+  incrementer(labels: Record<T, string>): () => void {
+    let hash: string | undefined;
+    return () => {
+      const series = hash === undefined ? undefined : (this as unknown as { hashMap: Record<string, { value: number }> }).hashMap[hash];
+      if (series) {
+        series.value++;
+        return;
+      }
+      hash = this.slowInc(labels)?.labelHash;
+    };
   }
 }

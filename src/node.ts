@@ -135,6 +135,11 @@ export class FleetNode extends EventEmitter implements NodeHost {
   /** Recovery's reading of the wall clock (replay). */
   private replayNow = 0;
   private readonly opts: FleetNodeOptions;
+  /** fleetkv_writes_total, one incrementer per label set (every applied entry counts). */
+  private readonly countPutLocal = this.metrics.writes.incrementer({ op: 'put', source: 'local' });
+  private readonly countPutRemote = this.metrics.writes.incrementer({ op: 'put', source: 'remote' });
+  private readonly countDelLocal = this.metrics.writes.incrementer({ op: 'del', source: 'local' });
+  private readonly countDelRemote = this.metrics.writes.incrementer({ op: 'del', source: 'remote' });
 
   constructor(config?: FleetConfig, opts: FleetNodeOptions = {}) {
     super();
@@ -559,7 +564,7 @@ export class FleetNode extends EventEmitter implements NodeHost {
     const other = this.store.lastOther;
     const local = source === 'local';
     if (local) this.store.markDurable(e); // own writes are applied after their fsync
-    if (result !== 'duplicate') this.metrics.writes.inc({ op: e.isDelete ? 'del' : 'put', source: local ? 'local' : 'remote' });
+    if (result !== 'duplicate') (e.isDelete ? (local ? this.countDelLocal : this.countDelRemote) : local ? this.countPutLocal : this.countPutRemote)();
     if (result === 'won') this.history.record(e);
     for (const l of this.applyListeners) l(e, result, other, source);
     if (result !== 'won') return result;

@@ -56,6 +56,10 @@ export class Redis {
     }
   }
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   cli(...args: string[]): string {
     return redisCli(this.port, ...args);
   }
@@ -71,7 +75,7 @@ export class Redis {
 }
 
 /** CPU time of a process from /proc/<pid>/stat (utime + stime, in clock ticks of 10 ms). */
-function procCpuMs(pid: number | undefined): number {
+export function procCpuMs(pid: number | undefined): number {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -104,7 +108,7 @@ export function wrkPut(dir: string, port: number, conns: number, seconds: number
 }
 
 /** The bare Node group-fsync server (bare-server.ts) in its own process. */
-export async function startBareServer(file: string): Promise<{ port: number; stop: () => Promise<void> }> {
+export async function startBareServer(file: string): Promise<{ port: number; pid: number | undefined; stop: () => Promise<void> }> {
   const here = path.dirname(new URL(import.meta.url).pathname);
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'bare-server.ts'), file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -118,6 +122,7 @@ export async function startBareServer(file: string): Promise<{ port: number; sto
   });
   return {
     port,
+    pid: child.pid,
     stop: async () => {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');

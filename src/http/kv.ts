@@ -5,7 +5,7 @@ import { parseTtl } from '../entry/ttl.js';
 import { FleetError } from '../errors.js';
 import type { NodeHost } from '../node-host.js';
 import { allowMethods } from './checks.js';
-import { sendJson } from './respond.js';
+import { sendWriteResult } from './respond.js';
 
 /** `X-Fleetkv-*` headers describing an entry's metadata. */
 export function entryHeaders(e: Entry): Record<string, string> {
@@ -57,12 +57,12 @@ export async function handleKv(node: NodeHost, req: IncomingMessage, res: Server
       if (ttl !== null) parseTtl(ttl); // refuse a bad ttl before reading the body
       const body = await readBody(req, node.config.limits.maxValueBytes);
       const r = await node.put(key, body, ttl === null ? {} : { ttl });
-      sendJson(res, 200, r);
+      sendWriteResult(res, r);
       return;
     }
     case 'DELETE': {
       const r = await node.delete(key);
-      sendJson(res, 200, r);
+      sendWriteResult(res, r);
       return;
     }
     default:

@@ -59,10 +59,25 @@ export interface LogOptions {
   onFsyncFailed?: (err: FleetError) => void;
 }
 
-interface Waiter {
-  end: number; // offset in the stage just after this record
-  resolve: () => void;
-  reject: (err: FleetError) => void;
+/**
+ * The records appended between two writes of the stage (under `always`: one
+ * record): they are written, fsynced, acknowledged or failed together, so
+ * they share one promise (one allocation per batch, not per append).
+ */
+class Waiter {
+  /** Offset in the stage just after the group's last record. */
+  end = 0;
+  /** Records in the group. */
+  count = 0;
+  readonly promise: Promise<void>;
+  resolve!: () => void;
+  reject!: (err: FleetError) => void;
+  constructor() {
+    this.promise = new Promise<void>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
 }
 
 /**
@@ -86,7 +101,10 @@ export class Log {
   private durableSize: number;
   private stage: Buffer = Buffer.allocUnsafe(1 << 20);
   private stageLen = 0;
+  /** Groups staged, not yet written; under batch at most one (`open`). */
   private waiters: Waiter[] = [];
+  /** The group new appends join (the last of `waiters`), until the stage is written. */
+  private open: Waiter | undefined;
   /**
    * Records written to the file while an fsync runs (batch policy), not yet
    * under an fsync of their own; `writtenStart` is where the first of them begins.
@@ -138,33 +156,47 @@ export class Log {
     return this.segment;
   }
 
-  /** Append one record; resolves when it is durable under the fsync policy. */
+  /**
+   * Append one record; resolves when it is durable under the fsync policy.
+   * Records appended until the stage is next written share the returned
+   * promise: it settles for all of them at once, and their continuations run
+   * in append order.
+   */
   append(payload: Uint8Array): Promise<void> {
     if (this.closed) return Promise.reject(this.broken ?? new FleetError('NODE_STOPPED', 'the log is closed'));
     const need = this.stageLen + RECORD_HEADER_BYTES + payload.length;
     if (need > this.stage.length) this.growStage(need);
     this.stageLen = writeRecord(this.stage, this.stageLen, payload);
     this.appends++;
-    return new Promise<void>((resolve, reject) => {
-      this.waiters.push({ end: this.stageLen, resolve, reject });
-      if (this.opts.fsync === 'batch' && !this.pumping && this.waiters.length >= EARLY_FSYNC_RECORDS) {
-        this.pump();
-        return;
-      }
-      // Under batch the stage is written while the previous fsync runs (pipelined).
-      if (!this.scheduled && (!this.pumping || this.opts.fsync === 'batch')) {
-        this.scheduled = true;
-        // Next turn of the event loop: every append made in this turn shares the
-        // write. Not a microtask: under interval/never an append resolves without
-        // I/O, so a writer awaiting puts in a loop would otherwise never yield to
-        // the event loop (timers, sockets and the interval fsync all starved).
-        setImmediate(() => {
-          this.scheduled = false;
-          this.pump();
-        });
-      }
-    });
+    let g = this.open;
+    if (g === undefined) {
+      g = new Waiter();
+      this.waiters.push(g);
+      // Under always every record is a group of its own (one write and fsync each).
+      if (this.opts.fsync !== 'always') this.open = g;
+    }
+    g.end = this.stageLen;
+    g.count++;
+    if (this.opts.fsync === 'batch' && !this.pumping && g.count >= EARLY_FSYNC_RECORDS) {
+      this.pump();
+      return g.promise;
+    }
+    // Under batch the stage is written while the previous fsync runs (pipelined).
+    if (!this.scheduled && (!this.pumping || this.opts.fsync === 'batch')) {
+      this.scheduled = true;
+      // Next turn of the event loop: every append made in this turn shares the
+      // write. Not a microtask: under interval/never an append resolves without
+      // I/O, so a writer awaiting puts in a loop would otherwise never yield to
+      // the event loop (timers, sockets and the interval fsync all starved).
+      setImmediate(this.scheduledPump);
+    }
+    return g.promise;
   }
+
+  private readonly scheduledPump = (): void => {
+    this.scheduled = false;
+    this.pump();
+  };
 
   /** Resolve when everything appended so far is written and fsynced. */
   async flush(): Promise<void> {
@@ -280,6 +312,7 @@ export class Log {
   private writeStaged(): boolean {
     const take = this.opts.fsync === 'always' ? 1 : this.waiters.length;
     const batch = this.waiters.splice(0, take);
+    this.open = undefined;
     const bytes = batch[batch.length - 1]!.end;
     const startSize = this.fileSize;
     try {
@@ -349,6 +382,7 @@ export class Log {
     const failed = batch.concat(this.written, this.waiters);
     this.written = [];
     this.waiters = [];
+    this.open = undefined;
     this.stageLen = 0;
     this.cutBack(startSize);
     for (const w of failed) w.reject(err);
@@ -369,6 +403,7 @@ export class Log {
     this.lastError = err;
     const failed = batch.concat(this.waiters);
     this.waiters = [];
+    this.open = undefined;
     this.stageLen = 0;
     if (!this.cutBack(startSize)) {
       // Nothing after the bad bytes can be trusted: what waits for the running fsync fails too.

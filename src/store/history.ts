@@ -5,16 +5,13 @@ export const MAX_HISTORY_PER_KEY = 64;
 /** What one kept version costs beyond its encoded bytes (objects, buffer view, index slot), for the total bound. */
 const VERSION_OVERHEAD = 160;
 
-interface KeyVersions {
-  versions: Entry[];
-  /** How many versions of this key were dropped from the front so far. */
-  dropped: number;
-}
-
-interface Recorded {
-  e: Entry;
-  /** Position of the version in its key's sequence (dropped + index). */
-  ord: number;
+/** A key's versions once it has had more than one (a key with one version maps to that entry itself). */
+class KeyVersions {
+  constructor(
+    readonly versions: Entry[],
+    /** How many versions of this key were dropped from the front so far. */
+    public dropped: number,
+  ) {}
 }
 
 /**
@@ -31,9 +28,15 @@ interface Recorded {
  * Amortised O(1) per write; no timers.
  */
 export class KeyHistory {
-  private readonly byKey = new Map<string, KeyVersions>();
-  /** Every version recorded, oldest first, from `head` on; some were dropped since by the per-key bound. */
-  private order: Recorded[] = [];
+  /** A key's one version, or its versions; a key's first version costs no allocation. */
+  private readonly byKey = new Map<string, Entry | KeyVersions>();
+  /**
+   * Every version recorded, oldest first, from `head` on, with its position in
+   * its key's sequence (dropped + index) at the same index of `ords`: two
+   * arrays, no object per write. Some were dropped since by the per-key bound.
+   */
+  private order: (Entry | undefined)[] = [];
+  private ords: number[] = [];
   private head = 0;
   private kept = 0;
   private bytes = 0;
@@ -52,38 +55,57 @@ export class KeyHistory {
 
   record(e: Entry): void {
     if (this.maxBytes <= 0) return;
-    let k = this.byKey.get(e.key);
-    if (!k) {
-      k = { versions: [], dropped: 0 };
-      this.byKey.set(e.key, k);
+    const h = this.byKey.get(e.key);
+    let ord = 0;
+    if (h === undefined) this.byKey.set(e.key, e);
+    else if (h instanceof KeyVersions) {
+      ord = h.dropped + h.versions.length;
+      h.versions.push(e);
+    } else {
+      this.byKey.set(e.key, new KeyVersions([h, e], 0));
+      ord = 1;
     }
-    this.order.push({ e, ord: k.dropped + k.versions.length });
-    k.versions.push(e);
+    this.order.push(e);
+    this.ords.push(ord);
     this.kept++;
     this.bytes += cost(e);
-    if (k.versions.length > MAX_HISTORY_PER_KEY) this.dropFront(k);
+    if (h instanceof KeyVersions && h.versions.length > MAX_HISTORY_PER_KEY) this.dropFront(h);
     while (this.bytes > this.maxBytes && this.head < this.order.length) this.evictOldest();
-    if (this.head > 1024 && this.head * 2 > this.order.length) {
-      this.order = this.order.slice(this.head);
-      this.head = 0;
-    }
+    if (this.head > 1024 && this.head * 2 > this.order.length) this.compactOrder(false);
     // Slots of versions dropped by the per-key bound are reclaimed once they outnumber the kept ones.
-    if (this.order.length - this.head > 2 * this.kept + 1024) {
-      this.order = this.order.slice(this.head).filter((r) => this.isKept(r));
-      this.head = 0;
-    }
+    if (this.order.length - this.head > 2 * this.kept + 1024) this.compactOrder(true);
   }
 
   /** Up to `n` versions of `key`, newest first. */
   versions(key: string, n: number): Entry[] {
-    const v = this.byKey.get(key)?.versions;
-    if (!v) return [];
+    const h = this.byKey.get(key);
+    if (h === undefined) return [];
+    if (!(h instanceof KeyVersions)) return n >= 1 ? [h] : [];
+    const v = h.versions;
     return v.slice(Math.max(0, v.length - n)).reverse();
   }
 
-  private isKept(r: Recorded): boolean {
-    const k = this.byKey.get(r.e.key);
-    return k !== undefined && k.versions[r.ord - k.dropped] === r.e;
+  /** Drop the slots before `head` (and, with `onlyKept`, those of versions no longer kept). */
+  private compactOrder(onlyKept: boolean): void {
+    const order: (Entry | undefined)[] = [];
+    const ords: number[] = [];
+    for (let i = this.head; i < this.order.length; i++) {
+      if (onlyKept && !this.isKept(i)) continue;
+      order.push(this.order[i]);
+      ords.push(this.ords[i]!);
+    }
+    this.order = order;
+    this.ords = ords;
+    this.head = 0;
+  }
+
+  /** Whether the version recorded at `i` is still kept (not dropped by the per-key bound). */
+  private isKept(i: number): boolean {
+    const e = this.order[i];
+    if (e === undefined) return false;
+    const h = this.byKey.get(e.key);
+    if (h === undefined) return false;
+    return h instanceof KeyVersions ? h.versions[this.ords[i]! - h.dropped] === e : h === e;
   }
 
   private dropFront(k: KeyVersions): void {
@@ -96,9 +118,18 @@ export class KeyHistory {
 
   /** Drop the node's oldest recorded version, unless the per-key bound dropped it already. */
   private evictOldest(): void {
-    const r = this.order[this.head]!;
-    this.order[this.head++] = undefined as unknown as Recorded;
-    if (this.isKept(r)) this.dropFront(this.byKey.get(r.e.key)!);
+    const i = this.head++;
+    const e = this.order[i]!;
+    const kept = this.isKept(i);
+    this.order[i] = undefined;
+    if (!kept) return;
+    const h = this.byKey.get(e.key)!;
+    if (h instanceof KeyVersions) this.dropFront(h);
+    else {
+      this.byKey.delete(e.key);
+      this.kept--;
+      this.bytes -= cost(e);
+    }
   }
 }
 

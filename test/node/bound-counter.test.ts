@@ -35,6 +35,30 @@ describe('BoundCounter', () => {
     expect(b).toBe(p);
   });
 
+  it('counts through an incrementer exactly as through inc, through resets', async () => {
+    const { plain, bound, text } = pair();
+    const putLocal = bound.incrementer({ op: 'put', source: 'local' });
+    const delRemote = bound.incrementer({ op: 'del', source: 'remote' });
+    let [p, b] = await text();
+    expect(b).toBe(p); // no series before the first increment
+    for (let i = 0; i < 3; i++) {
+      plain.inc({ op: 'put', source: 'local' });
+      putLocal();
+    }
+    plain.inc({ op: 'del', source: 'remote' });
+    delRemote();
+    [p, b] = await text();
+    expect(b).toBe(p);
+    expect(b).toContain('x_total{op="put",source="local"} 3');
+    plain.reset();
+    bound.reset();
+    plain.inc({ op: 'put', source: 'local' });
+    putLocal();
+    [p, b] = await text();
+    expect(b).toBe(p);
+    expect(b).toContain('x_total{op="put",source="local"} 1');
+  });
+
   it('refuses what Counter refuses: an unknown label, a negative or infinite value', () => {
     const { bound } = pair();
     bound.inc({ op: 'put', source: 'local' });
