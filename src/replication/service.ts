@@ -68,7 +68,6 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private unstaged: (() => void) | undefined;
   private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
-  private gaugeTimer: NodeJS.Timeout | undefined;
   private fullResyncPending = false;
   private running = false;
 
@@ -78,7 +77,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   ) {
     const c = node.config;
     this.logger = node.logger.child({ svc: 'replication' });
-    this.metrics = new ReplicationMetrics(node.metrics.registry);
+    this.metrics = new ReplicationMetrics(node.metrics.registry, () => this.updateGauges());
     const maxRecordBytes = c.limits.maxValueBytes + 2048;
     this.settings = {
       fleetId: c.fleetId,
@@ -129,14 +128,11 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(c.replication.identityWait);
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
-    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
-    this.gaugeTimer.unref();
     this.logger.info({ port: this.listener.port, peers: [...this.dialers.keys()], protocol: PROTOCOL_VERSION }, 'replication listening on port %d', this.listener.port);
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    clearInterval(this.gaugeTimer);
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
@@ -499,6 +495,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return 'held';
   }
 
+  /** The peer gauges (lag, clock offset, peers by state), computed when /metrics is scraped (ReplicationMetrics' collect): no timer. */
   private updateGauges(): void {
     const counts = { connecting: 0, syncing: 0, live: 0 };
     this.metrics.lagEntries.reset();
