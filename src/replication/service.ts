@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { parseStreamId, type Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
-import type { NodeHost, NodeService } from '../node-host.js';
+import type { NodeHost, NodeService, PeerState } from '../node-host.js';
 import type { PeerStatus } from '../node-status.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
@@ -177,6 +177,19 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return { peers: this.peerStatus() };
   }
 
+  /** The peers and their states, in peerStatus()'s order, without its lag, queue and vectors (presence checks it every second). */
+  peerStates(): PeerState[] {
+    const out: PeerState[] = [];
+    for (const s of this.byNode.values()) out.push({ nodeId: s.peerId, address: s.address, state: s.publicState });
+    for (const d of this.unconnectedDialers()) out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
+    return out;
+  }
+
+  /** Dialled peers with no session (yet): shown as connecting. */
+  private *unconnectedDialers(): Iterable<Dialer> {
+    for (const d of this.dialers.values()) if (d.nodeId === undefined || !this.byNode.has(d.nodeId)) yield d;
+  }
+
   peerStatus(): PeerStatus[] {
     const mine = this.node.store.durable;
     const out: PeerStatus[] = [];
@@ -195,10 +208,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         direct: [...s.peerDirect],
       });
     }
-    for (const d of this.dialers.values()) {
-      if (d.nodeId !== undefined && this.byNode.has(d.nodeId)) continue;
-      out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
-    }
+    for (const d of this.unconnectedDialers()) out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
     return out;
   }
 
