@@ -15,6 +15,9 @@ const SETTLE_MS = 10_000;
 const WINDOW_MS = 20_000;
 const GOAL_RSS_MIB = 55;
 const GOAL_CPU_PCT = 0.5;
+/** The large idle mesh for the bytes goal (`BENCH_FOOTPRINT_MESH=0` skips it). */
+const MESH_SIZE = Number(process.env.BENCH_FOOTPRINT_MESH ?? 25);
+const GOAL_MESH_BYTES_PER_S = 1000;
 
 /** RSS and CPU % of a bare node process over the same window. */
 async function bareNode(): Promise<{ rssMib: number; cpuPct: number }> {
@@ -28,6 +31,30 @@ async function bareNode(): Promise<{ rssMib: number; cpuPct: number }> {
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+/** Idle replication bytes sent per node per second in a full mesh of `n` nodes (presence on, MQTT off: bytes only). */
+async function meshBytes(n: number): Promise<BenchSection> {
+  const load = os.loadavg()[0]!.toFixed(2);
+  const fleet = await startFleet('mesh', n, {});
+  let perNode: number[];
+  try {
+    await sleep(SETTLE_MS);
+    const a = await snapshot(fleet);
+    await sleep(WINDOW_MS);
+    const b = await snapshot(fleet);
+    const s = (b.at - a.at) / 1000;
+    perNode = fleet.nodes.map((_, i) => ((b.metrics[i]!.get('fleetkv_replication_bytes_sent_total') ?? 0) - (a.metrics[i]!.get('fleetkv_replication_bytes_sent_total') ?? 0)) / s);
+  } finally {
+    await stopFleet(fleet);
+  }
+  const sorted = [...perNode].sort((x, y) => x - y);
+  const avg = Math.round(perNode.reduce((t, v) => t + v, 0) / perNode.length);
+  return {
+    title: `F1 — idle replication bytes per node, ${n}-node full mesh (${WINDOW_MS / 1000} s window, load average ${load})`,
+    rows: [{ nodes: n, 'avg B/s sent per node': avg, 'min B/s': Math.round(sorted[0]!), 'max B/s': Math.round(sorted[sorted.length - 1]!) }],
+    notes: [`${avg} B/s per node (goal ≤ ${GOAL_MESH_BYTES_PER_S} B/s): ${avg <= GOAL_MESH_BYTES_PER_S ? 'met' : `missed (${round(avg / GOAL_MESH_BYTES_PER_S, 1)} ×)`}`],
+  };
 }
 
 export async function sections(): Promise<BenchSection[]> {
@@ -52,6 +79,8 @@ export async function sections(): Promise<BenchSection[]> {
   const avg = (f: (n: (typeof nodes)[number]) => number): number => round(nodes.reduce((t, n) => t + f(n), 0) / nodes.length, 2);
   const rss = avg((n) => n.rssMib);
   const cpu = avg((n) => n.cpuPct);
+  // A 25-node fleet may not start on a loaded 2-core machine: say so instead of losing the section above.
+  const mesh = MESH_SIZE > 0 ? [await meshBytes(MESH_SIZE).catch((err: unknown) => ({ title: `F1 — ${MESH_SIZE}-node full mesh: not measured`, rows: [], notes: [`the fleet did not start: ${String(err)}`] }))] : [];
   return [
     {
       title: `F1 — one idle node with two peers and its broker (3-node mesh, ${WINDOW_MS / 1000} s window, load average ${load})`,
@@ -64,5 +93,6 @@ export async function sections(): Promise<BenchSection[]> {
         `CPU ${cpu} % per idle node (goal < ${GOAL_CPU_PCT} %): ${cpu < GOAL_CPU_PCT ? 'met' : 'missed'}`,
       ],
     },
+    ...mesh,
   ];
 }

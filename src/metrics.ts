@@ -27,9 +27,9 @@ export class NodeMetrics {
 
   constructor(withProcessMetrics = true) {
     const registers = [this.registry];
-    // The event-loop delay histogram samples on a timer of this period: prom-client's 10 ms default woke an idle
-    // node 100 times a second (~1 % of a core here; docs/benchmarks.md, F1). Its _p50/_p99 gauges include the period.
-    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'fleetkv_', eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS });
+    // prom-client's event-loop lag gauges are fed by fleetkv's one sampler (eventLoopDelayGauges): its own
+    // monitor gets a resolution at which it never fires (at its 10 ms default it woke an idle node 100 times a second).
+    if (withProcessMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'fleetkv_', eventLoopMonitoringPrecision: PROM_MONITOR_OFF_MS });
     this.writes = new BoundCounter({ name: 'fleetkv_writes_total', help: 'Entries applied, by op and source (local|remote)', labelNames: ['op', 'source'], registers });
     this.writeErrors = new BoundCounter({ name: 'fleetkv_write_errors_total', help: 'Writes refused or failed, by error code', labelNames: ['code'], registers });
     this.fsyncs = new Counter({ name: 'fleetkv_fsyncs_total', help: 'fsync calls on the log', registers });
@@ -46,7 +46,7 @@ export class NodeMetrics {
     this.tombstoneGcRuns = new Counter({ name: 'fleetkv_tombstone_gc_runs_total', help: 'Tombstone collection passes', registers });
     this.tombstonesCollected = new Counter({ name: 'fleetkv_tombstones_collected_total', help: 'Tombstones dropped because every peer that counts holds them (or none is left to ask)', registers });
     this.expired = new Counter({ name: 'fleetkv_expired_total', help: 'Puts with a TTL that expired on this node (hidden and told to watchers)', registers });
-    this.eventLoopDelay = eventLoopDelayGauge(registers);
+    this.eventLoopDelay = eventLoopDelayGauges(this.registry, registers, 'fleetkv_', withProcessMetrics);
     this.clockSkewed = new Counter({
       name: 'fleetkv_clock_skewed_entries_total',
       help: 'Entries seen with an hlc further ahead than maxClockSkew (not adopted by this clock), by the origin that stamped them',
@@ -57,39 +57,118 @@ export class NodeMetrics {
 }
 
 /**
+ * prom-client's event-loop lag gauges, which fleetkv feeds from its own
+ * sampler (below) instead of prom-client's `monitorEventLoopDelay`: that one
+ * woke an idle node another 10 times a second (docs/benchmarks.md, "quiet").
+ */
+const PROM_LAG_NAMES = ['min', 'max', 'mean', 'stddev', 'p50', 'p90', 'p99'] as const;
+const PROM_LAG_HELP: Record<(typeof PROM_LAG_NAMES)[number], string> = {
+  min: 'The minimum recorded event loop delay.',
+  max: 'The maximum recorded event loop delay.',
+  mean: 'The mean of the recorded event loop delays.',
+  stddev: 'The standard deviation of the recorded event loop delays.',
+  p50: 'The 50th percentile of the recorded event loop delays.',
+  p90: 'The 90th percentile of the recorded event loop delays.',
+  p99: 'The 99th percentile of the recorded event loop delays.',
+};
+/** prom-client's own monitor gets this resolution (ms): it then never fires in practice (its gauges are replaced). */
+const PROM_MONITOR_OFF_MS = 2 ** 31 - 1;
+
+/** One scrape window of the event-loop sampler: how late its timer ran (ns), over the samples since the previous scrape. */
+interface LoopWindow {
+  count: number;
+  min: number;
+  max: number;
+  mean: number;
+  stddev: number;
+  p50: number;
+  p90: number;
+  p99: number;
+}
+
+/**
+ * The one event-loop sampler of a node: a timer due every
+ * EVENT_LOOP_SAMPLE_MS records how late it ran into a perf_hooks histogram.
+ * Our own timer, not monitorEventLoopDelay: that one drops the first
+ * interval after each reset, so a stall right after a scrape was never seen.
+ * It starts at the first scrape (a node nobody scrapes runs no sampler) and
+ * is unref'd. Each scrape reads one window and resets it; every gauge fed
+ * from it in that scrape sees the same window.
+ */
+class LoopSampler {
+  private h: RecordableHistogram | undefined;
+  private current: LoopWindow | undefined;
+
+  window(): LoopWindow {
+    if (this.current) return this.current;
+    if (this.h === undefined) {
+      const hist = createHistogram();
+      this.h = hist;
+      let last = performance.now();
+      setInterval(() => {
+        const now = performance.now();
+        hist.record(Math.max(1, Math.round((now - last - EVENT_LOOP_SAMPLE_MS) * 1e6)));
+        last = now;
+      }, EVENT_LOOP_SAMPLE_MS).unref();
+    }
+    const h = this.h;
+    const empty = h.count === 0;
+    const w: LoopWindow = {
+      count: h.count,
+      min: empty ? 0 : h.min,
+      max: empty ? 0 : h.max,
+      mean: empty ? 0 : h.mean,
+      stddev: empty ? 0 : h.stddev,
+      p50: empty ? 0 : h.percentile(50),
+      p90: empty ? 0 : h.percentile(90),
+      p99: empty ? 0 : h.percentile(99),
+    };
+    h.reset();
+    // The collects of one scrape run in one synchronous pass (prom-client's Registry.metrics): they share this window.
+    this.current = w;
+    queueMicrotask(() => {
+      this.current = undefined;
+    });
+    return w;
+  }
+}
+
+/**
  * `fleetkv_event_loop_delay_seconds{stat="p50"|"p99"|"max"}`: how late the
  * event loop ran a timer due every EVENT_LOOP_SAMPLE_MS, over the window since the
- * previous scrape (a perf_hooks histogram, reset at each scrape).
- * The interval itself is taken off (prom-client's nodejs_eventloop_lag_*
- * report it: ≈ 100 ms on an idle loop). One sampling interval for both, 100 ms: at 10 ms the
- * sampling timer alone cost ≈ 0.9 % of a core on an idle node (docs/benchmarks.md, F1). The monitor starts at the first
- * scrape, so a node nobody scrapes runs no extra timer; its timer is unref'd.
+ * previous scrape. The interval itself is taken off; prom-client's
+ * `nodejs_eventloop_lag_*_seconds` (same samples, same window) include it, as
+ * prom-client's own monitor did (≈ 100 ms on an idle loop). At 10 ms the
+ * sampling timer alone cost ≈ 0.9 % of a core on an idle node (docs/benchmarks.md, F1).
  */
-function eventLoopDelayGauge(registers: Registry[]): Gauge<'stat'> {
-  // Our own sampling timer, not monitorEventLoopDelay: that one drops the first
-  // interval after each reset, so a stall right after a scrape was never seen.
-  let h: RecordableHistogram | undefined;
+function eventLoopDelayGauges(registry: Registry, registers: Registry[], prefix: string, withProcessMetrics: boolean): Gauge<'stat'> {
+  const sampler = new LoopSampler();
+  if (withProcessMetrics) {
+    for (const n of PROM_LAG_NAMES) {
+      const name = `${prefix}nodejs_eventloop_lag_${n}_seconds`;
+      registry.removeSingleMetric(name);
+      const withPeriod = n === 'stddev' ? 0 : EVENT_LOOP_SAMPLE_MS * 1e6;
+      new Gauge({
+        name,
+        help: PROM_LAG_HELP[n],
+        registers,
+        collect() {
+          const w = sampler.window();
+          this.set(w.count === 0 ? 0 : (w[n] + withPeriod) / 1e9);
+        },
+      });
+    }
+  }
   return new Gauge({
     name: 'fleetkv_event_loop_delay_seconds',
     help: `How late the event loop ran a timer due every ${EVENT_LOOP_SAMPLE_MS} ms, since the previous scrape (p50, p99, max)`,
     labelNames: ['stat'],
     registers,
     collect() {
-      if (h === undefined) {
-        const hist = createHistogram();
-        h = hist;
-        let last = performance.now();
-        setInterval(() => {
-          const now = performance.now();
-          hist.record(Math.max(1, Math.round((now - last - EVENT_LOOP_SAMPLE_MS) * 1e6)));
-          last = now;
-        }, EVENT_LOOP_SAMPLE_MS).unref();
-      }
-      const late = (ns: number): number => (h!.count === 0 ? 0 : ns / 1e9);
-      this.set({ stat: 'p50' }, late(h.percentile(50)));
-      this.set({ stat: 'p99' }, late(h.percentile(99)));
-      this.set({ stat: 'max' }, late(h.max));
-      h.reset();
+      const w = sampler.window();
+      this.set({ stat: 'p50' }, w.p50 / 1e9);
+      this.set({ stat: 'p99' }, w.p99 / 1e9);
+      this.set({ stat: 'max' }, w.max / 1e9);
     },
   });
 }

@@ -12,7 +12,7 @@ import type { Registry } from 'prom-client';
 import type { FleetConfig } from './config/schema.js';
 import type { Entry } from './entry/entry.js';
 import type { FleetError } from './errors.js';
-import type { CompactionStatus, NodeState, NodeStatus, ServiceStatus } from './node-status.js';
+import type { CompactionStatus, NodeState, NodeStatus, PeerStatus, ServiceStatus } from './node-status.js';
 import type { ApplyResult, Store } from './store/store.js';
 import type { ReadonlyVector, VectorObject } from './store/vector.js';
 
@@ -82,7 +82,12 @@ export interface NodeService {
   status?(): ServiceStatus;
   /** Ports it listens on, for the `ready` log line (e.g. { peer: 7400 }). */
   ports?(): Record<string, number>;
+  /** The peers and their session states only (replication): what status() says of them, without the rest. */
+  peerStates?(): PeerState[];
 }
+
+/** A peer and its session state: the light part of PeerStatus that presence checks every second. */
+export type PeerState = Pick<PeerStatus, 'nodeId' | 'address' | 'state'>;
 
 /** The node's store, read only. */
 export type StoreView = Pick<Store, 'get' | 'getAny' | 'list' | 'listAny' | 'all' | 'allInKeyOrder' | 'missing' | 'entryAt' | 'newestOf' | 'size' | 'tombstoneCount'> & {
@@ -123,6 +128,8 @@ export interface NodeHost {
   readonly lastCompaction: CompactionStatus | undefined;
   /** /v1/status: the core's fields and every service's section. */
   status(): NodeStatus;
+  /** The peers and their states as status().peers has them, without building the status (presence's change check). */
+  peerStates(): PeerState[];
   /** Bring the gauges of the metrics registry up to date (before /metrics is read). */
   refreshGauges(): void;
 

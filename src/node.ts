@@ -25,7 +25,7 @@ import { lockDataDir, readMeta, writeMeta } from './log/datadir.js';
 import { identityAtStart, newIncarnation } from './log/identity.js';
 import { VERSION } from './version.js';
 import { unsafeTestBreaks } from './util/test-breaks.js';
-import type { ApplyListener, ApplySource, StagedListener, ExpiryListener, ForwardListener, ForwardedMessage, NodeHost, NodeService, PutOptions, Source, TombstoneStability, WriteResult } from './node-host.js';
+import type { ApplyListener, ApplySource, StagedListener, ExpiryListener, ForwardListener, ForwardedMessage, NodeHost, NodeService, PeerState, PutOptions, Source, TombstoneStability, WriteResult } from './node-host.js';
 import type { CompactionStatus, NodeState, NodeStatus, RecoveryStatus } from './node-status.js';
 
 export type { ApplyListener, ApplySource, ExpiryListener, ForwardedMessage, ForwardListener, NodeHost, NodeService, PutOptions, Source, StagedListener, WriteResult } from './node-host.js';
@@ -870,6 +870,11 @@ export class FleetNode extends EventEmitter implements NodeHost {
     };
     for (const svc of this.services) Object.assign(s, svc.status?.() ?? {});
     return s;
+  }
+
+  peerStates(): PeerState[] {
+    for (const svc of this.services) if (svc.peerStates) return svc.peerStates();
+    return [];
   }
 
   refreshGauges(): void {

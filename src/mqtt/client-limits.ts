@@ -44,7 +44,8 @@ export class ClientLimits {
   private readonly held = new Map<Conn, Held>();
   private heldBytes = 0;
   private readonly droppedConns = new WeakSet<Conn>();
-  private readonly sweep: NodeJS.Timeout;
+  /** The partial-packet sweep: runs only while some client holds a half-sent packet (an idle broker has no timer). */
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly cfg: ClientLimitsConfig,
@@ -52,8 +53,17 @@ export class ClientLimits {
     registry: Registry,
   ) {
     this.dropped = new Counter({ name: 'fleetkv_mqtt_clients_dropped_total', help: 'MQTT clients disconnected for falling behind or holding half-sent packets, by reason', labelNames: ['reason'], registers: [registry] });
-    this.sweep = setInterval(() => this.sweepPartials(), Math.max(50, Math.min(1000, cfg.partialTimeoutMs / 4)));
-    this.sweep.unref();
+  }
+
+  /** Start the sweep when the first partial packet is held, stop it when none is left. */
+  private sweepWhileHeld(): void {
+    if (this.held.size > 0 && this.sweep === undefined) {
+      this.sweep = setInterval(() => this.sweepPartials(), Math.max(50, Math.min(1000, this.cfg.partialTimeoutMs / 4)));
+      this.sweep.unref();
+    } else if (this.held.size === 0 && this.sweep !== undefined) {
+      clearInterval(this.sweep);
+      this.sweep = undefined;
+    }
   }
 
   /** Partial-packet bytes held for all clients now. */
@@ -96,6 +106,7 @@ export class ClientLimits {
 
   close(): void {
     clearInterval(this.sweep);
+    this.sweep = undefined;
     this.held.clear();
     this.heldBytes = 0;
   }
@@ -106,6 +117,7 @@ export class ClientLimits {
       if (h) {
         this.heldBytes -= h.bytes;
         this.held.delete(conn);
+        this.sweepWhileHeld();
       }
       return;
     }
@@ -118,7 +130,10 @@ export class ClientLimits {
     }
     this.heldBytes += bytes - before;
     if (h) h.bytes = bytes;
-    else this.held.set(conn, { client, conn, bytes, since: Date.now() });
+    else {
+      this.held.set(conn, { client, conn, bytes, since: Date.now() });
+      this.sweepWhileHeld();
+    }
   }
 
   private sweepPartials(): void {

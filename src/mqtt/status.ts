@@ -47,14 +47,17 @@ export class NodeStatusWriter {
 
   private tick(): void {
     if (this.writing || this.node.state !== 'running') return;
-    const s = this.node.status();
-    const summary = peersSummary(s);
+    const peers = this.node.peerStates();
+    const summary = peersSummary(peers);
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.intervalMs) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
-    const record = statusRecord(this.node, true, s);
     // A robot alone has no one to tell: its record stays in its own broker and out of its keyspace.
-    if (this.node.config.peers.length === 0 && s.peers.length === 0 && this.node.store.getAny(this.key) === undefined) {
+    const alone = this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(this.key) === undefined;
+    // With peers and presence on, the presence heartbeat (robots/presence-service.ts) writes the record: none to build here.
+    if (!alone && !this.retainedInBroker && this.node.config.presence.enabled) return;
+    const record = statusRecord(this.node, true);
+    if (alone) {
       this.publisher.retainInBroker(this.topic, record);
       this.retainedInBroker = true;
       return;

@@ -19,7 +19,8 @@ export class ReplicationMetrics {
   readonly peers: Gauge<'state'>;
   readonly clockOffset: Gauge<'peer'>;
 
-  constructor(registry: Registry) {
+  /** `refreshGauges` sets the four gauges; it runs once per scrape, from the first gauge's collect. */
+  constructor(registry: Registry, refreshGauges: () => void = () => {}) {
     const registers = [registry];
     this.entriesSent = new Counter({ name: 'fleetkv_replication_entries_sent_total', help: 'Entries sent to peers, by mode (live|catchup)', labelNames: ['mode'], registers });
     this.entriesReceived = new Counter({ name: 'fleetkv_replication_entries_received_total', help: 'Entries received from peers, by mode (live|catchup)', labelNames: ['mode'], registers });
@@ -42,7 +43,8 @@ export class ReplicationMetrics {
       labelNames: ['peer'],
       registers,
     });
-    this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers });
+    // Registered first of the four: its collect refreshes all of them before any is read (one synchronous pass per scrape).
+    this.lagEntries = new Gauge({ name: 'fleetkv_replication_lag_entries', help: 'Entries this node has that the peer has not acknowledged', labelNames: ['peer'], registers, collect: refreshGauges });
     this.lagSeconds = new Gauge({ name: 'fleetkv_replication_lag_seconds', help: 'How long the peer has been behind this node', labelNames: ['peer'], registers });
     this.clockOffset = new Gauge({ name: 'fleetkv_replication_clock_offset_seconds', help: "The peer's wall clock minus this node's (PING/PONG midpoint; error within rtt/2)", labelNames: ['peer'], registers });
     this.peers = new Gauge({ name: 'fleetkv_replication_peers', help: 'Peers by state (connecting|syncing|live)', labelNames: ['state'], registers });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { parseStreamId, type Entry } from '../entry/entry.js';
 import { listenHint } from '../config/describe.js';
 import { FleetError } from '../errors.js';
-import type { NodeHost, NodeService } from '../node-host.js';
+import type { NodeHost, NodeService, PeerState } from '../node-host.js';
 import type { PeerStatus } from '../node-status.js';
 import { VersionVector, type VectorObject } from '../store/vector.js';
 import { Dialer, type DialerHost } from './dialer.js';
@@ -69,7 +69,6 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   private unstaged: (() => void) | undefined;
   private unforward: (() => void) | undefined;
   private stopDiscovery: (() => Promise<void>) | undefined;
-  private gaugeTimer: NodeJS.Timeout | undefined;
   private fullResyncPending = false;
   private running = false;
 
@@ -79,7 +78,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
   ) {
     const c = node.config;
     this.logger = node.logger.child({ svc: 'replication' });
-    this.metrics = new ReplicationMetrics(node.metrics.registry);
+    this.metrics = new ReplicationMetrics(node.metrics.registry, () => this.updateGauges());
     const maxRecordBytes = c.limits.maxValueBytes + 2048;
     this.settings = {
       fleetId: c.fleetId,
@@ -130,14 +129,11 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     if (c.peers.length > 0 || (this.opts.peers ?? []).length > 0 || this.opts.discover || this.book.knowsPeers) this.node.holdWrites(c.replication.identityWait);
     for (const a of [...c.peers, ...(this.opts.peers ?? [])]) this.addPeer(a);
     if (this.opts.discover) this.stopDiscovery = await this.opts.discover(this);
-    this.gaugeTimer = setInterval(() => this.updateGauges(), 1000);
-    this.gaugeTimer.unref();
     this.logger.info({ port: this.listener.port, peers: [...this.dialers.keys()], protocol: PROTOCOL_VERSION }, 'replication listening on port %d', this.listener.port);
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    clearInterval(this.gaugeTimer);
     await this.stopDiscovery?.().catch(() => {});
     for (const d of this.dialers.values()) d.stop();
     this.unsubscribe?.();
@@ -182,6 +178,19 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return { peers: this.peerStatus() };
   }
 
+  /** The peers and their states, in peerStatus()'s order, without its lag, queue and vectors (presence checks it every second). */
+  peerStates(): PeerState[] {
+    const out: PeerState[] = [];
+    for (const s of this.byNode.values()) out.push({ nodeId: s.peerId, address: s.address, state: s.publicState });
+    for (const d of this.unconnectedDialers()) out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
+    return out;
+  }
+
+  /** Dialled peers with no session (yet): shown as connecting. */
+  private *unconnectedDialers(): Iterable<Dialer> {
+    for (const d of this.dialers.values()) if (d.nodeId === undefined || !this.byNode.has(d.nodeId)) yield d;
+  }
+
   peerStatus(): PeerStatus[] {
     const mine = this.node.store.durable;
     const out: PeerStatus[] = [];
@@ -200,10 +209,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
         direct: [...s.peerDirect],
       });
     }
-    for (const d of this.dialers.values()) {
-      if (d.nodeId !== undefined && this.byNode.has(d.nodeId)) continue;
-      out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
-    }
+    for (const d of this.unconnectedDialers()) out.push({ nodeId: d.nodeId, address: d.address, state: 'connecting' });
     return out;
   }
 
@@ -531,6 +537,7 @@ export class ReplicationService implements NodeService, SessionHost, DialerHost 
     return 'held';
   }
 
+  /** The peer gauges (lag, clock offset, peers by state), computed when /metrics is scraped (ReplicationMetrics' collect): no timer. */
   private updateGauges(): void {
     const counts = { connecting: 0, syncing: 0, live: 0 };
     this.metrics.lagEntries.reset();

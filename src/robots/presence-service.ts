@@ -75,10 +75,10 @@ export class PresenceService implements NodeService {
 
   private tick(): void {
     if (this.writing || this.node.state !== 'running') return;
-    const s = this.node.status();
-    const summary = peersSummary(s);
+    const peers = this.node.peerStates();
+    const summary = peersSummary(peers);
     if (summary === this.lastPeers && Date.now() - this.lastWrite < this.timeoutMs / 3) return;
-    if (this.node.config.peers.length === 0 && s.peers.length === 0 && this.node.store.getAny(STATUS_KEY_PREFIX + this.node.nodeId) === undefined) return;
+    if (this.node.config.peers.length === 0 && peers.length === 0 && this.node.store.getAny(STATUS_KEY_PREFIX + this.node.nodeId) === undefined) return;
     this.lastPeers = summary;
     this.lastWrite = Date.now();
     this.wrote = true;

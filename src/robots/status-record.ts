@@ -1,4 +1,4 @@
-import type { NodeHost } from '../node-host.js';
+import type { NodeHost, PeerState } from '../node-host.js';
 import type { NodeStatus, NodeStatusRecord } from '../node-status.js';
 
 /** This node's status record (docs/adr/0200) from its status: one builder for presence (robots/presence-service.ts) and MQTT (mqtt/status.ts). */
@@ -17,7 +17,14 @@ export function statusRecord(host: NodeHost, online: boolean, s: NodeStatus = ho
   return Buffer.from(JSON.stringify(record));
 }
 
-/** What decides whether a status record is due again: the peers and their states. */
-export function peersSummary(s: NodeStatus): string {
-  return JSON.stringify(s.peers.map((p) => [p.nodeId ?? p.address, p.state]));
+/**
+ * What decides whether a status record is due again: the peers and their
+ * states. From `peerStates()`, not `status()`: the check runs every second
+ * and the whole status (every service's section, the vectors) is built only
+ * when a record is written.
+ */
+export function peersSummary(peers: readonly PeerState[]): string {
+  let out = '';
+  for (const p of peers) out += `${p.nodeId ?? p.address}\u0000${p.state}\u0001`;
+  return out;
 }
