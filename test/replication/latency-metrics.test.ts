@@ -40,8 +40,10 @@ test('event-loop delay: three sane series per scrape window, and a stopped proce
   for (const v of [p50, p99, max]) expect(Number.isFinite(v) && v! >= 0).toBe(true);
   expect(p50!).toBeLessThanOrEqual(p99!);
   expect(p99!).toBeLessThanOrEqual(max!);
-  // Idle: the sampling interval itself is not counted as delay (prom-client's nodejs_eventloop_lag_* include it).
-  expect(p50!).toBeLessThan(0.009);
+  // Idle: the 100 ms sampling interval itself is not counted as delay (prom-client's nodejs_eventloop_lag_* include
+  // it, and would read >= 0.1 here). The bound is half the period, not a latency goal: a shared CI core can delay
+  // an idle loop by a few tens of ms (seen: p50 17 ms at load 7).
+  expect(p50!).toBeLessThan(0.05);
 
   // Frozen for 400 ms: its timers run that late once it continues.
   process.kill(a.pid, 'SIGSTOP');
