@@ -205,13 +205,10 @@ export class PeerSession {
       this.host.logger.info({ peer: this.peerId, queueBytes: this.host.settings.queueBytes }, 'peer %s fell behind: queue full, moving it back to catch-up', this.label);
       this.resetPeerKnown();
     }
-    // The first entry offered in a turn is written at once: a lone write (the common
-    // case at a steady rate) leaves in the turn it was staged, before the log's own
-    // write and fsync wake-up of that turn (docs/adr/0104). Entries offered after it
-    // in the same turn share the frame the scheduled pump writes; a full frame's
-    // worth is written at once too (a writer that never yields must not starve it).
-    if (!this.pumpScheduled || this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
-    this.schedulePump();
+    // A full frame's worth: write now (a writer that never yields must not starve the
+    // pump); otherwise on the next turn, so entries applied together share a frame.
+    if (this.outbox.queuedBytes >= this.host.settings.frameBytes) this.pump();
+    else this.schedulePump();
     return true;
   }
 

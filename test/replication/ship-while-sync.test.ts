@@ -155,39 +155,6 @@ test('a receiver applies on arrival; its durable vector (ACK, HELLO, status) cov
   expect(b2.store.durable.get(stream)).toBe(r.seq);
 });
 
-test('a lone write leaves for the peer in the turn it is staged, before the log writes it; writes staged after it in that turn share one frame', async () => {
-  const io = held();
-  const [a, b] = await pair(io);
-  const svc = a.services.find((s) => s.name === 'replication') as ReplicationService;
-  // Counter.get() reads its values before its first await: a synchronous snapshot.
-  let snapshot = 0;
-  const entriesFrames = (): Promise<void> =>
-    svc.metrics.framesSent.get().then((m) => {
-      snapshot = m.values.find((v) => v.labels.type === 'ENTRIES')?.value ?? 0;
-    });
-  await entriesFrames();
-  const before = snapshot;
-  const writesBefore = io.events.filter((e) => e.op === 'write').length;
-  const first = a.put('k1', 'v1');
-  const afterFirst = entriesFrames();
-  const second = a.put('k2', 'v2');
-  const third = a.put('k3', 'v3');
-  const afterThird = entriesFrames();
-  const writesNow = io.events.filter((e) => e.op === 'write').length;
-  await afterFirst;
-  const sentWithFirst = snapshot - before;
-  await afterThird;
-  const sentInTurn = snapshot - before;
-  // The log writes its stage on a later turn (setImmediate): the entry was on the wire first.
-  expect(writesNow).toBe(writesBefore);
-  expect(sentWithFirst).toBe(1);
-  expect(sentInTurn).toBe(1); // the second and third wait for the turn's pump
-  await Promise.all([first, second, third]);
-  await waitFor(() => ['k1', 'k2', 'k3'].every((k) => b.get(k) !== undefined), 'B has all three');
-  await entriesFrames();
-  expect(snapshot - before).toBe(2); // the first alone, the other two in one frame
-});
-
 test("a receiver's listeners run before its log stages the entry: what they defer to the turn's end (Aedes' delivery) still precedes the log's write", async () => {
   const io = held();
   const [a, b] = await pair(undefined, io);
