@@ -14,7 +14,10 @@
  * Clients for both systems run in this process. BENCH_LATENCY_SECONDS (5) and
  * BENCH_LATENCY_ROUNDS (2) scale it; BENCH_LATENCY_CPUPROF=DIR runs fleetkv's
  * A and B under `node --cpu-prof` into DIR; BENCH_LATENCY_ONLY=p3|p4;
- * BENCH_LATENCY_BUSY_CPU=N pins the busy child to CPU N.
+ * BENCH_LATENCY_BUSY_CPU=N pins the busy child to CPU N; BENCH_LATENCY_BASE=DIR
+ * adds a fleetkv built into DIR (another build of dist/, e.g. main's, copied
+ * into this checkout so it finds node_modules) as one more system in the same
+ * alternating rounds: before/after figures of a branch from one run.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -37,6 +40,12 @@ const CPUPROF = process.env.BENCH_LATENCY_CPUPROF;
 const ONLY = process.env.BENCH_LATENCY_ONLY;
 /** Pin the busy-loop child to this CPU (taskset -c); unset: not pinned. */
 const BUSY_CPU = process.env.BENCH_LATENCY_BUSY_CPU;
+/** A second fleetkv build (its dist/ directory) measured beside this one. */
+const BASE = process.env.BENCH_LATENCY_BASE ? path.resolve(process.env.BENCH_LATENCY_BASE) : undefined;
+/** Run the node from another build: argv[1] is dist/cli/main.js. */
+const fromBuild =
+  (dist: string) =>
+  (argv: string[]): string[] => [argv[0]!, path.join(dist, 'cli/main.js'), ...argv.slice(2)];
 const COUNT = RATE * SECONDS;
 const WARMUP = Math.min(500, Math.floor(COUNT / 10));
 const VALUE_BYTES = 100;
@@ -69,8 +78,10 @@ interface P3Figures extends Latency {
   writesPerFrame?: number;
 }
 
-async function fleetkvP3(tmp: string, tag: string, fsync: 'batch' | 'never'): Promise<P3Figures> {
-  const wrap = CPUPROF ? (argv: string[]): string[] => [argv[0]!, '--cpu-prof', '--cpu-prof-dir', CPUPROF, ...argv.slice(1)] : undefined;
+async function fleetkvP3(tmp: string, tag: string, fsync: 'batch' | 'never', dist?: string): Promise<P3Figures> {
+  const build = dist ? fromBuild(dist) : (argv: string[]): string[] => argv;
+  const prof = (argv: string[]): string[] => (CPUPROF ? [argv[0]!, '--cpu-prof', '--cpu-prof-dir', CPUPROF, ...argv.slice(1)] : argv);
+  const wrap = CPUPROF || dist ? (argv: string[]): string[] => prof(build(argv)) : undefined;
   const env = { FLEETKV_FSYNC: fsync, FLEETKV_MQTT_ENABLED: 'false' };
   const nodes: NodeProc[] = [];
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
@@ -226,6 +237,11 @@ async function alternate(busy: boolean, systems: System[]): Promise<{ rows: Benc
   return { rows, medians, load };
 }
 
+/** This build against the base build (BENCH_LATENCY_BASE), each as a ratio to the reference of the same rounds. */
+function baseNote(fk: Medians, base: Medians, ref: Medians): string {
+  return `base build: p50 ${r2(base.p50)} ms, p99 ${r2(base.p99)} ms (p50 ${r2(base.p50 / ref.p50)}x, p99 ${r2(base.p99 / ref.p99)}x the reference) against this build's p50 ${r2(fk.p50)}, p99 ${r2(fk.p99)} (${r2(fk.p50 / ref.p50)}x, ${r2(fk.p99 / ref.p99)}x)`;
+}
+
 const busyTitle = (busy: boolean): string => (busy ? `, one core kept busy by another process${BUSY_CPU === undefined ? ' (not pinned)' : ` (pinned to CPU ${BUSY_CPU})`}` : '');
 
 async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
@@ -234,8 +250,9 @@ async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
     ['fleetkv HTTP PUT on A → SSE watch on B (fsync=batch)', (r) => fleetkvP3(tmp, tag(r), 'batch')],
     ['NATS KV R3: put via server 1 → watch via server 2', natsP3],
     ['fleetkv, same with fsync=never (comparison only)', (r) => fleetkvP3(tmp, `${tag(r)}-never`, 'never')],
+    ...(BASE ? ([[`fleetkv base build (${path.basename(BASE)}), fsync=batch`, (r: number) => fleetkvP3(tmp, `${tag(r)}-base`, 'batch', BASE)]] as System[]) : []),
   ]);
-  const [fk, ref, never] = medians as [Medians, Medians, Medians];
+  const [fk, ref, never, base] = medians as [Medians, Medians, Medians, Medians | undefined];
   return {
     title: `P3: put on A → watch on B, ${RATE} writes/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busyTitle(busy)}`,
     rows,
@@ -243,6 +260,7 @@ async function p3(tmp: string, busy: boolean): Promise<BenchSection> {
       `fleetkv p50 ${r2(fk.p50)} ms (median of rounds; goal <= 1 ms): ${fk.p50 <= 1 ? 'met' : `MISSED by ${r2(fk.p50 - 1)} ms`}`,
       `fleetkv p99 / NATS p99 = ${r2(fk.p99)} / ${r2(ref.p99)} = ${r2(fk.p99 / ref.p99)} (goal <= 1.0): ${fk.p99 <= ref.p99 ? 'met' : 'MISSED'}; p50 ratio ${r2(fk.p50 / ref.p50)}`,
       `fleetkv with fsync=never: p50 ${r2(never.p50)} ms, p99 ${r2(never.p99)} ms (what the two fsyncs in series cost, against the batch row)`,
+      ...(base ? [baseNote(fk, base, ref)] : []),
       `first ${WARMUP} writes of each round not counted; 100 keys; NATS 2.9's file store does not fsync each message (its durability is the R3 quorum), fleetkv fsyncs in groups (batch) on A and B; loop delay = fleetkv_event_loop_delay_seconds p99/max of A and B over the round; CPU µs/write = user+system CPU of each fleetkv process over the round (from /proc) per write`,
       load,
     ],
@@ -253,14 +271,16 @@ async function p4(busy: boolean): Promise<BenchSection> {
   const { rows, medians, load } = await alternate(busy, [
     ['fleetkv: MQTT set on A → state on B (fsync=batch)', () => p4Round('fleetkv', COUNT, WARMUP)],
     ['Mosquitto → bridge → Mosquitto (no persistence)', () => p4Round('mosquitto', COUNT, WARMUP)],
+    ...(BASE ? ([[`fleetkv base build (${path.basename(BASE)})`, () => p4Round('fleetkv', COUNT, WARMUP, fromBuild(BASE))]] as System[]) : []),
   ]);
-  const [fk, ref] = medians as [Medians, Medians];
+  const [fk, ref, base] = medians as [Medians, Medians, Medians | undefined];
   return {
     title: `P4: MQTT set on A → state on B's broker, ${RATE}/s for ${SECONDS} s, ${ROUNDS} alternating rounds${busyTitle(busy)}`,
     rows,
     notes: [
       `fleetkv / Mosquitto p50 = ${r2(fk.p50)} / ${r2(ref.p50)} = ${r2(fk.p50 / ref.p50)} (goal <= 1.5): ${fk.p50 <= 1.5 * ref.p50 ? 'met' : 'MISSED'}; p99 ${r2(fk.p99)} / ${r2(ref.p99)} = ${r2(fk.p99 / ref.p99)}`,
-      `QoS 1 publishes over 100 keys, QoS 0 subscriber; first ${WARMUP} not counted; "received" below ${COUNT} is state coalescing (a key changed again before its state went out is published once, docs/adr/0201); fleetkv publishes state once the write is durable (batch), Mosquitto keeps nothing on disk`,
+      ...(base ? [baseNote(fk, base, ref)] : []),
+      `QoS 1 publishes over 100 keys, QoS 0 subscriber; first ${WARMUP} not counted; "received" below ${COUNT} is state coalescing (a key changed again before its state went out is published once, docs/adr/0201); A ships a set when staged and B publishes its state on arrival (docs/adr/0104), A's PUBACK waits for A's fsync (batch); Mosquitto keeps nothing on disk`,
       load,
     ],
   };

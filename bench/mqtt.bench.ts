@@ -92,15 +92,15 @@ async function startMosquittoPair(dir: string): Promise<{ p1: number; p2: number
 }
 
 /** Latency of set on A → state on B (B = A without replication), for one fsync policy. */
-async function fleetkvLatency(dir: string, fsync: string, crossRobot: boolean, count = LATENCY_WRITES, warmup = WARMUP): Promise<Latency> {
+async function fleetkvLatency(dir: string, fsync: string, crossRobot: boolean, count = LATENCY_WRITES, warmup = WARMUP, wrap?: (argv: string[]) => string[]): Promise<Latency> {
   const nodes: NodeProc[] = [];
   try {
     const env = { FLEETKV_FSYNC: fsync };
-    const a = await new NodeProc({ nodeId: 'a', dataDir: fs.mkdtempSync(path.join(dir, `a-${fsync}-`)), env }).start();
+    const a = await new NodeProc({ nodeId: 'a', dataDir: fs.mkdtempSync(path.join(dir, `a-${fsync}-`)), env, ...(wrap ? { wrap } : {}) }).start();
     nodes.push(a);
     let b = a;
     if (crossRobot) {
-      b = await new NodeProc({ nodeId: 'b', dataDir: fs.mkdtempSync(path.join(dir, `b-${fsync}-`)), env: { ...env, FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` } }).start();
+      b = await new NodeProc({ nodeId: 'b', dataDir: fs.mkdtempSync(path.join(dir, `b-${fsync}-`)), env: { ...env, FLEETKV_PEERS: `127.0.0.1:${a.ports.peer}` }, ...(wrap ? { wrap } : {}) }).start();
       nodes.push(b);
       // Connected once a write on A shows on B.
       await a.put('bench/hello', 'x');
@@ -121,11 +121,11 @@ async function mosquittoLatency(dir: string, count = LATENCY_WRITES, warmup = WA
   }
 }
 
-/** One P4 round (issue 10): fleetkv A → B (fsync=batch, two processes) or the Mosquitto bridge, in a temp dir of its own. */
-export async function p4Round(system: 'fleetkv' | 'mosquitto', count: number, warmup: number): Promise<Latency> {
+/** One P4 round (issue 10): fleetkv A → B (fsync=batch, two processes; `wrap` as NodeProc's) or the Mosquitto bridge, in a temp dir of its own. */
+export async function p4Round(system: 'fleetkv' | 'mosquitto', count: number, warmup: number, wrap?: (argv: string[]) => string[]): Promise<Latency> {
   const dir = tempDir('fleetkv-bench-mqtt-');
   try {
-    return system === 'fleetkv' ? await fleetkvLatency(dir, 'batch', true, count, warmup) : await mosquittoLatency(dir, count, warmup);
+    return system === 'fleetkv' ? await fleetkvLatency(dir, 'batch', true, count, warmup, wrap) : await mosquittoLatency(dir, count, warmup);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

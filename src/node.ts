@@ -511,8 +511,10 @@ export class FleetNode extends EventEmitter implements NodeHost {
     if (e.origin === this.nodeId) this.checkOwnStream(e.stream, e.seq, from ?? 'a peer');
     const ahead = this.clock.observe(e.wall, e.logical);
     if (ahead > 0) this.noteSkewed(e, ahead, from);
-    const durable = this.log.append(e.raw);
+    // Applied first, then staged: what the listeners send now (MQTT deliveries, SSE, relays) goes out
+    // before the log's own write and fsync wake-up of this turn, which the append schedules (docs/adr/0104).
     const result = this.applyEntry(e, tag);
+    const durable = this.log.append(e.raw);
     return durable.then(
       () => {
         this.store.markDurable(e);

@@ -29,3 +29,20 @@ export function isUtf8Text(b: Buffer): boolean {
   }
   return true;
 }
+
+/**
+ * `JSON.stringify(entryJson(e))`, the same text, built directly (no object per
+ * entry): the form of every watch event and MQTT log envelope, on the path
+ * from an applied entry to its watchers.
+ */
+export function entryJsonText(e: Entry): string {
+  let s = `{"key":${JSON.stringify(e.key)},"op":"${e.isDelete ? 'del' : 'put'}"`;
+  if (!e.isDelete) {
+    const v = e.value;
+    s += isUtf8Text(v) ? `,"value":${JSON.stringify(v.toString('utf8'))}` : `,"value":"${v.toString('base64')}","encoding":"base64"`;
+  }
+  s += `,"origin":${JSON.stringify(e.origin)},"inc":${e.inc},"seq":${e.seq},"hlc":"${formatHlc(e.wall, e.logical)}"`;
+  if (e.expiresAt > 0) s += `,"expiresAt":"${new Date(e.expiresAt).toISOString()}"`;
+  if (isExpiryEvent(e)) s += ',"expired":true';
+  return `${s}}`;
+}

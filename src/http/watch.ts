@@ -3,7 +3,7 @@ import type { Counter } from 'prom-client';
 import type { Entry } from '../entry/entry.js';
 import type { NodeHost } from '../node-host.js';
 import { nextTurn, TurnBudget } from '../util/turn-budget.js';
-import { entryJson } from '../entry/json.js';
+import { entryJsonText } from '../entry/json.js';
 import type { WatchJournal } from './watch-journal.js';
 import { drainOrClose } from '../util/drain.js';
 
@@ -61,7 +61,7 @@ export async function handleWatch(node: NodeHost, journal: WatchJournal, url: UR
 
 /** A change as the data of a server-sent event (the initial values carry no id: they are a state, not a change). */
 export function eventData(e: Entry): string {
-  return JSON.stringify(entryJson(e));
+  return entryJsonText(e);
 }
 
 /** The current values under the prefix, in key order, resuming after the last key sent on each turn. */

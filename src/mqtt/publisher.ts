@@ -1,7 +1,7 @@
 import type { Aedes, PublishPacket } from 'aedes';
 import type { Entry } from '../entry/entry.js';
 import { describeConflict } from '../conflicts.js';
-import { entryJson } from '../entry/json.js';
+import { entryJsonText } from '../entry/json.js';
 import type { ApplySource, NodeHost } from '../node-host.js';
 import type { ApplyResult } from '../store/store.js';
 import { TurnBudget } from '../util/turn-budget.js';
@@ -76,7 +76,7 @@ export class EntryPublisher {
 
   readonly onApplied = (e: Entry, result: ApplyResult, other: Entry | undefined, source: ApplySource): void => {
     if (result === 'duplicate') return;
-    this.message(this.topics.log(e.origin), Buffer.from(JSON.stringify(entryJson(e))), 'log', entryProperties(e));
+    this.message(this.topics.log(e.origin), Buffer.from(entryJsonText(e)), 'log', entryProperties(e));
     // A mirrored topic written here was delivered by the broker itself, as the client published it.
     if (result === 'won' && !(source === 'local' && mirrorTopic(e.key) !== undefined)) this.state(e.key);
     const conflict = describeConflict(this.node, e, result, other, source);
@@ -85,7 +85,7 @@ export class EntryPublisher {
 
   /** A put expired here: its key's state goes empty, and the expiry is told on the origin's log topic. */
   readonly onExpired = (_put: Entry, event: Entry): void => {
-    this.message(this.topics.log(event.origin), Buffer.from(JSON.stringify(entryJson(event))), 'log');
+    this.message(this.topics.log(event.origin), Buffer.from(entryJsonText(event)), 'log');
     this.state(event.key);
   };
 

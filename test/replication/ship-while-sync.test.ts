@@ -186,3 +186,24 @@ test('after a failed batch the origin ships only durable entries: a second failu
   expect(seenOnB.map((e) => e.value.toString())).toEqual(['first', 'third']);
   expect(a.incarnation).toBe(inc1);
 });
+
+test("a receiver's listeners run before its log stages the entry: what they defer to the turn's end (Aedes' delivery) still precedes the log's write", async () => {
+  const io = held();
+  const [a, b] = await pair(undefined, io);
+  const writesWhen: { applied: number; deferred: number }[] = [];
+  const writes = (): number => io.events.filter((e) => e.op === 'write').length;
+  b.onApplied((e) => {
+    if (e.key !== 'k') return;
+    const at = { applied: writes(), deferred: -1 };
+    writesWhen.push(at);
+    // As Aedes' QoS 0 delivery does (setImmediate before the socket write).
+    setImmediate(() => {
+      at.deferred = writes();
+    });
+  });
+  const w0 = writes();
+  await a.put('k', 'v1');
+  await waitFor(() => writesWhen.length === 1 && writesWhen[0]!.deferred >= 0, "B's listener and its deferred work ran");
+  expect(writesWhen[0]).toEqual({ applied: w0, deferred: w0 });
+  await waitFor(() => writes() > w0, "B's log writes it after");
+});
