@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import os from 'node:os';
 import type { BenchSection } from './run.js';
-import { procStat, snapshot, startFleet, stopFleet } from './scale/fleet.js';
+import { type Fleet, procStat, type Snapshot, snapshot, startFleet, stopFleet } from './scale/fleet.js';
 import { mib, round, sleep } from './scale/stats.js';
 
 const SETTLE_MS = 10_000;
@@ -33,17 +33,22 @@ async function bareNode(): Promise<{ rssMib: number; cpuPct: number }> {
   }
 }
 
+/** A fleet's snapshots at the start and end of the idle window (after it settled), and the window's length in s. */
+async function idleWindow(fleet: Fleet): Promise<{ a: Snapshot; b: Snapshot; s: number }> {
+  await sleep(SETTLE_MS);
+  const a = await snapshot(fleet);
+  await sleep(WINDOW_MS);
+  const b = await snapshot(fleet);
+  return { a, b, s: (b.at - a.at) / 1000 };
+}
+
 /** Idle replication bytes sent per node per second in a full mesh of `n` nodes (presence on, MQTT off: bytes only). */
 async function meshBytes(n: number): Promise<BenchSection> {
   const load = os.loadavg()[0]!.toFixed(2);
   const fleet = await startFleet('mesh', n, {});
   let perNode: number[];
   try {
-    await sleep(SETTLE_MS);
-    const a = await snapshot(fleet);
-    await sleep(WINDOW_MS);
-    const b = await snapshot(fleet);
-    const s = (b.at - a.at) / 1000;
+    const { a, b, s } = await idleWindow(fleet);
     perNode = fleet.nodes.map((_, i) => ((b.metrics[i]!.get('fleetkv_replication_bytes_sent_total') ?? 0) - (a.metrics[i]!.get('fleetkv_replication_bytes_sent_total') ?? 0)) / s);
   } finally {
     await stopFleet(fleet);
@@ -62,11 +67,7 @@ export async function sections(): Promise<BenchSection[]> {
   const fleet = await startFleet('mesh', 3, { FLEETKV_MQTT_ENABLED: 'true', FLEETKV_MQTT_HOST: '127.0.0.1', FLEETKV_MQTT_PORT: '0' });
   let nodes: { rssMib: number; cpuPct: number; bytesPerS: number }[];
   try {
-    await sleep(SETTLE_MS);
-    const a = await snapshot(fleet);
-    await sleep(WINDOW_MS);
-    const b = await snapshot(fleet);
-    const s = (b.at - a.at) / 1000;
+    const { a, b, s } = await idleWindow(fleet);
     nodes = fleet.nodes.map((_, i) => ({
       rssMib: mib(b.proc[i]!.rssBytes),
       cpuPct: round(((b.proc[i]!.cpuS - a.proc[i]!.cpuS) / s) * 100, 2),

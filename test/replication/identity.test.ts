@@ -43,6 +43,20 @@ async function copyThenWriteMore(h: History, a: NodeProc, b: NodeProc): Promise<
   return { b: restarted, copy };
 }
 
+/** Both twins write in turn until one of them refuses writes (at most 20 s). */
+async function writeUntilOneTwinRefuses(h: History, b1: NodeProc, b2: NodeProc): Promise<void> {
+  await waitFor(
+    async () => {
+      await h.put(b1, `t/b1-${h.writes.length}`);
+      await h.put(b2, `t/b2-${h.writes.length}`);
+      const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
+      return s1.writable === false || s2.writable === false;
+    },
+    'one twin to refuse writes',
+    20_000,
+  );
+}
+
 test('a wiped data dir restarted with the same id: every new acknowledged write reaches the peer', async () => {
   const a = await startNode('wa');
   let b = await startNode('wb', { peers: [peerAddress(a)] });
@@ -148,16 +162,7 @@ test('twins through a third node (b1 on a, b2 on c, a–c linked): a twin sees i
   expect((await b2.status()).incarnation).not.toBe(inc1);
   const h = new History();
   // Both twins write; each one's stream reaches the other through a and c.
-  await waitFor(
-    async () => {
-      await h.put(b1, `t/b1-${h.writes.length}`);
-      await h.put(b2, `t/b2-${h.writes.length}`);
-      const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
-      return s1.writable === false || s2.writable === false;
-    },
-    'one twin to refuse writes',
-    20_000,
-  );
+  await writeUntilOneTwinRefuses(h, b1, b2);
   const refusing = (await b1.status()).writable === false ? b1 : b2;
   expect((await refusing.status()).unwritableReason).toMatch(/clash/);
   const r = await refusing.put('t/late', 'x');
@@ -185,16 +190,7 @@ test('twins with the same incarnation (a cloned clean image) through a third nod
   nodes.push(a, c, b1, b2);
   expect((await b2.status()).incarnation).toBe((await b1.status()).incarnation);
   const h = new History();
-  await waitFor(
-    async () => {
-      await h.put(b1, `t/b1-${h.writes.length}`);
-      await h.put(b2, `t/b2-${h.writes.length}`);
-      const [s1, s2] = await Promise.all([b1.status(), b2.status()]);
-      return s1.writable === false || s2.writable === false;
-    },
-    'one twin to refuse writes',
-    20_000,
-  );
+  await writeUntilOneTwinRefuses(h, b1, b2);
   // b2 started later: it is the newcomer; b1 keeps taking writes.
   const st = await b2.status();
   expect(st.writable).toBe(false);
